@@ -1,0 +1,28 @@
+"""Finding the scenarios shipped with the package."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+REFERENCE = "reference"
+
+
+def bundled_dir() -> Path:
+    """The folder holding the bundled scenario files (in the source tree or site-packages)."""
+    return Path(str(resources.files("scenario_sim.scenarios")))
+
+
+def bundled_names() -> list[str]:
+    return sorted(p.stem for p in bundled_dir().glob("*.yaml"))
+
+
+def resolve(arg: str | None) -> Path:
+    """A scenario argument as a path: an existing file, or the name of a bundled scenario."""
+    if arg is None:
+        return bundled_dir() / f"{REFERENCE}.yaml"
+    p = Path(arg)
+    if p.exists() or p.suffix in (".yaml", ".yml") or "/" in arg:
+        return p
+    candidate = bundled_dir() / f"{arg}.yaml"
+    return candidate if candidate.exists() else p

@@ -1,0 +1,133 @@
+"""The ``scenario-sim`` command line.
+
+Every command reports user mistakes as one line per problem on stderr and exits with status
+2; an interrupted command exits 130; failures inside a run exit 1.  No user mistake ever
+produces a traceback (set ``SCENARIO_SIM_DEBUG=1`` to see one for a genuine bug).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+import yaml
+
+from scenario_sim import __version__
+from scenario_sim.bundled import resolve
+from scenario_sim.errors import UserError
+
+
+def _echo_err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+class _Group(click.Group):
+    pass
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="scenario-sim")
+def cli() -> None:
+    """Compare policy recommendation sets in a Monte Carlo model of strike waves,
+    air defence, leader contacts and sanctions.
+
+    Start with `scenario-sim run` (the bundled reference scenario), then
+    `scenario-sim show reference` to read what was run.
+    """
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+def validate(files: tuple[str, ...]) -> None:
+    """Check scenario files, including every recommendation set in them.
+
+    Prints every problem as FILE:LINE:COL: FIELD: MESSAGE and exits with status 2 if any
+    file has one.
+    """
+    from scenario_sim.errors import ScenarioError
+    from scenario_sim.lang import load_scenario
+
+    failed = False
+    for f in files:
+        try:
+            loaded = load_scenario(resolve(f))
+        except ScenarioError as exc:
+            failed = True
+            for line in exc.lines():
+                _echo_err(line)
+            continue
+        n = len(loaded.set_names) - 1
+        click.echo(f"{f}: ok ({loaded.baseline.name}, {loaded.baseline.horizon_days} days, "
+                   f"{n} recommendation set{'s' if n != 1 else ''})")
+    if failed:
+        sys.exit(2)
+
+
+@cli.command()
+@click.argument("file", metavar="FILE")
+@click.option("--set", "set_name", default="baseline", show_default=True,
+              help="Recommendation set to apply before showing.")
+def show(file: str, set_name: str) -> None:
+    """Print the effective scenario (after `extends` and a recommendation set) as YAML."""
+    from scenario_sim.lang import dump_scenario, load_scenario
+
+    loaded = load_scenario(resolve(file), validate_sets=False)
+    data = dump_scenario(loaded.effective(set_name))
+    click.echo(f"# effective scenario: {file}, recommendation set: {set_name}")
+    click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+
+
+@cli.command()
+@click.option("--indent", default=2, show_default=True, help="JSON indentation.")
+def schema(indent: int) -> None:
+    """Print the JSON Schema of the scenario language (for editors; see the README)."""
+    from scenario_sim.lang import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=indent))
+
+
+def _register_optional_commands() -> None:
+    """Commands that live in other layers register themselves here."""
+    from scenario_sim import commands
+
+    commands.register(cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning user errors into one line and exit status 2."""
+    _register_optional_commands()
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        rv: Any = cli.main(args=args, prog_name="scenario-sim", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "")
+        sys.exit(2)
+    except click.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx else "scenario-sim"
+        _echo_err(f"{cmd}: error: {exc.format_message()} (see '{cmd} --help')")
+        sys.exit(2)
+    except click.exceptions.Abort:
+        _echo_err("scenario-sim: aborted")
+        sys.exit(130)
+    except UserError as exc:
+        for line in exc.lines():
+            _echo_err(line)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _echo_err("scenario-sim: interrupted")
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        _echo_err(f"scenario-sim: error: {exc.format_message()}")
+        sys.exit(2)
+    except Exception as exc:  # a bug, not a user mistake: still one line unless debugging
+        if os.environ.get("SCENARIO_SIM_DEBUG"):
+            raise
+        _echo_err(f"scenario-sim: internal error: {type(exc).__name__}: {exc} "
+                  "(set SCENARIO_SIM_DEBUG=1 for a traceback, and please report it)")
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)

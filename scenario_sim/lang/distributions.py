@@ -1,0 +1,231 @@
+"""The closed set of distributions a scenario may use for a random quantity.
+
+Written in YAML as a mapping with a ``dist`` tag, e.g. ``{dist: negbin, mean: 120,
+dispersion: 2}``; a bare number means ``{dist: fixed, value: <number>}``.  Parameters are the
+ones an analyst can read off data (means, standard deviations, bounds), not a library's
+internal shape/scale conventions; each class documents its conversion.
+
+Every distribution samples *vectorised* from a caller-supplied ``numpy.random.Generator``:
+the model never touches global random state.
+
+========== ===================================== ==========================================
+dist       parameters                            support / meaning
+========== ===================================== ==========================================
+fixed      value                                 always ``value``
+poisson    mean                                  counts 0, 1, 2, ...
+negbin     mean, dispersion                      counts; variance = mean + mean**2/dispersion
+uniform    low, high                             continuous on [low, high]
+triangular low, mode, high                       continuous on [low, high], peak at mode
+lognormal  mean, sd                              positive reals with that mean and sd
+empirical  values, probs                         one of ``values`` with probabilities ``probs``
+========== ===================================== ==========================================
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:  # pragma: no cover
+        raise NotImplementedError
+
+    def mean(self) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    def support(self) -> tuple[float, float]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Fixed(_Dist):
+    """A constant (a "random" quantity with no randomness)."""
+
+    dist: Literal["fixed"] = "fixed"
+    value: float
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        return np.full(size, self.value, dtype=float)
+
+    def mean(self) -> float:
+        return self.value
+
+    def support(self) -> tuple[float, float]:
+        return (self.value, self.value)
+
+
+class Poisson(_Dist):
+    """Counts with the given mean (variance equal to the mean)."""
+
+    dist: Literal["poisson"]
+    mean_: float = Field(alias="mean", ge=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        return rng.poisson(self.mean_, size).astype(float)
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def support(self) -> tuple[float, float]:
+        return (0.0, math.inf)
+
+
+class NegBin(_Dist):
+    """Over-dispersed counts: mean ``mean``, variance ``mean + mean**2 / dispersion``.
+
+    ``dispersion`` is the negative-binomial size parameter *k*; small values mean heavy
+    over-dispersion (a few huge waves), large values approach a Poisson.  Sampled as numpy's
+    ``negative_binomial(n=k, p=k/(k+mean))``.
+    """
+
+    dist: Literal["negbin"]
+    mean_: float = Field(alias="mean", ge=0)
+    dispersion: float = Field(gt=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        if self.mean_ == 0:
+            return np.zeros(size)
+        p = self.dispersion / (self.dispersion + self.mean_)
+        return rng.negative_binomial(self.dispersion, p, size).astype(float)
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def support(self) -> tuple[float, float]:
+        return (0.0, math.inf)
+
+
+class Uniform(_Dist):
+    """Continuous uniform on [low, high]."""
+
+    dist: Literal["uniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _order(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError(f"high must be >= low (got low={self.low}, high={self.high})")
+        return self
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        return rng.uniform(self.low, self.high, size)
+
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    def support(self) -> tuple[float, float]:
+        return (self.low, self.high)
+
+
+class Triangular(_Dist):
+    """Triangular on [low, high] with its peak at ``mode``."""
+
+    dist: Literal["triangular"]
+    low: float
+    mode: float
+    high: float
+
+    @model_validator(mode="after")
+    def _order(self) -> Triangular:
+        if not (self.low <= self.mode <= self.high):
+            raise ValueError(f"need low <= mode <= high (got {self.low}, {self.mode}, {self.high})")
+        return self
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        if self.low == self.high:
+            return np.full(size, self.low)
+        return rng.triangular(self.low, self.mode, self.high, size)
+
+    def mean(self) -> float:
+        return (self.low + self.mode + self.high) / 3
+
+    def support(self) -> tuple[float, float]:
+        return (self.low, self.high)
+
+
+class LogNormal(_Dist):
+    """Positive, right-skewed, parameterised by its own ``mean`` and ``sd``.
+
+    Converted to the underlying normal as ``sigma**2 = log(1 + sd**2/mean**2)`` and
+    ``mu = log(mean) - sigma**2/2``.
+    """
+
+    dist: Literal["lognormal"]
+    mean_: float = Field(alias="mean", gt=0)
+    sd: float = Field(ge=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def _mu_sigma(self) -> tuple[float, float]:
+        s2 = math.log1p((self.sd / self.mean_) ** 2)
+        return math.log(self.mean_) - s2 / 2, math.sqrt(s2)
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        mu, sigma = self._mu_sigma()
+        return rng.lognormal(mu, sigma, size)
+
+    def mean(self) -> float:
+        return self.mean_
+
+    def support(self) -> tuple[float, float]:
+        return (0.0, math.inf)
+
+
+class Empirical(_Dist):
+    """A discrete distribution over listed ``values`` with probabilities ``probs`` (sum 1)."""
+
+    dist: Literal["empirical"]
+    values: list[float] = Field(min_length=1)
+    probs: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Empirical:
+        if len(self.values) != len(self.probs):
+            raise ValueError(
+                f"values and probs must have the same length (got {len(self.values)} and {len(self.probs)})"
+            )
+        total = sum(self.probs)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"probs must sum to 1 (got {total:g})")
+        return self
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        cdf = np.cumsum(self.probs)
+        cdf[-1] = 1.0
+        idx = np.searchsorted(cdf, rng.random(size), side="right")
+        return np.asarray(self.values, dtype=float)[np.minimum(idx, len(self.values) - 1)]
+
+    def mean(self) -> float:
+        return float(np.dot(self.values, self.probs))
+
+    def support(self) -> tuple[float, float]:
+        return (min(self.values), max(self.values))
+
+
+def _coerce(value: Any) -> Any:
+    # A bare number is a fixed value: the commonest case reads naturally in YAML.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"dist": "fixed", "value": value}
+    return value
+
+
+Distribution = Annotated[
+    Union[Fixed, Poisson, NegBin, Uniform, Triangular, LogNormal, Empirical],
+    Field(discriminator="dist"),
+    BeforeValidator(_coerce),
+]
+"""A random quantity: a number, or a mapping with a ``dist`` tag (see module docstring)."""
+
+DIST_NAMES = ("fixed", "poisson", "negbin", "uniform", "triangular", "lognormal", "empirical")

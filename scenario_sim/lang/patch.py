@@ -1,0 +1,233 @@
+"""Patches: the one mechanism behind ``extends``, recommendation sets (and future cases).
+
+A *patch* is a list of edits addressed by dotted paths, each remembered with the line it was
+written on.  Paths walk mappings by key and lists by the ``name`` of their items
+(``air_defense.systems.patriot.resupply.interval_days``); a list without names takes a whole
+number index.  A path is checked against the schema, so a key that is absent from the
+baseline but exists in the language (an optional section, say) may be set; a key the
+language does not know is an error with a "did you mean".
+
+Edits:
+
+* ``set``   -- replace the value (mappings and lists given in YAML keep their own marks);
+* ``scale`` -- multiply an existing number (an integer stays an integer, rounded).
+
+``extends`` uses :func:`deep_merge` instead: mappings merge key by key, lists of named items
+merge item by item (a new name is appended), any other value is replaced.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from scenario_sim.lang.yamlsource import Mark, SourceList, SourceMap
+
+
+class PatchError(Exception):
+    """A patch edit that cannot be applied; carries the mark of the edit."""
+
+    def __init__(self, mark: Mark | None, field: str, message: str):
+        super().__init__(message)
+        self.mark = mark
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Edit:
+    op: Literal["set", "scale"]
+    path: str
+    value: Any
+    mark: Mark | None
+
+
+# --------------------------------------------------------------------------- schema walking
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated/Optional wrappers down to the structural type."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+            continue
+        if origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            if len(args) == 1:
+                tp = args[0]
+                continue
+            if models and len(models) == len(args):
+                return tuple(models)  # a union of models (a distribution)
+            return tp
+        return tp
+
+
+def _child_type(tp: Any, key: str) -> tuple[bool, Any, list[str]]:
+    """(valid, child type, known keys) for stepping from type ``tp`` by ``key``."""
+    tp = _unwrap(tp)
+    if isinstance(tp, tuple):  # union of models: valid if any member has the field
+        known: list[str] = []
+        for m in tp:
+            ok, child, k = _child_type(m, key)
+            if ok:
+                return ok, child, k
+            known += k
+        return False, None, sorted(set(known))
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        keys = {}
+        for fname, f in tp.model_fields.items():
+            keys[f.alias or fname] = f.annotation
+        if key in keys:
+            return True, keys[key], list(keys)
+        return False, None, list(keys)
+    origin = typing.get_origin(tp)
+    if origin is dict:
+        return True, typing.get_args(tp)[1], []
+    if origin is list:
+        return True, typing.get_args(tp)[0], []
+    return False, None, []
+
+
+def known_keys(root: type[BaseModel], path: tuple[Any, ...]) -> list[str] | None:
+    """Allowed keys of the mapping at ``path`` (ints/strings), or None if free-form."""
+    tp: Any = root
+    for part in path:
+        ok, tp, _ = _child_type(tp, str(part))
+        if not ok:
+            return None
+    tp = _unwrap(tp)
+    if isinstance(tp, tuple):
+        return sorted({(f.alias or n) for m in tp for n, f in m.model_fields.items()})
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or n for n, f in tp.model_fields.items()]
+    return None
+
+
+def did_you_mean(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --------------------------------------------------------------------------- applying edits
+
+
+def _find_named(lst: list[Any], part: str) -> int | None:
+    for i, item in enumerate(lst):
+        if isinstance(item, dict) and item.get("name") == part:
+            return i
+    if part.isdigit() and not any(isinstance(it, dict) and "name" in it for it in lst):
+        idx = int(part)
+        return idx if idx < len(lst) else None
+    return None
+
+
+def apply_edit(doc: SourceMap, edit: Edit, root: type[BaseModel], forbidden: tuple[str, ...] = ()) -> None:
+    """Apply one edit to ``doc`` in place; raise PatchError with the edit's mark."""
+    parts = edit.path.split(".")
+    if not edit.path or any(p == "" for p in parts):
+        raise PatchError(edit.mark, edit.path, "malformed path (expected names separated by dots)")
+    if parts[0] in forbidden:
+        raise PatchError(edit.mark, edit.path, f"'{parts[0]}' cannot be changed by a patch")
+    node: Any = doc
+    tp: Any = root
+    walked: list[str] = []
+    for k, part in enumerate(parts):
+        last = k == len(parts) - 1
+        where = ".".join(walked) or "the top level"
+        if isinstance(node, list):
+            idx = _find_named(node, part)
+            if idx is None:
+                names = [str(it.get("name")) for it in node if isinstance(it, dict) and "name" in it]
+                hint = did_you_mean(part, names) or " (have: " + ", ".join(names) + ")"
+                raise PatchError(edit.mark, edit.path, f"no item named {part!r} in {where}{hint}")
+            _, tp, _ = _child_type(tp, part)
+            if last:
+                _assign(node, idx, edit)
+                return
+            node = node[idx]
+        elif isinstance(node, dict):
+            ok, child_tp, known = _child_type(tp, part)
+            if not ok:
+                raise PatchError(edit.mark, edit.path, f"{where} has no field {part!r}{did_you_mean(part, known)}")
+            if last:
+                _assign(node, part, edit)
+                return
+            if part not in node or node[part] is None:
+                if edit.op == "scale":
+                    raise PatchError(edit.mark, edit.path, f"{where}.{part} is not set, so it cannot be scaled")
+                node[part] = SourceMap(mark=edit.mark)
+                if isinstance(node, SourceMap) and edit.mark is not None:
+                    node.marks[part] = edit.mark
+            node = node[part]
+            tp = child_tp
+        else:
+            raise PatchError(edit.mark, edit.path, f"{where} is a single value, not a section")
+        walked.append(part)
+
+
+def _assign(container: Any, key: Any, edit: Edit) -> None:
+    if edit.op == "set":
+        container[key] = copy.deepcopy(edit.value)
+    else:
+        old = container[key] if (isinstance(container, list) or key in container) else None
+        if old is None:
+            raise PatchError(edit.mark, edit.path, "is not set, so it cannot be scaled")
+        if isinstance(old, bool) or not isinstance(old, (int, float)):
+            raise PatchError(edit.mark, edit.path, f"scale needs a number here (found {type(old).__name__})")
+        new = old * edit.value
+        container[key] = round(new) if isinstance(old, int) else new
+    if edit.mark is not None:
+        if isinstance(container, SourceMap):
+            container.marks[key] = edit.mark
+        elif isinstance(container, SourceList):
+            container.marks[key] = edit.mark
+
+
+# --------------------------------------------------------------------------- extends
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """Merge ``override`` onto ``base`` (both may carry marks); returns a new structure."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = SourceMap(mark=getattr(override, "mark", None) or getattr(base, "mark", None))
+        for k, v in base.items():
+            out[k] = copy.deepcopy(v)
+            if isinstance(base, SourceMap) and k in base.marks:
+                out.marks[k] = base.marks[k]
+        for k, v in override.items():
+            out[k] = deep_merge(out[k], v) if k in out else copy.deepcopy(v)
+            if isinstance(override, SourceMap) and k in override.marks:
+                out.marks[k] = override.marks[k]
+        return out
+    if isinstance(base, list) and isinstance(override, list) and _named(base) and _named(override):
+        merged = SourceList(mark=getattr(override, "mark", None))
+        marks: list[Mark | None] = []
+        index = {}
+        for i, item in enumerate(base):
+            index[item["name"]] = len(merged)
+            merged.append(copy.deepcopy(item))
+            marks.append(base.marks[i] if isinstance(base, SourceList) else None)
+        for i, item in enumerate(override):
+            m = override.marks[i] if isinstance(override, SourceList) else None
+            if item["name"] in index:
+                j = index[item["name"]]
+                merged[j] = deep_merge(merged[j], item)
+                marks[j] = m
+            else:
+                merged.append(copy.deepcopy(item))
+                marks.append(m)
+        merged.marks = marks
+        return merged
+    return copy.deepcopy(override)
+
+
+def _named(lst: list[Any]) -> bool:
+    return bool(lst) and all(isinstance(it, dict) and isinstance(it.get("name"), str) for it in lst)

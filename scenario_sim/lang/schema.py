@@ -1,0 +1,379 @@
+"""The scenario language, typed with pydantic v2.
+
+A scenario file has one top-level section per part of the model.  Field names carry their
+units (``_days``, ``_per_day``, ``_usd``); probabilities are checked to lie in [0, 1]; dates
+are ISO dates or whole-day offsets from ``start_date``; named things (munition classes,
+air-defence systems, sanction levers, recommendation sets) are referenced by name and
+cross-checked in :mod:`scenario_sim.lang.checks` so that a typo names the line it is on.
+
+The model in :mod:`scenario_sim.model` reads every field defined here; ``docs/model.md``
+explains what each one does to the numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+)
+
+from scenario_sim.lang.distributions import Distribution, Fixed
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case identifier: a-z, 0-9, _")]
+
+
+def _probability(v: float) -> float:
+    if not (0.0 <= v <= 1.0):
+        raise ValueError("must be between 0 and 1")
+    return v
+
+
+Probability = Annotated[float, AfterValidator(_probability)]
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+def _date_or_offset(v: Any) -> dt.date | int:
+    if isinstance(v, bool):
+        raise ValueError("expected a date (YYYY-MM-DD) or a day offset (whole number >= 0)")
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    if isinstance(v, int) and v >= 0:
+        return v
+    if isinstance(v, float) and v.is_integer() and v >= 0:
+        return int(v)
+    if isinstance(v, str):
+        try:
+            return dt.date.fromisoformat(v)
+        except ValueError:
+            pass
+    raise ValueError("expected a date (YYYY-MM-DD) or a day offset (whole number >= 0)")
+
+
+DateOrOffset = Annotated[
+    dt.date | int,
+    PlainValidator(_date_or_offset),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "format": "date"}, {"type": "integer", "minimum": 0}],
+            "description": "an ISO date (YYYY-MM-DD) or a whole-day offset from start_date",
+        }
+    ),
+]
+
+
+class Section(BaseModel):
+    """Base for every section: unknown keys are errors (a typo must never pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# --------------------------------------------------------------------------- munitions
+
+
+class Munition(Section):
+    """A munition class the attacker launches (e.g. Shahed-type drones, cruise, ballistic)."""
+
+    name: Name
+    description: str = ""
+    unit_cost_usd: NonNegative = Field(description="cost of one munition to the attacker, USD")
+
+
+# --------------------------------------------------------------------------- contacts
+
+
+ContactKind = Literal["call", "meeting"]
+
+
+class ScheduledContact(Section):
+    """A leader contact on a known date."""
+
+    date: DateOrOffset
+    kind: ContactKind = "call"
+    status: Literal["confirmed", "denied"] = "confirmed"
+    note: str = ""
+
+
+class StochasticContacts(Section):
+    """Further contacts as a Poisson process (thinned by sanction side effects)."""
+
+    rate_per_day: NonNegative = Field(description="mean contacts per day before sanctions")
+    kind: ContactKind = "call"
+
+
+class Contacts(Section):
+    """Direct leader contacts, broadcast to every listener (attacker, defender, civil defence)."""
+
+    scheduled: list[ScheduledContact] = []
+    stochastic: StochasticContacts | None = None
+    broadcast_denied: bool = Field(
+        False, description="whether contacts with status 'denied' are broadcast to listeners"
+    )
+
+
+# --------------------------------------------------------------------------- attacker
+
+
+class Arsenal(Section):
+    """One munition class's stock and production."""
+
+    initial_stock: NonNegative = Field(description="munitions in stock at day 0")
+    production_per_day: NonNegative = Field(description="munitions produced per day at day 0")
+    production_growth_per_month: Annotated[float, Field(gt=-1)] = Field(
+        0.0, description="compound growth of production per 30 days (0.05 = +5% a month)"
+    )
+    reserve_stock: NonNegative = Field(0.0, description="stock the attacker never launches below")
+
+
+class ClassWave(Section):
+    """How one class takes part in a wave."""
+
+    probability: Probability = Field(description="chance the class takes part in a given wave")
+    size: Distribution = Field(description="munitions of this class in a wave it takes part in")
+
+
+class Waves(Section):
+    """The ordinary (non-surge) strike-wave process."""
+
+    schedule: Literal["nightly", "poisson"] = Field(
+        "nightly",
+        description="nightly: one wave opportunity each night; poisson: waves at a rate per day",
+    )
+    waves_per_day: Positive = Field(1.0, description="wave opportunities per day (poisson schedule)")
+    size_growth_per_month: Annotated[float, Field(gt=-1)] = Field(
+        0.0, description="compound growth of wave sizes per 30 days"
+    )
+    classes: dict[str, ClassWave]
+
+
+class Surge(Section):
+    """The attacker's answer to a leader contact: a larger wave after a lag."""
+
+    enabled: bool = True
+    triggers: list[ContactKind] = ["call", "meeting"]
+    probability: Distribution = Field(
+        description="chance a contact is answered by a surge; a distribution is drawn once per "
+        "replication (uncertainty about whether the pattern exists)"
+    )
+    lag_days: Distribution = Field(description="days from contact to the surge wave")
+    size_multiplier: Distribution = Field(description="surge wave size as a multiple of an ordinary wave")
+    stockpile_days: NonNegative = Field(0.0, description="days before the surge during which waves shrink")
+    stockpile_wave_factor: Probability = Field(1.0, description="ordinary wave size multiplier while stockpiling")
+
+
+class TargetMix(Section):
+    """Relative weights of what a hit strikes."""
+
+    energy: NonNegative
+    civilian: NonNegative
+    military: NonNegative
+
+
+class Attacker(Section):
+    arsenal: dict[str, Arsenal]
+    waves: Waves
+    surge: Surge
+    targets: TargetMix
+
+
+# --------------------------------------------------------------------------- air defence
+
+
+class Doctrine(Section):
+    """Shots per target: more while stock is high, fewer when it runs low."""
+
+    mode: Literal["salvo", "shoot_look_shoot"] = Field(
+        "salvo",
+        description="salvo: fire all shots at once; shoot_look_shoot: fire one at a time until a kill",
+    )
+    shots_per_target: int = Field(1, ge=1)
+    reduced_shots_per_target: int = Field(1, ge=1)
+    reduce_below_stock: NonNegative = Field(0.0, description="use reduced shots when stock is below this")
+
+
+class Resupply(Section):
+    """Periodic interceptor deliveries."""
+
+    first: DateOrOffset = Field(description="date (or day offset) the first delivery is due")
+    interval_days: Positive
+    quantity: int = Field(ge=0, description="interceptors per delivery")
+    lead_time_days: Distribution = Field(
+        default_factory=lambda: Fixed(value=0.0), description="delay of each delivery past its due date"
+    )
+
+
+class Interceptors(Section):
+    initial_stock: int = Field(ge=0)
+    resupply: Resupply | None = None
+
+
+class System(Section):
+    """One air-defence layer.  Leakers of one layer pass to the next in list order."""
+
+    name: Name
+    description: str = ""
+    engages: list[str] = Field(min_length=1, description="classes engaged, highest priority first")
+    pk: dict[str, Probability] = Field(description="single-shot kill probability per class")
+    capacity_per_wave: int = Field(ge=0, description="targets engaged per wave at full readiness")
+    interceptors: Interceptors | None = Field(
+        None, description="inventory; omit for unlimited (electronic warfare, guns)"
+    )
+    doctrine: Doctrine = Doctrine()
+    cost_per_shot_usd: NonNegative = 0.0
+
+
+class AfterContact(Section):
+    """A rule that switches something on for a while after each contact."""
+
+    enabled: bool = False
+    delay_days: NonNegative = 0.0
+    duration_days: NonNegative = 0.0
+
+
+class ReadinessAfterContact(AfterContact):
+    level: Probability = 1.0
+
+
+class EarlyWarning(Section):
+    """Logistics monitoring: a chance of spotting a surge being prepared."""
+
+    enabled: bool = False
+    detection_probability: Probability = 0.0
+    lead_days: NonNegative = Field(1.0, description="how long before the surge readiness is raised")
+    level: Probability = 1.0
+
+
+class Readiness(Section):
+    baseline: Probability = Field(description="share of engagement capacity available normally")
+    after_contact: ReadinessAfterContact = ReadinessAfterContact()
+    early_warning: EarlyWarning = EarlyWarning()
+
+
+class AirDefense(Section):
+    readiness: Readiness
+    systems: list[System] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- sanctions
+
+
+class Lever(Section):
+    """A sanction lever acting on the attacker's production (and maybe on contacts)."""
+
+    name: Name
+    kind: Literal["asset_freeze", "travel_ban", "financial_access", "export_controls"]
+    description: str = ""
+    enabled: bool = False
+    start: DateOrOffset = 0
+    ramp_days: NonNegative = Field(0.0, description="days from start to full effect (linear)")
+    production_effect: dict[str, Probability] = Field(
+        default_factory=dict, description="fractional cut in production per class at full effect"
+    )
+    evasion_half_life_days: Positive | None = Field(
+        None, description="half-life of the effect through evasion; omit for no decay"
+    )
+    contact_rate_effect: Probability = Field(
+        0.0, description="fractional cut in the stochastic contact rate at full effect"
+    )
+
+
+class Sanctions(Section):
+    levers: list[Lever] = []
+
+
+# --------------------------------------------------------------------------- consequences
+
+
+class Energy(Section):
+    loss_per_hit: Probability = Field(description="share of grid capacity lost per energy hit")
+    protection: Probability = Field(0.0, description="share of that loss avoided by protective works")
+    repair_per_day: NonNegative = Field(description="share of capacity restored per day")
+    floor: Probability = Field(description="capacity never falls below this")
+    threshold: Probability = Field(description="days ending below this count as days_below")
+    initial: Probability = 1.0
+
+
+class CivilDefense(Section):
+    harm_factor_when_active: Probability = Field(description="harm per hit is multiplied by this while active")
+    always_active: bool = False
+    after_contact: AfterContact = AfterContact()
+
+
+class Consequences(Section):
+    hit_probability: dict[str, Probability] = Field(description="chance a leaker hits a target, per class")
+    harm_per_civilian_hit: Distribution = Field(description="casualties per hit on a civilian target")
+    energy: Energy
+    civil_defense: CivilDefense
+
+
+# --------------------------------------------------------------------------- outputs, sets
+
+
+class Outputs(Section):
+    primary: str = Field("civilian_harm", description="outcome used to rank recommendation sets")
+    key: list[str] = Field(default_factory=list, description="outcomes shown in tables")
+    timeseries: bool = Field(False, description="store daily time series by default")
+
+
+class Recommendation(Section):
+    """A named patch over the baseline: changes, scalings and included sets."""
+
+    name: Name
+    description: str = ""
+    include: list[str] = []
+    changes: dict[str, Any] = Field(default_factory=dict, description="dotted path -> new value")
+    scale: dict[str, float] = Field(default_factory=dict, description="dotted path -> multiplier")
+
+
+class Scenario(Section):
+    """A complete scenario: a baseline world plus named recommendation sets."""
+
+    name: Name
+    description: str = ""
+    start_date: dt.date
+    horizon_days: int = Field(gt=0, le=3650)
+    replications: int = Field(100, gt=0)
+    seed: int = Field(0, ge=0)
+    munitions: list[Munition] = Field(min_length=1)
+    contacts: Contacts = Contacts()
+    attacker: Attacker
+    air_defense: AirDefense
+    sanctions: Sanctions = Sanctions()
+    consequences: Consequences
+    outputs: Outputs = Outputs()
+    recommendations: list[Recommendation] = []
+
+    # Convenience accessors used across the package.
+    @property
+    def class_names(self) -> list[str]:
+        return [m.name for m in self.munitions]
+
+    @property
+    def system_names(self) -> list[str]:
+        return [s.name for s in self.air_defense.systems]
+
+    @property
+    def stocked_system_names(self) -> list[str]:
+        return [s.name for s in self.air_defense.systems if s.interceptors is not None]
+
+    def day_of(self, when: dt.date | int) -> int:
+        """A DateOrOffset as a day offset from start_date."""
+        if isinstance(when, dt.date):
+            return (when - self.start_date).days
+        return when
+
+    def recommendation(self, name: str) -> Recommendation:
+        for r in self.recommendations:
+            if r.name == name:
+                return r
+        raise KeyError(name)
