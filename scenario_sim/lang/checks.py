@@ -82,6 +82,9 @@ def cross_check(s: Scenario) -> list[tuple[Path, str]]:
         for c in sys.pk:
             if c not in sys.engages:
                 out.append(((*base, "pk", c), f"class {c!r} has a kill probability but is not in engages"))
+        for c in sys.coverage:
+            if c not in sys.engages:
+                out.append(((*base, "coverage", c), f"class {c!r} has a coverage but is not in engages"))
         if sys.interceptors and sys.interceptors.resupply:
             r = sys.interceptors.resupply
             out += _support(r.lead_time_days, 0, None, (*base, "interceptors", "resupply", "lead_time_days"), "lead time")
@@ -95,6 +98,8 @@ def cross_check(s: Scenario) -> list[tuple[Path, str]]:
     for i, c in enumerate(s.contacts.scheduled):
         if s.day_of(c.date) < 0:
             out.append((("contacts", "scheduled", i, "date"), f"is before start_date ({s.start_date})"))
+    if s.contacts.stochastic is not None and s.day_of(s.contacts.stochastic.start) < 0:
+        out.append((("contacts", "stochastic", "start"), "is before start_date"))
     for i, lv in enumerate(s.sanctions.levers):
         for c in lv.production_effect:
             if c not in classes:

@@ -109,6 +109,8 @@ class StochasticContacts(Section):
 
     rate_per_day: NonNegative = Field(description="mean contacts per day before sanctions")
     kind: ContactKind = "call"
+    start: DateOrOffset = Field(0, description="no stochastic contacts before this date (e.g. the end "
+                                "of the record of known contacts)")
 
 
 class Contacts(Section):
@@ -196,8 +198,8 @@ class Doctrine(Section):
         "salvo",
         description="salvo: fire all shots at once; shoot_look_shoot: fire one at a time until a kill",
     )
-    shots_per_target: int = Field(1, ge=1)
-    reduced_shots_per_target: int = Field(1, ge=1)
+    shots_per_target: int = Field(1, ge=1, le=8)
+    reduced_shots_per_target: int = Field(1, ge=1, le=8)
     reduce_below_stock: NonNegative = Field(0.0, description="use reduced shots when stock is below this")
 
 
@@ -224,6 +226,10 @@ class System(Section):
     description: str = ""
     engages: list[str] = Field(min_length=1, description="classes engaged, highest priority first")
     pk: dict[str, Probability] = Field(description="single-shot kill probability per class")
+    coverage: dict[str, Probability] = Field(
+        default_factory=dict,
+        description="share of a class's munitions flying within this layer's reach (default 1)",
+    )
     capacity_per_wave: int = Field(ge=0, description="targets engaged per wave at full readiness")
     interceptors: Interceptors | None = Field(
         None, description="inventory; omit for unlimited (electronic warfare, guns)"

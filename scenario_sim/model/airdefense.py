@@ -1,0 +1,330 @@
+"""Layered air defence: engagement per wave and layer, readiness rules, resupply.
+
+Layers are engaged in the order the scenario lists them; the munitions a layer does not
+destroy ("leakers") go on to the next.  Each layer *j* resolves a whole wave at once:
+
+1. Effective capacity ``cap = floor(capacity_per_wave * r)`` targets, where ``r`` is the
+   readiness level when the wave arrives.  Capacity is spent on classes in the layer's
+   ``engages`` order (priority), so a saturated layer lets lower-priority classes through.
+2. Shots per target ``s`` = ``shots_per_target``, or ``reduced_shots_per_target`` when the
+   layer's interceptor stock is below ``reduce_below_stock`` as the wave arrives.
+3. A target engaged with ``s`` shots of single-shot kill probability ``pk`` is destroyed
+   with probability ``1 - (1 - pk)^s`` (independent shots).  Under ``salvo`` all ``s``
+   shots are fired; under ``shoot_look_shoot`` shots are fired one at a time until a kill,
+   so a target uses ``min(s, G)`` shots with ``G ~ Geometric(pk)``.
+4. Only munitions within the layer's reach are engaged: a share ``coverage[c]`` of each
+   class (default 1; Patriot batteries, for instance, defend a few cities).
+5. Targets are engaged while capacity and interceptors last; a layer with no inventory
+   (electronic warfare, mobile fire groups) is limited by capacity only.
+
+Random numbers: *one uniform per launched munition, per layer and class*, from the stream
+``air_defense.<system>.<class>``, in blocks aligned with the waves.  Munition *i* of a wave's
+block is within reach iff ``U[i] < coverage``; with ``V = U[i] / coverage`` (uniform on
+[0, 1) given reach) it is destroyed, if engaged, iff ``V < 1 - (1 - pk)^s`` and
+(shoot-look-shoot) uses ``min(s, 1 + floor(log(1 - V) / log(1 - pk)))`` shots.  A layer engages the first *e*
+munitions of the block that reach it, so a set that improves an upper layer leaves every
+uniform of the lower layers in place, and the coupling is monotone (more kills above never
+mean more leakers below).  Counting kills is a difference of prefix sums, so a whole
+replication is resolved with a few array operations per layer; only layers with a finite
+inventory walk the waves in order, since their stock couples one wave to the next.
+
+Readiness ``r(t) = max(baseline, levels of active raises)``.  Raises come from rules that
+recommendations switch on: ``after_contact`` (for ``duration_days`` after ``delay_days``
+from each contact) and ``early_warning`` (when the attacker plans a surge it is detected
+with ``detection_probability``, stream ``air_defense.early_warning``, drawn for every plan;
+readiness is then raised from ``lead_days`` before the surge until the surge night ends).
+
+Resupply: deliveries fall due at ``first + k * interval_days`` inside the horizon and arrive
+``lead_time_days`` later (drawn per delivery, stream ``air_defense.<system>.resupply``).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+from scenario_sim.model.compiled import CompiledScenario, CompiledSystem
+from scenario_sim.model.contacts import Contact
+from scenario_sim.model.rng import Streams
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+class AirDefense:
+    """Readiness rules and deliveries during the event simulation (scope ``air_defense``)."""
+
+    def __init__(self, env: simpy.Environment, model: CompiledScenario, streams: Streams):
+        self.env = env
+        self.model = model
+        self.streams = streams
+        self.baseline = model.scenario.air_defense.readiness.baseline
+        self.raises: list[tuple[float, float, float]] = []
+        self.deliveries: dict[str, list[tuple[float, int]]] = {s.spec.name: [] for s in model.systems}
+        self._ew_rng = streams.rng("air_defense.early_warning")
+
+    def processes(self) -> list[Generator[simpy.Event, Any, None]]:
+        return [self.resupply(cs) for cs in self.model.systems if cs.limited and cs.deliveries_due]
+
+    def resupply(self, cs: CompiledSystem) -> Generator[simpy.Event, Any, None]:
+        """Process ``air_defense.<system>.resupply``: deliveries at due date plus lead time."""
+        inter = cs.spec.interceptors
+        assert inter is not None and inter.resupply is not None
+        due = np.asarray(cs.deliveries_due)
+        lead = inter.resupply.lead_time_days.sample(self.streams.rng(f"air_defense.{cs.spec.name}.resupply"),
+                                                    due.shape[0])
+        log = self.deliveries[cs.spec.name]
+        for t in np.sort(due + lead).tolist():
+            if t >= self.model.horizon:
+                return
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            log.append((self.env.now, cs.delivery_quantity))
+
+    def readiness(self, t: float) -> float:
+        r = self.baseline
+        for a, b, level in self.raises:
+            if a <= t < b and level > r:
+                r = level
+        return r
+
+    def on_contact(self, contact: Contact) -> None:
+        rule = self.model.scenario.air_defense.readiness.after_contact
+        if rule.enabled:
+            start = contact.time + rule.delay_days
+            self.raises.append((start, start + rule.duration_days, rule.level))
+
+    def on_surge_planned(self, now: float, when: float) -> None:
+        ew = self.model.scenario.air_defense.readiness.early_warning
+        u = self._ew_rng.random()  # drawn whether or not the rule is on: CRN sync
+        if ew.enabled and u < ew.detection_probability:
+            self.raises.append((max(now, when - ew.lead_days), when + 0.05, ew.level))
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+@dataclass
+class LayerResult:
+    name: str
+    killed: IntArray          # (W, C)
+    shots: IntArray           # (W,)
+    exhausted_days: int
+
+
+def _prefix(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Exclusive prefix sums: out[k] = x[0] + ... + x[k-1] (int64 for integer input)."""
+    out = np.zeros(x.shape[0] + 1, dtype=np.float64 if x.dtype.kind == "f" else np.int64)
+    np.cumsum(x, out=out[1:])
+    return out
+
+
+def _prefix_bool(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Exclusive prefix counts of a boolean array."""
+    out = np.zeros(x.shape[0] + 1, dtype=np.int64)
+    # Cast first: numpy's cumsum with a dtype conversion is ten times slower.
+    np.cumsum(x.astype(np.int64), out=out[1:])
+    return out
+
+
+def range_counts(x: np.ndarray[Any, Any], st: IntArray, m: IntArray) -> IntArray:
+    """``sum(x[st[w] : st[w] + m[w]])`` for every wave *w*, in one pass over ``x``.
+
+    ``x`` is a boolean or small-integer array; blocks are in order and ``m`` never exceeds
+    the block, which is what lets ``np.add.reduceat`` do this without a prefix array.
+    """
+    W = st.shape[0]
+    if W == 0:
+        return np.zeros(0, dtype=np.int64)
+    xi = np.zeros(x.shape[0] + 1, dtype=np.int8)  # padded: st + m may equal len(x)
+    xi[:-1] = x
+    idx = np.empty(2 * W, dtype=np.int64)
+    idx[0::2] = st
+    idx[1::2] = st + m
+    sums = np.add.reduceat(xi, idx, dtype=np.int64)[0::2]
+    return np.where(m > 0, sums, 0)
+
+
+def uniforms(rng: np.random.Generator, n: int) -> FloatArray:
+    """``n`` uniforms on [0, 1) in single precision: 24 bits are ample for comparisons with
+    probabilities, and half the cost of doubles for the ~10^5 munitions of a year."""
+    return rng.random(n, dtype=np.float32)
+
+
+class _Draws:
+    """Prefix sums over one layer-class's uniforms for a given shots-per-target.
+
+    ``covered[k]``, ``kills[k]`` and ``used[k]`` count, over the first *k* munitions of the
+    class in the replication, those within reach, those destroyed if engaged, and the shots
+    they would take.  A munition is within reach iff ``U < coverage``; given that, ``U /
+    coverage`` is uniform on [0, 1) and plays the role of the engagement uniform.  Where a
+    count is arithmetic (full coverage: ``covered[k] = k``; salvo: ``used[k] = s *
+    covered[k]``) no array is built.
+    """
+
+    def __init__(self, u: FloatArray, pk: float, shots: int, sls: bool, coverage: float):
+        p = 1.0 - (1.0 - pk) ** shots
+        self.full = coverage >= 1.0
+        v = u if self.full else u / np.float32(coverage)
+        kill = v < p
+        reach = None
+        if not self.full:
+            reach = u < coverage
+            kill &= reach
+        self.kills = _prefix_bool(kill)
+        n = u.shape[0]
+        self.covered = np.arange(n + 1, dtype=np.int64) if reach is None else _prefix_bool(reach)
+        if not sls or pk <= 0.0:
+            self.used = self.covered * shots
+        elif pk >= 1.0:
+            self.used = self.covered
+        else:
+            used = np.minimum(1 + np.floor(np.log1p(-v) / np.float32(math.log1p(-pk))), shots).astype(np.int64)
+            if reach is not None:
+                used[~reach] = 0
+            self.used = _prefix(used)
+
+    def span(self, st: IntArray, n_in: IntArray, cap: IntArray) -> tuple[IntArray, IntArray]:
+        """(engaged, prefix length) for waves starting at ``st`` with ``n_in`` arrivals."""
+        reach = self.covered[st + n_in] - self.covered[st]
+        e = np.minimum(reach, cap)
+        if self.full:
+            return e, e
+        m = np.where(e > 0, np.searchsorted(self.covered, self.covered[st] + e, side="left") - st, 0)
+        return e, m
+
+
+def resolve_layers(model: CompiledScenario, streams: Streams, times: FloatArray, launched: IntArray,
+                   readiness: FloatArray, deliveries: dict[str, list[tuple[float, int]]],
+                   ) -> tuple[IntArray, list[LayerResult]]:
+    """Resolve every wave through every layer.  Returns (leakers (W, C), per-layer results)."""
+    W, C = launched.shape
+    starts = np.zeros((W, C), dtype=np.int64)
+    if W:
+        np.cumsum(launched[:-1], axis=0, out=starts[1:])
+    totals = launched.sum(axis=0)
+    remaining = launched.copy()
+    results = []
+    day_ends = np.arange(model.horizon) + 0.95
+    for cs in model.systems:
+        spec = cs.spec
+        d = spec.doctrine
+        sls = d.mode == "shoot_look_shoot"
+        cap = np.floor(spec.capacity_per_wave * readiness).astype(np.int64)
+        killed = np.zeros((W, C), dtype=np.int64)
+        shots = np.zeros(W, dtype=np.int64)
+        u = {c: uniforms(streams.rng(f"air_defense.{spec.name}.{model.classes[c]}"), int(totals[c]))
+             for c in cs.engages}
+        if not cs.limited:
+            s_high = d.shots_per_target  # unlimited stock is never below the threshold
+            p = 1.0 - (1.0 - np.array(cs.pk)) ** s_high
+            for c in cs.engages:
+                uc = u[c]
+                st = starts[:, c]
+                cov = cs.coverage[c]
+                if cov >= 1.0:
+                    v = uc
+                    e = np.minimum(remaining[:, c], cap)
+                    m = e
+                else:  # engage the first e munitions within reach: find where they end
+                    reach = uc < cov
+                    v = uc / np.float32(cov)
+                    cp = _prefix_bool(reach)
+                    e = np.minimum(cp[st + remaining[:, c]] - cp[st], cap)
+                    m = np.where(e > 0, np.searchsorted(cp, cp[st] + e, side="left") - st, 0)
+                kill = v < p[c]
+                if cov < 1.0:
+                    kill &= reach
+                k = range_counts(kill, st, m)
+                if sls and 0.0 < cs.pk[c] < 1.0:
+                    used = np.minimum(1 + np.floor(np.log1p(-v) / np.float32(math.log1p(-cs.pk[c]))), s_high)
+                    used = used.astype(np.int8)
+                    if cov < 1.0:
+                        used[~reach] = 0
+                    shots += range_counts(used, st, m)
+                else:
+                    shots += e * (1 if (sls and cs.pk[c] >= 1.0) else s_high)
+                cap = cap - e
+                remaining[:, c] -= k
+                killed[:, c] = k
+            exhausted = 0
+        else:
+            high = {c: _Draws(u[c], cs.pk[c], d.shots_per_target, sls, cs.coverage[c]) for c in cs.engages}
+            low = high if d.reduced_shots_per_target == d.shots_per_target else {
+                c: _Draws(u[c], cs.pk[c], d.reduced_shots_per_target, sls, cs.coverage[c])
+                for c in cs.engages}
+            stock = float(cs.initial_stock)
+            deliv = deliveries.get(spec.name, [])
+            di = 0
+            active = np.flatnonzero(launched[:, cs.engages].sum(axis=1) > 0) if W else np.empty(0, dtype=np.int64)
+            # Python lists: this loop is sequential (stock couples the waves), and list
+            # indexing is several times cheaper than numpy scalar indexing.
+            rem = remaining.tolist()
+            stl = starts.tolist()
+            capl = cap.tolist()
+            lists = {id(dr): (dr.covered.tolist(), dr.used.tolist(), dr.kills.tolist(), dr.full)
+                     for dr in [*high.values(), *low.values()]}
+            shots_l = [0] * W
+            for w in active.tolist():
+                t = times[w]
+                while di < len(deliv) and deliv[di][0] <= t:
+                    stock += deliv[di][1]
+                    di += 1
+                draws = high if stock >= d.reduce_below_stock else low
+                c_left = capl[w]
+                fired_w = 0
+                row = rem[w]
+                for c in cs.engages:
+                    n_in = row[c]
+                    if n_in <= 0 or c_left <= 0:
+                        continue
+                    covered, used, kills, full = lists[id(draws[c])]
+                    st = stl[w][c]
+                    cov0 = covered[st]
+                    e = min(covered[st + n_in] - cov0, c_left)
+                    if e <= 0:
+                        continue
+                    m = e if full else bisect_left(covered, cov0 + e, st, st + n_in + 1) - st
+                    base = used[st]
+                    if used[st + m] - base > stock:  # stock binds inside this wave
+                        m = bisect_right(used, base + stock, st, st + m + 1) - 1 - st
+                        if m <= 0:
+                            continue
+                        e = covered[st + m] - cov0
+                    fired = used[st + m] - base
+                    k = kills[st + m] - kills[st]
+                    stock -= fired
+                    fired_w += fired
+                    c_left -= e
+                    row[c] -= k
+                    killed[w, c] = k
+                shots_l[w] = fired_w
+            remaining = np.asarray(rem, dtype=np.int64).reshape(W, C)
+            shots = np.asarray(shots_l, dtype=np.int64)
+            exhausted = _days_exhausted(cs.initial_stock, times, shots, deliv, day_ends)
+        results.append(LayerResult(spec.name, killed, shots, exhausted))
+    return remaining, results
+
+
+def stock_by_day(initial: int, times: FloatArray, shots: IntArray, deliveries: list[tuple[float, int]],
+                 at: FloatArray) -> FloatArray:
+    """Interceptor stock at each time in ``at`` from shots fired and deliveries received."""
+    fired = _prefix(shots.astype(np.int64))[np.searchsorted(times, at, side="right")]
+    if deliveries:
+        dt = np.array([t for t, _ in deliveries])
+        dq = np.array([q for _, q in deliveries], dtype=np.int64)
+        got = _prefix(dq)[np.searchsorted(dt, at, side="right")]
+    else:
+        got = 0
+    return np.asarray(initial + got - fired, dtype=float)
+
+
+def _days_exhausted(initial: int, times: FloatArray, shots: IntArray, deliveries: list[tuple[float, int]],
+                    day_ends: FloatArray) -> int:
+    return int(np.count_nonzero(stock_by_day(initial, times, shots, deliveries, day_ends) < 1))

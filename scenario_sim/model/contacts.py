@@ -1,0 +1,80 @@
+"""Leader contacts and the broadcast that carries them to listeners.
+
+A contact is broadcast to every subscribed listener at the moment it happens: the attacker
+(may plan a surge), the air defence (readiness rule), civil defence (activation rule).
+Listeners are plain callables; any of them may start a SimPy process of its own.
+
+Two sources feed the broadcast:
+
+* scheduled contacts from the scenario (``contacts.scheduled``), at midday of their date;
+  denied ones only when ``contacts.broadcast_denied`` is true;
+* an optional Poisson process with rate ``rate_per_day * m(t)``, where ``m(t)`` is the
+  sanctions' contact-rate multiplier (travel bans), simulated by thinning: candidates
+  arrive at the base rate and each is kept with probability ``m(t)``.  Both the gap and
+  the keep/drop uniform are drawn for every candidate, so sanctions never shift the
+  stream's later draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    time: float
+    kind: str
+    status: str
+    source: str
+
+
+Listener = Callable[[Contact], None]
+
+
+class ContactBus:
+    """Broadcasts each contact to every listener, in subscription order."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Listener] = []
+        self.log: list[Contact] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def broadcast(self, contact: Contact) -> None:
+        self.log.append(contact)
+        for listener in self.listeners:
+            listener(contact)
+
+
+def scheduled_contacts(env: simpy.Environment, bus: ContactBus,
+                       contacts: list[Contact]) -> Generator[simpy.Event, Any, None]:
+    """Process: broadcast each scheduled contact at its time."""
+    for c in contacts:
+        if c.time > env.now:
+            yield env.timeout(c.time - env.now)
+        bus.broadcast(c)
+
+
+def stochastic_contacts(env: simpy.Environment, bus: ContactBus, rate_per_day: float, kind: str,
+                        rate_factor: FloatArray, horizon: float, rng: np.random.Generator,
+                        start: float = 0.0) -> Generator[simpy.Event, Any, None]:
+    """Process: Poisson contacts at ``rate_per_day * rate_factor[day]`` from ``start``, by thinning."""
+    if rate_per_day <= 0 or start >= horizon:
+        return
+    if start > env.now:
+        yield env.timeout(start - env.now)
+    while True:
+        gap, keep = rng.exponential(1.0 / rate_per_day), rng.random()
+        if env.now + gap >= horizon:
+            return
+        yield env.timeout(gap)
+        if keep < rate_factor[int(env.now)]:
+            bus.broadcast(Contact(env.now, kind, "confirmed", "stochastic"))

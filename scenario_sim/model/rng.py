@@ -1,0 +1,98 @@
+"""Random streams: one per named stochastic process, for common random numbers.
+
+Every stochastic process in the model draws from its own ``numpy.random.Generator``, seeded
+from ``(master seed, replication, stable_hash(stream name))`` through numpy's
+``SeedSequence``.  Three consequences the experiment design relies on:
+
+* a recommendation set that changes one mechanism (say, air defence) cannot shift the draws
+  of another (the attacker's launches), because they never share a generator;
+* adding a stream, or drawing in a different order elsewhere, changes nothing for the
+  existing streams (streams are keyed by name, never by position);
+* the hash is BLAKE2b of the UTF-8 name, stable across processes, machines and Python
+  versions (Python's ``hash()`` is salted per process and would break reproducibility).
+
+:class:`Buffer` keeps CRN *synchronised* inside a stream: draws are made in fixed blocks and
+handed out by ``take(n)``, and the model always takes a number of values fixed by the
+launches of a wave (not by how many munitions survived upstream), so two sets that differ
+only downstream consume exactly the same values in the same places.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def stable_hash(name: str) -> int:
+    """A 64-bit hash of a stream name that is the same in every process and on every machine."""
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def stream_seed(seed: int, replication: int, name: str) -> np.random.SeedSequence:
+    """The seed sequence of stream ``name`` in replication ``replication``."""
+    return np.random.SeedSequence([seed, replication, stable_hash(name)])
+
+
+class Buffer:
+    """Values from one sampler, drawn in fixed-size blocks and handed out in order."""
+
+    __slots__ = ("_block", "_data", "_pos", "_rng", "_sampler")
+
+    def __init__(self, rng: np.random.Generator, sampler: Callable[[np.random.Generator, int], FloatArray],
+                 block: int = 1024):
+        self._rng = rng
+        self._sampler = sampler
+        self._block = block
+        self._data: FloatArray = np.empty(0)
+        self._pos = 0
+
+    def take(self, n: int) -> FloatArray:
+        """The next ``n`` values (a view; do not modify)."""
+        end = self._pos + n
+        if end > self._data.shape[0]:
+            parts = [self._data[self._pos:]]
+            have = self._data.shape[0] - self._pos
+            while have < n:  # always whole blocks, so values never depend on the take pattern
+                parts.append(self._sampler(self._rng, self._block))
+                have += self._block
+            self._data = np.concatenate(parts)
+            self._pos = 0
+            end = n
+        out = self._data[self._pos:end]
+        self._pos = end
+        return out
+
+
+def _uniform(rng: np.random.Generator, n: int) -> FloatArray:
+    return rng.random(n)
+
+
+class Streams:
+    """The named random streams of one replication."""
+
+    def __init__(self, seed: int, replication: int):
+        self.seed = seed
+        self.replication = replication
+        self._rngs: dict[str, np.random.Generator] = {}
+
+    def rng(self, name: str) -> np.random.Generator:
+        """The generator of stream ``name`` (created on first use)."""
+        g = self._rngs.get(name)
+        if g is None:
+            g = np.random.Generator(np.random.PCG64(stream_seed(self.seed, self.replication, name)))
+            self._rngs[name] = g
+        return g
+
+    def buffer(self, name: str, sampler: Callable[[np.random.Generator, int], FloatArray] | None = None,
+               block: int = 1024) -> Buffer:
+        """A :class:`Buffer` over stream ``name`` (uniforms on [0, 1) unless a sampler is given)."""
+        return Buffer(self.rng(name), sampler or _uniform, block)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._rngs)
