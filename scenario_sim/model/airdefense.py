@@ -151,6 +151,28 @@ def range_counts(x: np.ndarray[Any, Any], st: IntArray, m: IntArray) -> IntArray
     return np.where(m > 0, sums, 0)
 
 
+def _within_reach(u: FloatArray, coverage: float) -> tuple[np.ndarray[Any, Any], FloatArray]:
+    """(within reach, engagement uniform) for coverage < 1: reach iff ``u < coverage``, and
+    then ``u / coverage`` is uniform on [0, 1); munitions out of reach get 0 (never used)."""
+    reach = u < coverage
+    if coverage <= 0.0:
+        return reach, np.zeros(u.shape[0])
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        v = np.where(reach, u / np.float64(coverage), 0.0)
+    return reach, np.minimum(v, np.nextafter(1.0, 0.0))
+
+
+def shots_until_kill(v: FloatArray, pk: float, shots: int) -> FloatArray:
+    """Shoot-look-shoot shots per target: ``min(shots, 1 + floor(log(1 - v) / log(1 - pk)))``.
+
+    For 0 < pk < 1.  A vanishing pk makes the ratio overflow to +inf, whose limit (all
+    ``shots`` fired) is the right answer, so the overflow is silenced, not avoided.
+    """
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        g = 1.0 + np.floor(np.log1p(-np.asarray(v, dtype=np.float64)) / math.log1p(-pk))
+    return np.minimum(np.nan_to_num(g, nan=float(shots), posinf=float(shots)), shots)
+
+
 def uniforms(rng: np.random.Generator, n: int) -> FloatArray:
     """``n`` uniforms on [0, 1) in single precision: 24 bits are ample for comparisons with
     probabilities, and half the cost of doubles for the ~10^5 munitions of a year."""
@@ -171,11 +193,12 @@ class _Draws:
     def __init__(self, u: FloatArray, pk: float, shots: int, sls: bool, coverage: float):
         p = 1.0 - (1.0 - pk) ** shots
         self.full = coverage >= 1.0
-        v = u if self.full else u / np.float32(coverage)
-        kill = v < p
         reach = None
+        v = u
         if not self.full:
-            reach = u < coverage
+            reach, v = _within_reach(u, coverage)
+        kill = v < p
+        if reach is not None:
             kill &= reach
         self.kills = _prefix_bool(kill)
         n = u.shape[0]
@@ -185,7 +208,7 @@ class _Draws:
         elif pk >= 1.0:
             self.used = self.covered
         else:
-            used = np.minimum(1 + np.floor(np.log1p(-v) / np.float32(math.log1p(-pk))), shots).astype(np.int64)
+            used = shots_until_kill(v, pk, shots).astype(np.int64)
             if reach is not None:
                 used[~reach] = 0
             self.used = _prefix(used)
@@ -233,8 +256,7 @@ def resolve_layers(model: CompiledScenario, streams: Streams, times: FloatArray,
                     e = np.minimum(remaining[:, c], cap)
                     m = e
                 else:  # engage the first e munitions within reach: find where they end
-                    reach = uc < cov
-                    v = uc / np.float32(cov)
+                    reach, v = _within_reach(uc, cov)
                     cp = _prefix_bool(reach)
                     e = np.minimum(cp[st + remaining[:, c]] - cp[st], cap)
                     m = np.where(e > 0, np.searchsorted(cp, cp[st] + e, side="left") - st, 0)
@@ -243,8 +265,7 @@ def resolve_layers(model: CompiledScenario, streams: Streams, times: FloatArray,
                     kill &= reach
                 k = range_counts(kill, st, m)
                 if sls and 0.0 < cs.pk[c] < 1.0:
-                    used = np.minimum(1 + np.floor(np.log1p(-v) / np.float32(math.log1p(-cs.pk[c]))), s_high)
-                    used = used.astype(np.int8)
+                    used = shots_until_kill(v, cs.pk[c], s_high).astype(np.int8)
                     if cov < 1.0:
                         used[~reach] = 0
                     shots += range_counts(used, st, m)

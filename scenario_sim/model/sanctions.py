@@ -31,9 +31,12 @@ def strength(lever: Lever, start_day: int, t: FloatArray) -> FloatArray:
     if not lever.enabled:
         return np.zeros_like(t)
     since = t - start_day
-    ramp = np.ones_like(t) if lever.ramp_days == 0 else np.clip(since / lever.ramp_days, 0.0, 1.0)
-    decay = np.ones_like(t) if lever.evasion_half_life_days is None else 0.5 ** (np.maximum(since, 0.0)
-                                                                               / lever.evasion_half_life_days)
+    # A ramp or half-life of a few femtodays overflows; its limit (instant, or no effect
+    # left) is the intended meaning, so overflow is silenced rather than special-cased.
+    with np.errstate(over="ignore", divide="ignore"):
+        ramp = np.ones_like(t) if lever.ramp_days == 0 else np.clip(since / lever.ramp_days, 0.0, 1.0)
+        decay = (np.ones_like(t) if lever.evasion_half_life_days is None
+                 else 0.5 ** (np.maximum(since, 0.0) / lever.evasion_half_life_days))
     return np.where(since >= 0, ramp * decay, 0.0)
 
 

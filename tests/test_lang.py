@@ -1,0 +1,377 @@
+"""The scenario language: shipped files, round trips, patches, and precise errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scenario_sim.cli import main
+from scenario_sim.errors import ScenarioError
+from scenario_sim.lang import dump_scenario, json_schema, load_scenario
+from scenario_sim.lang.loader import read_document
+from scenario_sim.lang.yamlsource import plain
+from tests.helpers import minimal_doc, write
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
+LOCATED = re.compile(r"^\S+?:\d+:\d+: .+")
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    code = exc.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+# --------------------------------------------------------------------------- shipped files
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_scenario_validates(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["validate", str(path)], capsys)
+    assert code == 0, err
+    assert ": ok (" in out
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_json_schema_accepts_shipped_scenario(path: Path) -> None:
+    doc = json.loads(json.dumps(plain(read_document(path)), default=str))
+    jsonschema.Draft202012Validator(json_schema()).validate(doc)
+
+
+def test_json_schema_rejects_what_the_loader_rejects(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(minimal_doc(), default=str))
+    doc["air_defense"]["systems"][0]["capacity_per_wav"] = 3
+    errors = list(jsonschema.Draft202012Validator(json_schema()).iter_errors(doc))
+    assert any("capacity_per_wav" in e.message for e in errors)
+
+
+def test_reference_has_a_set_per_recommendation_and_a_bundle(reference: Any) -> None:
+    names = reference.set_names
+    assert names[0] == "baseline"
+    assert len(names) == 1 + 7 + 1
+    combined = reference.baseline.recommendation("combined")
+    assert sorted(combined.include) == sorted(names[1:-1])
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_load_dump_load_gives_the_same_scenario(path: Path, tmp_path: Path) -> None:
+    loaded = load_scenario(path)
+    for name in loaded.set_names:
+        s = loaded.effective(name)
+        text = yaml.safe_dump(dump_scenario(s), sort_keys=False)
+        again = load_scenario(write(tmp_path, f"{name}.yaml", text)).baseline
+        assert again == s
+
+
+def _leaves(x: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten a document to dotted paths, naming list items by their 'name'."""
+    out: dict[str, Any] = {}
+    if isinstance(x, dict):
+        for k, v in x.items():
+            out.update(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(x, list) and x and all(isinstance(i, dict) and "name" in i for i in x):
+        for item in x:
+            out.update(_leaves(item, f"{prefix}.{item['name']}"))
+    else:
+        out[prefix] = x
+    return out
+
+
+def _set_paths(loaded: Any, name: str) -> set[str]:
+    rec = loaded.baseline.recommendation(name)
+    paths = set(rec.changes) | set(rec.scale)
+    for inc in rec.include:
+        paths |= _set_paths(loaded, inc)
+    return paths
+
+
+def test_show_set_applies_exactly_the_sets_changes(reference: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    base = _leaves(dump_scenario(reference.baseline))
+    for name in reference.set_names[1:]:
+        code, out, err = run_cli(["show", str(ROOT / "scenarios/reference.yaml"), "--set", name], capsys)
+        assert code == 0, err
+        shown = _leaves(yaml.safe_load(out))
+        changed = {k for k in base.keys() | shown.keys() if base.get(k) != shown.get(k)}
+        changed.discard("recommendations")
+        changed = {c for c in changed if not c.startswith("recommendations")}
+        wanted = _set_paths(reference, name)
+        assert changed, name
+        for c in changed:  # nothing changed that the set did not ask for...
+            assert any(c == w or c.startswith(w + ".") for w in wanted), (name, c)
+        for w in wanted:   # ...and everything it asked for changed
+            assert any(c == w or c.startswith(w + ".") for c in changed), (name, w)
+
+
+# --------------------------------------------------------------------------- precise errors
+
+
+def _errors(tmp_path: Path, doc_or_text: Any, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    text = doc_or_text if isinstance(doc_or_text, str) else yaml.safe_dump(doc_or_text, sort_keys=False)
+    p = write(tmp_path, "x.yaml", text)
+    code, _, err = run_cli(["validate", str(p)], capsys)
+    assert code == 2
+    assert "Traceback" not in err
+    return err.strip().splitlines()
+
+
+def test_out_of_range_probability_names_file_line_field(tmp_path: Path, capsys: Any) -> None:
+    text = (ROOT / "scenarios/minimal.yaml").read_text().replace("pk: {drone: 0.5}", "pk: {drone: 1.4}")
+    lines = _errors(tmp_path, text, capsys)
+    line_no = next(i for i, t in enumerate(text.splitlines(), 1) if "1.4" in t)
+    assert lines == [f"{tmp_path}/x.yaml:{line_no}:19: air_defense.systems[guns].pk.drone: "
+                     "must be between 0 and 1 (got 1.4)"]
+
+
+def test_unknown_key_gets_did_you_mean(tmp_path: Path, capsys: Any) -> None:
+    d = minimal_doc()
+    d["air_defense"]["systems"][0]["capacity_per_wav"] = d["air_defense"]["systems"][0].pop("capacity_per_wave")
+    lines = _errors(tmp_path, d, capsys)
+    assert any("capacity_per_wav: unknown field (did you mean 'capacity_per_wave'?)" in ln for ln in lines)
+    assert any("capacity_per_wave: required field is missing" in ln for ln in lines)
+    assert all(LOCATED.match(ln) for ln in lines)
+
+
+def test_all_problems_reported_at_once(tmp_path: Path, capsys: Any) -> None:
+    d = minimal_doc()
+    d["horizon_days"] = "thirty"
+    d["consequences"]["hit_probability"]["drone"] = -1
+    d["attacker"]["waves"]["classes"]["drone"]["size"] = {"dist": "poison", "mean": 3}
+    lines = _errors(tmp_path, d, capsys)
+    assert len(lines) == 3
+    assert any("horizon_days: expected a whole number (got 'thirty')" in ln for ln in lines)
+    assert any("unknown distribution 'poison'" in ln for ln in lines)
+
+
+def test_bad_recommendation_path_points_at_its_line(tmp_path: Path, capsys: Any) -> None:
+    text = (ROOT / "scenarios/minimal.yaml").read_text().replace("systems.guns.pk", "systems.gunz.pk")
+    lines = _errors(tmp_path, text, capsys)
+    line_no = next(i for i, t in enumerate(text.splitlines(), 1) if "gunz" in t)
+    assert len(lines) == 1
+    assert f":{line_no}:" in lines[0]
+    assert "no item named 'gunz' in air_defense.systems (did you mean 'guns'?)" in lines[0]
+
+
+def test_bad_value_in_recommendation_points_at_the_change(tmp_path: Path, capsys: Any) -> None:
+    text = (ROOT / "scenarios/minimal.yaml").read_text().replace("guns.pk.drone: 0.7", "guns.pk.drone: 7")
+    lines = _errors(tmp_path, text, capsys)
+    line_no = next(i for i, t in enumerate(text.splitlines(), 1) if "pk.drone: 7" in t)
+    assert lines == [f"{tmp_path}/x.yaml:{line_no}:42: recommendations[better_guns] -> "
+                     "air_defense.systems[guns].pk.drone: must be between 0 and 1 (got 7)"]
+
+
+def test_unknown_class_reference_is_located(tmp_path: Path, capsys: Any) -> None:
+    d = minimal_doc()
+    d["air_defense"]["systems"][0]["engages"] = ["dron"]
+    lines = _errors(tmp_path, d, capsys)
+    assert any("air_defense.systems[guns].engages[0]: unknown munition class 'dron'" in ln for ln in lines)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: a\nname: b\n", "name: duplicate key (first written at line 1)"),
+    ("!!python/object/apply:os.system ['true']\n", "is not allowed"),
+    ("- 1\n- 2\n", "a scenario must be a YAML mapping (got a list)"),
+    ("", "a scenario must be a YAML mapping (got an empty file)"),
+    ("a: [1, 2\n", "invalid YAML"),
+    ("a: 1\n\tb: 2\n", "invalid YAML"),
+    ("a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+     "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e]\n",
+     "alias bomb"),
+    ("start_date: 2025-01-01 10:00:00\n", "expected a date"),
+])
+def test_hostile_or_broken_yaml_is_one_located_line(tmp_path: Path, capsys: Any, text: str, message: str) -> None:
+    lines = _errors(tmp_path, text, capsys)
+    assert len(lines) == 1
+    assert message in lines[0]
+    assert LOCATED.match(lines[0])
+
+
+def test_oversized_file_is_rejected(tmp_path: Path, capsys: Any) -> None:
+    p = write(tmp_path, "big.yaml", "a: " + "x" * 1_100_000 + "\n")
+    code, _, err = run_cli(["validate", str(p)], capsys)
+    assert code == 2 and "larger than" in err
+
+
+def test_missing_file_is_one_line(capsys: Any) -> None:
+    code, _, err = run_cli(["validate", "/nonexistent/x.yaml"], capsys)
+    assert code == 2 and err.strip() == "/nonexistent/x.yaml: no such file"
+
+
+# --------------------------------------------------------------------------- extends
+
+
+def test_extends_merges_named_lists_by_name_and_keeps_lines(tmp_path: Path) -> None:
+    base = write(tmp_path, "base.yaml", (ROOT / "scenarios/minimal.yaml").read_text())
+    child = write(tmp_path, "child.yaml", "extends: base.yaml\nname: child\nair_defense:\n  systems:\n"
+                  "    - name: guns\n      pk: {drone: 0.9}\n    - name: sam\n      engages: [drone]\n"
+                  "      pk: {drone: 2}\n      capacity_per_wave: 5\n")
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(child)
+    assert str(exc.value) == f"{child}:9:19: air_defense.systems[sam].pk.drone: must be between 0 and 1 (got 2)"
+    child.write_text(child.read_text().replace("drone: 2}", "drone: 0.2}"))
+    s = load_scenario(child).baseline
+    assert s.name == "child"
+    assert [x.name for x in s.air_defense.systems] == ["guns", "sam"]
+    assert s.air_defense.systems[0].pk == {"drone": 0.9}
+    assert s.air_defense.systems[0].capacity_per_wave == 50  # kept from the base
+    assert base.exists()
+
+
+def test_extends_cycle_and_missing_base(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "extends: b.yaml\n")
+    write(tmp_path, "b.yaml", "extends: a.yaml\n")
+    with pytest.raises(ScenarioError, match="cycle"):
+        load_scenario(tmp_path / "a.yaml")
+    write(tmp_path, "c.yaml", "extends: nope.yaml\n")
+    with pytest.raises(ScenarioError, match="no such file"):
+        load_scenario(tmp_path / "c.yaml")
+
+
+# --------------------------------------------------------------------------- patches
+
+
+def test_scale_and_include(tmp_path: Path) -> None:
+    d = minimal_doc()
+    d["recommendations"] = [
+        {"name": "more", "scale": {"air_defense.systems.guns.capacity_per_wave": 1.5}},
+        {"name": "both", "include": ["more"], "changes": {"air_defense.systems.guns.pk.drone": 0.9}},
+        {"name": "optional", "changes": {"air_defense.readiness.after_contact.enabled": True}},
+    ]
+    loaded = load_scenario(write(tmp_path, "s.yaml", yaml.safe_dump(d)))
+    assert loaded.effective("more").air_defense.systems[0].capacity_per_wave == 75
+    both = loaded.effective("both").air_defense.systems[0]
+    assert (both.capacity_per_wave, both.pk["drone"]) == (75, 0.9)
+    assert loaded.effective("optional").air_defense.readiness.after_contact.enabled
+    assert loaded.baseline.air_defense.systems[0].capacity_per_wave == 50
+
+
+@pytest.mark.parametrize("rec, message", [
+    ({"name": "x", "scale": {"air_defense.systems.guns.name": 2}}, "scale needs a number"),
+    ({"name": "x", "changes": {"air_defense.sistems.guns.pk.drone": 1}}, "did you mean 'systems'"),
+    ({"name": "x", "include": ["nope"]}, "unknown recommendation set 'nope'"),
+    ({"name": "x", "include": ["x"]}, "forms a cycle"),
+    ({"name": "x", "changes": {"recommendations.x.name": "y"}}, "cannot be changed"),
+    ({"name": "x", "changes": {"air_defense..pk": 1}}, "malformed path"),
+])
+def test_bad_patches(tmp_path: Path, capsys: Any, rec: dict[str, Any], message: str) -> None:
+    d = minimal_doc()
+    d["recommendations"] = [rec]
+    lines = _errors(tmp_path, d, capsys)
+    assert any(message in ln for ln in lines), lines
+    assert all(LOCATED.match(ln) for ln in lines), lines
+
+
+# --------------------------------------------------------------------------- mutations
+
+
+REQUIRED = [("name",), ("start_date",), ("horizon_days",), ("munitions",), ("attacker",),
+            ("attacker", "waves"), ("air_defense", "readiness", "baseline"), ("consequences", "energy", "floor"),
+            ("attacker", "surge", "lag_days"), ("consequences", "hit_probability")]
+PROBABILITIES = [("air_defense", "readiness", "baseline"), ("consequences", "energy", "floor"),
+                 ("consequences", "civil_defense", "harm_factor_when_active")]
+
+
+def _paths(x: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+    out = [(prefix, x)]
+    if isinstance(x, dict):
+        for k, v in x.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def _get(d: Any, path: tuple[Any, ...]) -> Any:
+    for p in path:
+        d = d[p]
+    return d
+
+
+mutations = st.one_of(
+    st.tuples(st.just("wrong_type"), st.integers(0, 10**6)),
+    st.tuples(st.just("unknown_key"), st.integers(0, 10**6)),
+    st.tuples(st.just("missing"), st.sampled_from(range(len(REQUIRED)))),
+    st.tuples(st.just("out_of_range"), st.sampled_from(range(len(PROBABILITIES)))),
+    st.tuples(st.just("bad_path"), st.sampled_from(["air_defense.systems.nope.pk.drone", "attacker.wavez",
+                                                    "consequences.energy.floor.x", "..", "munitions.drone.pk"])),
+    st.tuples(st.just("broken_yaml"), st.integers(0, 10**6)),
+)
+
+
+@given(mutations)
+def test_mutated_scenarios_always_give_located_errors(tmp_path_factory: Any, mutation: tuple[str, Any]) -> None:
+    kind, arg = mutation
+    d = minimal_doc()
+    text = None
+    if kind == "wrong_type":
+        numeric = [p for p, v in _paths(d) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                   and "recommendations" not in p]
+        path = numeric[arg % len(numeric)]
+        _get(d, path[:-1])[path[-1]] = "oops"
+    elif kind == "unknown_key":
+        maps = [p for p, v in _paths(d) if isinstance(v, dict)]
+        _get(d, maps[arg % len(maps)])["zzz_unknown"] = 1
+    elif kind == "missing":
+        path = REQUIRED[arg]
+        del _get(d, path[:-1])[path[-1]]
+    elif kind == "out_of_range":
+        path = PROBABILITIES[arg]
+        _get(d, path[:-1])[path[-1]] = 1.5
+    elif kind == "bad_path":
+        d["recommendations"][0]["changes"] = {arg: 1}
+    else:
+        lines = yaml.safe_dump(d, sort_keys=False).splitlines()
+        i = arg % len(lines)
+        lines[i] = lines[i] + " : [ {"
+        text = "\n".join(lines) + "\n"
+    if text is None:
+        text = yaml.safe_dump(d, sort_keys=False)
+    p = tmp_path_factory.mktemp("m") / "x.yaml"
+    p.write_text(text)
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", str(p)])
+    assert exc.value.code == 2
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(p)
+    assert err.value.problems
+    for problem in err.value.problems:
+        assert problem.line is not None, str(problem)
+        assert LOCATED.match(str(problem)), str(problem)
+
+
+# --------------------------------------------------------------------------- CLI surface
+
+
+def test_version_schema_and_bad_options(capsys: Any) -> None:
+    code, out, _ = run_cli(["--version"], capsys)
+    assert code == 0 and "scenario-sim, version" in out
+    code, out, _ = run_cli(["schema"], capsys)
+    assert code == 0 and json.loads(out)["title"] == "Scenario"
+    code, _, err = run_cli(["validate", "--bogus"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "No such option" in err
+    code, _, err = run_cli(["show", str(ROOT / "scenarios/minimal.yaml"), "--set", "beter_guns"], capsys)
+    assert code == 2 and "unknown recommendation set 'beter_guns' (did you mean 'better_guns'?)" in err
+    code, out, _ = run_cli(["show", "minimal"], capsys)
+    assert code == 0 and "name: minimal" in out
+
+
+def test_python_dash_m_works() -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "scenario_sim", "--help"], capture_output=True, text=True, check=False)
+    assert r.returncode == 0 and "validate" in r.stdout

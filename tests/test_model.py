@@ -1,0 +1,342 @@
+"""Model invariants (hypothesis), limits, analytic checks and process stories."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+import simpy
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scenario_sim.lang.loader import validate_document
+from scenario_sim.model import compile_scenario, simulate
+from scenario_sim.model.contacts import Contact, ContactBus, scheduled_contacts, stochastic_contacts
+from scenario_sim.model.rng import Streams, stable_hash
+from scenario_sim.testing import scenario_documents, scenarios
+from tests.helpers import minimal_doc, one_layer
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+# --------------------------------------------------------------------------- invariants
+
+
+@given(scenarios(), seeds, st.integers(0, 1000))
+def test_conservation_bounds_and_non_negativity(s: Any, seed: int, rep: int) -> None:
+    r = simulate(s, seed, rep, trace=True, timeseries=True)
+    o = r.outcomes
+    assert r.waves is not None and r.timeseries is not None
+    for w in r.waves:  # conservation per wave and class
+        for n, k, lk, h in zip(w.launched, w.intercepted, w.leaked, w.hits, strict=True):
+            assert n == k + lk and 0 <= k <= n and 0 <= h <= lk
+        assert sum(sum(v) for v in w.killed_by_layer.values()) == sum(w.intercepted)
+    for c in [*s.class_names, "total"]:  # and in total
+        assert o[f"launched.{c}"] == o[f"intercepted.{c}"] + o[f"leaked.{c}"]
+        assert 0 <= o[f"hits.{c}"] <= o[f"leaked.{c}"]
+    for c in s.class_names:
+        stock = r.timeseries[f"attacker_stock.{c}"]
+        assert (stock >= -1e-9).all()
+        assert o[f"launched.{c}"] <= s.attacker.arsenal[c].initial_stock + o[f"production.{c}"] + 1e-9
+    for sysspec in s.air_defense.systems:
+        if sysspec.interceptors is not None:
+            assert (r.timeseries[f"interceptors.{sysspec.name}"] >= 0).all()
+            delivered = _delivered(s, sysspec.name, seed, rep)
+            assert o[f"shots.{sysspec.name}"] <= sysspec.interceptors.initial_stock + delivered
+    e = s.consequences.energy
+    assert e.floor - 1e-12 <= o["energy.min"] <= o["energy.mean"] + 1e-12 <= 1.0 + 2e-12
+    assert ((r.timeseries["energy"] >= e.floor - 1e-12) & (r.timeseries["energy"] <= 1 + 1e-12)).all()
+    for k in ("civilian_harm", "interceptor_spend_usd", "attacker_spend_usd", "surges", "waves"):
+        assert o[k] >= 0
+    assert 0 <= o["leak_fraction"] <= 1
+
+
+def _delivered(s: Any, system: str, seed: int, rep: int) -> float:
+    from scenario_sim.model.simulation import World
+
+    w = World(compile_scenario(s), seed, rep)
+    w.run_events()
+    return float(sum(q for _, q in w.air_defense.deliveries[system]))
+
+
+@given(scenarios(), seeds)
+def test_same_seed_same_outcomes(s: Any, seed: int) -> None:
+    assert simulate(s, seed, 3).outcomes == simulate(s, seed, 3).outcomes
+
+
+@given(scenario_documents(), seeds, st.data())
+def test_air_defense_change_leaves_every_launch_identical(doc: dict[str, Any], seed: int, data: Any) -> None:
+    other = copy.deepcopy(doc)
+    for sysd in other["air_defense"]["systems"]:
+        sysd["pk"] = {c: data.draw(st.floats(0, 1)) for c in sysd["engages"]}
+        sysd["capacity_per_wave"] = data.draw(st.integers(0, 300))
+    other["air_defense"]["readiness"]["baseline"] = data.draw(st.floats(0, 1))
+    other["air_defense"]["readiness"]["after_contact"]["enabled"] = data.draw(st.booleans())
+    other["air_defense"]["readiness"]["early_warning"]["enabled"] = data.draw(st.booleans())
+    a = simulate(validate_document(doc, "a"), seed, 0, trace=True)
+    b = simulate(validate_document(other, "b"), seed, 0, trace=True)
+    assert a.waves is not None and b.waves is not None
+    assert [(w.time, w.launched) for w in a.waves] == [(w.time, w.launched) for w in b.waves]
+
+
+def test_stream_hash_is_stable_across_processes() -> None:
+    # Fixed value: a change here would silently change every published result.
+    assert stable_hash("attacker.waves.shahed.size") == stable_hash("attacker.waves.shahed.size")
+    assert stable_hash("a") != stable_hash("b")
+    import subprocess
+    import sys
+
+    code = "from scenario_sim.model.rng import stable_hash; print(stable_hash('attacker.surge'))"
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)}
+    assert outs == {f"{stable_hash('attacker.surge')}\n"}
+
+
+def test_streams_are_independent_of_creation_order() -> None:
+    a, b = Streams(7, 3), Streams(7, 3)
+    a.rng("x")
+    xa = a.rng("y").random(5)
+    xb = b.rng("y").random(5)
+    assert np.array_equal(xa, xb)
+    assert not np.array_equal(Streams(7, 4).rng("y").random(5), xa)
+
+
+# --------------------------------------------------------------------------- limits
+
+
+@given(st.integers(1, 200), seeds)
+def test_pk_zero_leaks_everything(size: int, seed: int) -> None:
+    o = simulate(one_layer(0.0, size=size), seed, 0).outcomes
+    assert o["leaked.total"] == o["launched.total"] > 0
+
+
+@given(st.integers(1, 200), seeds, st.sampled_from(["salvo", "shoot_look_shoot"]))
+def test_pk_one_unlimited_leaks_nothing(size: int, seed: int, mode: str) -> None:
+    s = one_layer(1.0, size=size, doctrine={"mode": mode, "shots_per_target": 2})
+    o = simulate(s, seed, 0).outcomes
+    assert o["leaked.total"] == 0 and o["intercepted.total"] == o["launched.total"]
+
+
+@given(st.integers(0, 100), st.integers(1, 300), seeds)
+def test_capacity_bounds_leakers_per_wave(cap: int, size: int, seed: int) -> None:
+    r = simulate(one_layer(1.0, capacity=cap, size=size), seed, 0, trace=True)
+    assert r.waves
+    for w in r.waves:
+        assert w.leaked[0] >= w.launched[0] - cap
+        assert w.leaked[0] == max(0, w.launched[0] - cap)  # pk = 1: exactly the overflow leaks
+
+
+@given(st.integers(0, 300), st.integers(1, 3), seeds)
+def test_stock_bounds_shots(stock: int, shots: int, seed: int) -> None:
+    s = one_layer(0.5, stock=stock, size=40, doctrine={"shots_per_target": shots, "reduced_shots_per_target": 1})
+    o = simulate(s, seed, 0).outcomes
+    assert o["shots.guns"] <= stock
+    assert o["intercepted.total"] <= o["shots.guns"]
+
+
+def test_more_interceptors_never_means_more_leakers() -> None:
+    base = minimal_doc()
+    base["air_defense"]["systems"][0]["interceptors"] = {"initial_stock": 100}
+    for seed in range(20):
+        leaked = []
+        for stock in (0, 50, 100, 200, 400):
+            d = copy.deepcopy(base)
+            d["air_defense"]["systems"][0]["interceptors"]["initial_stock"] = stock
+            leaked.append(simulate(validate_document(d, "x"), seed, 0).outcomes["leaked.total"])
+        assert leaked == sorted(leaked, reverse=True), leaked
+
+
+# --------------------------------------------------------------------------- analytic checks
+
+
+def _tolerance(p: float, n: int, z: float = 4.0) -> float:
+    """z standard errors of a proportion from n Bernoulli trials."""
+    return z * math.sqrt(p * (1 - p) / n) + 1e-9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pk", [0.1, 0.5, 0.85])
+def test_one_layer_leak_fraction_is_one_minus_pk(pk: float) -> None:
+    s = compile_scenario(one_layer(pk, size={"dist": "poisson", "mean": 40}))
+    L = K = 0.0
+    for rep in range(200):
+        o = simulate(s, 11, rep).outcomes
+        L += o["launched.total"]
+        K += o["leaked.total"]
+    assert abs(K / L - (1 - pk)) < _tolerance(1 - pk, int(L))
+
+
+@pytest.mark.slow
+def test_two_independent_layers_multiply() -> None:
+    d = minimal_doc()
+    d["attacker"]["arsenal"]["drone"]["initial_stock"] = 10**7
+    d["attacker"]["waves"]["classes"]["drone"] = {"probability": 1.0, "size": {"dist": "negbin", "mean": 60,
+                                                                            "dispersion": 2}}
+    d["air_defense"]["systems"] = [
+        {"name": "a", "engages": ["drone"], "pk": {"drone": 0.3}, "capacity_per_wave": 10**6},
+        {"name": "b", "engages": ["drone"], "pk": {"drone": 0.6}, "capacity_per_wave": 10**6,
+         "doctrine": {"mode": "shoot_look_shoot", "shots_per_target": 1}},
+    ]
+    d["recommendations"] = []
+    s = compile_scenario(validate_document(d, "x"))
+    L = K = 0.0
+    for rep in range(200):
+        o = simulate(s, 5, rep).outcomes
+        L += o["launched.total"]
+        K += o["leaked.total"]
+    expected = 0.7 * 0.4
+    assert abs(K / L - expected) < _tolerance(expected, int(L))
+
+
+@pytest.mark.slow
+def test_shoot_look_shoot_uses_expected_shots() -> None:
+    pk, n_rep = 0.6, 100
+    s = compile_scenario(one_layer(pk, size=30, doctrine={"mode": "shoot_look_shoot", "shots_per_target": 2}))
+    shots = launched = killed = 0.0
+    for rep in range(n_rep):
+        o = simulate(s, 2, rep).outcomes
+        shots += o["shots.guns"]
+        launched += o["launched.total"]
+        killed += o["intercepted.total"]
+    assert abs(shots / launched - (1 + (1 - pk))) < 0.02          # E[min(G, 2)] = 1 + (1 - pk)
+    assert abs(killed / launched - (1 - (1 - pk) ** 2)) < _tolerance(0.84, int(launched))
+
+
+@pytest.mark.slow
+def test_mean_waves_matches_the_wave_process() -> None:
+    d = minimal_doc()
+    d["munitions"].append({"name": "missile", "unit_cost_usd": 1})
+    d["attacker"]["arsenal"] = {"drone": {"initial_stock": 10**7, "production_per_day": 0},
+                                "missile": {"initial_stock": 10**7, "production_per_day": 0}}
+    d["attacker"]["waves"]["classes"] = {"drone": {"probability": 0.3, "size": 5},
+                                         "missile": {"probability": 0.2, "size": 3}}
+    d["consequences"]["hit_probability"]["missile"] = 0.5
+    d["horizon_days"] = 200
+    d["recommendations"] = []
+    s = compile_scenario(validate_document(d, "x"))
+    n = 200
+    waves = [simulate(s, 3, rep).outcomes["waves"] for rep in range(n)]
+    p = 1 - 0.7 * 0.8
+    mean, sd = 200 * p, math.sqrt(200 * p * (1 - p))
+    assert abs(np.mean(waves) - mean) < 4 * sd / math.sqrt(n)
+    d["attacker"]["waves"].update({"schedule": "poisson", "waves_per_day": 1.5})
+    s = compile_scenario(validate_document(d, "x"))
+    waves = [simulate(s, 3, rep).outcomes["waves"] for rep in range(n)]
+    lam = 200 * 1.5 * p  # thinned Poisson: each opportunity is a wave with probability p
+    assert abs(np.mean(waves) - lam) < 4 * math.sqrt(lam) / math.sqrt(n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prob", [0.2, 0.7])
+def test_mean_surges_is_probability_times_contacts(prob: float) -> None:
+    d = minimal_doc()
+    d["horizon_days"] = 100
+    d["contacts"] = {"scheduled": [{"date": day} for day in (5, 20, 40, 60, 80)]}
+    d["attacker"]["surge"] = {"enabled": True, "probability": prob, "lag_days": {"dist": "uniform", "low": 0,
+                                                                                 "high": 3},
+                              "size_multiplier": 2}
+    d["recommendations"] = []
+    s = compile_scenario(validate_document(d, "x"))
+    n = 400
+    surges = [simulate(s, 9, rep).outcomes["surges"] for rep in range(n)]
+    assert abs(np.mean(surges) - 5 * prob) < 4 * math.sqrt(5 * prob * (1 - prob)) / math.sqrt(n)
+
+
+# --------------------------------------------------------------------------- stories
+
+
+def test_scheduled_contacts_reach_every_listener_in_order(env: simpy.Environment) -> None:
+    bus = ContactBus()
+    heard: list[tuple[str, float]] = []
+    bus.subscribe(lambda c: heard.append(("attacker", env.now)))
+    bus.subscribe(lambda c: heard.append(("defender", env.now)))
+    contacts = [Contact(2.5, "call", "confirmed", "scheduled"), Contact(7.5, "meeting", "confirmed", "scheduled")]
+    env.process(scheduled_contacts(env, bus, contacts))
+    env.run()
+    assert heard == [("attacker", 2.5), ("defender", 2.5), ("attacker", 7.5), ("defender", 7.5)]
+
+
+def test_travel_ban_thins_stochastic_contacts(env: simpy.Environment) -> None:
+    rng = np.random.default_rng(1)
+    bus = ContactBus()
+    env.process(stochastic_contacts(env, bus, 2.0, "call", np.r_[np.ones(50), np.zeros(50)], 100.0, rng, 10.0))
+    env.run()
+    times = [c.time for c in bus.log]
+    assert times and all(10.0 <= t < 50.0 for t in times)
+    assert 40 < len(times) < 130  # about 2/day over 40 days
+
+
+def test_a_contact_triggers_a_surge_after_its_lag() -> None:
+    d = minimal_doc()
+    d["horizon_days"] = 20
+    d["contacts"] = {"scheduled": [{"date": 4}]}
+    d["attacker"]["waves"]["classes"]["drone"]["probability"] = 0.0
+    d["attacker"]["surge"] = {"enabled": True, "probability": 1, "lag_days": 2, "size_multiplier": 3,
+                              "stockpile_days": 1, "stockpile_wave_factor": 0.5}
+    d["attacker"]["waves"]["classes"]["drone"]["size"] = 10
+    d["recommendations"] = []
+    r = simulate(validate_document(d, "x"), 1, 0, trace=True)
+    assert r.waves is not None
+    assert [(w.time, w.surge, w.launched) for w in r.waves] == [(6.9, True, [30])]
+    assert r.contacts == [4.5]
+
+
+def test_readiness_rule_raises_capacity_for_its_window() -> None:
+    d = minimal_doc()
+    d["horizon_days"] = 10
+    d["contacts"] = {"scheduled": [{"date": 3}]}
+    d["air_defense"]["readiness"] = {"baseline": 0.5, "after_contact": {"enabled": True, "duration_days": 2,
+                                                                       "level": 1.0}}
+    d["recommendations"] = []
+    r = simulate(validate_document(d, "x"), 1, 0, trace=True, timeseries=True)
+    assert r.timeseries is not None
+    assert r.timeseries["readiness"].tolist() == [0.5, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5]
+
+
+def test_early_warning_detects_planned_surges() -> None:
+    d = minimal_doc()
+    d["horizon_days"] = 30
+    d["contacts"] = {"scheduled": [{"date": 5}]}
+    d["attacker"]["surge"] = {"enabled": True, "probability": 1, "lag_days": 3, "size_multiplier": 2}
+    d["air_defense"]["readiness"] = {"baseline": 0.5, "early_warning": {"enabled": True, "detection_probability": 1,
+                                                                       "lead_days": 1, "level": 0.9}}
+    d["recommendations"] = []
+    r = simulate(validate_document(d, "x"), 1, 0, trace=True)
+    assert r.waves is not None
+    surge = [w for w in r.waves if w.surge]
+    assert len(surge) == 1 and surge[0].time == 8.9 and surge[0].readiness == 0.9
+    assert all(w.readiness == 0.5 for w in r.waves if w.time < 7.9)
+
+
+def test_sanctions_cut_production_with_ramp_and_decay() -> None:
+    d = minimal_doc()
+    d["horizon_days"] = 100
+    d["sanctions"] = {"levers": [{"name": "x", "kind": "export_controls", "enabled": True, "start": 10,
+                                  "ramp_days": 20, "production_effect": {"drone": 0.5},
+                                  "evasion_half_life_days": 30}]}
+    d["recommendations"] = []
+    m = compile_scenario(validate_document(d, "x"))
+    prod = m.production[:, 0]
+    assert prod[5] == 20
+    assert prod[20] == pytest.approx(20 * (1 - 0.5 * (10.5 / 20) * 0.5 ** (10.5 / 30)))
+    assert prod[99] > prod[40] > prod[30]  # evasion erodes the effect after the ramp
+
+
+def test_civil_defense_cuts_harm_by_its_factor() -> None:
+    d = minimal_doc()
+    d["consequences"]["civil_defense"] = {"harm_factor_when_active": 0.25, "always_active": True}
+    d["recommendations"] = []
+    on = simulate(validate_document(d, "x"), 4, 0).outcomes["civilian_harm"]
+    d["consequences"]["civil_defense"]["always_active"] = False
+    off = simulate(validate_document(d, "x"), 4, 0).outcomes["civilian_harm"]
+    assert off > 0 and on == pytest.approx(0.25 * off)
+
+
+def test_reference_replication_returns_every_outcome(reference: Any) -> None:
+    m = compile_scenario(reference.baseline)
+    o = simulate(m, reference.baseline.seed, 0).outcomes
+    assert list(o) == [x.name for x in m.outcomes]
+    assert all(math.isfinite(v) for v in o.values())
