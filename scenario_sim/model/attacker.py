@@ -130,7 +130,7 @@ class Attacker:
     def processes(self) -> list[Generator[simpy.Event, Any, None]]:
         return [wave_schedule(self.model).run(self.env, self)]
 
-    def draw_waves(self, n: int, growth: np.ndarray[Any, Any]) -> tuple[list[list[int]], list[list[float]]]:
+    def draw_waves(self, n: int, growth: np.ndarray[Any, Any]) -> tuple[list[list[int]], np.ndarray[Any, Any]]:
         """Draw ``n`` ordinary waves: requested sizes, and growth-scaled raw sizes (for stockpiling)."""
         C = self.model.n_classes
         scaled = np.zeros((n, C))
@@ -140,13 +140,13 @@ class Attacker:
                 continue
             takes = part.take(n) < self._probs[c]
             scaled[:, c] = np.where(takes, size.take(n) * growth, 0.0)
-        return np.rint(scaled).astype(np.int64).tolist(), scaled.tolist()
+        return np.rint(scaled).astype(np.int64).tolist(), scaled
 
-    def ordinary_wave(self, day: int, sizes: list[int], scaled: list[float]) -> None:
+    def ordinary_wave(self, day: int, sizes: list[int], scaled: np.ndarray[Any, Any]) -> None:
         t = self.env.now
         if self._stockpile and self._saving(t):
             k = self._stockpile_factor
-            sizes = [round(x * k) for x in scaled]
+            sizes = [round(x * k) for x in scaled.tolist()]
         launched = self.launch(day, sizes)
         if any(launched):
             self._emit(t, launched, False)
@@ -193,13 +193,12 @@ class Attacker:
     def launch(self, day: int, sizes: list[int]) -> list[int]:
         """Take munitions from stock, capped by what is above the reserve."""
         made = self.model.cum_production[day]
-        out = []
+        used, initial, reserve = self.used, self.initial, self.reserve
+        out = [0] * len(sizes)
         for c, n in enumerate(sizes):
-            if n <= 0:
-                out.append(0)
-                continue
-            avail = math.floor(self.initial[c] + made[c] - self.used[c] - self.reserve[c])
-            m = n if n <= avail else max(0, avail)
-            self.used[c] += m
-            out.append(m)
+            if n > 0:
+                avail = initial[c] + made[c] - used[c] - reserve[c]
+                m = n if n <= avail else max(0, math.floor(avail))
+                used[c] += m
+                out[c] = m
         return out

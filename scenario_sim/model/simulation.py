@@ -103,8 +103,9 @@ class World:
         self._times.append(t)
         self._launched.append(launched)
         self._surge.append(surge)
-        self._ready.append(self.air_defense.readiness(t))
-        self._cd.append(self.civil_defense.active(t))
+        ad, cd = self.air_defense, self.civil_defense
+        self._ready.append(ad.readiness(t) if ad.raises else ad.baseline)
+        self._cd.append(cd.active(t) if cd.windows else cd.spec.always_active)
 
     def run_events(self) -> None:
         """Phase 1: the SimPy event simulation."""
