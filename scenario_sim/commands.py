@@ -1,10 +1,172 @@
-"""Registration point for commands of the experiment, report and calibration layers."""
+"""Commands of the experiment, analysis, report and calibration layers.
+
+Kept apart from :mod:`scenario_sim.cli` so that the scenario-language commands stay light to
+import, and so each layer's command sits next to the others that print results.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
+
+from scenario_sim.bundled import resolve
+from scenario_sim.report.table import FORMATS
+
+
+def _split(values: tuple[str, ...]) -> list[str] | None:
+    out = [v.strip() for val in values for v in val.split(",") if v.strip()]
+    return out or None
+
+
+class _Progress:
+    """A rich progress bar on stderr when it is a terminal (and not --quiet)."""
+
+    def __init__(self, enabled: bool, label: str):
+        self.enabled = enabled
+        self.label = label
+        self._p: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                               TextColumn("replications·sets"), TimeRemainingColumn(),
+                               console=Console(stderr=True), transient=True)
+            self._p.__enter__()
+            self._task = self._p.add_task(self.label, total=None)
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._p is not None:
+            self._p.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._p is not None:
+            self._p.__exit__(None, None, None)
+
+
+def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, write: bool = True) -> None:
+    from scenario_sim.analysis import compare, load_run, ranking, write_comparison
+    from scenario_sim.report.table import caption, render
+
+    data = load_run(run_dir)
+    table = compare(data)
+    if write:
+        write_comparison(run_dir, table)
+    key = rank_by or data.primary
+    names = [o.name for o in data.outcomes]
+    if key not in names:
+        from scenario_sim.errors import UserError
+        from scenario_sim.lang.patch import did_you_mean
+
+        raise UserError(f"--rank-by: unknown outcome {key!r}{did_you_mean(key, names)}")
+    ranked = ranking(table, key)
+    unit = str(ranked["unit"].iloc[0])
+    title = f"{data.manifest['scenario']['name']}: ranked by {key} ({unit}, {ranked['direction'].iloc[0]} is better)"
+    click.echo(render(ranked, fmt_name, title, caption(ranked, int(ranked["n"].min()), len(ranked))))
 
 
 def register(group: click.Group) -> None:
-    """Add the commands whose layers are installed."""
-    _ = group
+    """Add the run, compare, report and calibrate commands."""
+
+    @group.command()
+    @click.argument("scenario", required=False, metavar="[SCENARIO]")
+    @click.option("-n", "--replications", type=click.IntRange(min=1), help="Replications per set (default: the scenario's).")
+    @click.option("--seed", type=click.IntRange(min=0), help="Master seed (overrides the scenario's; recorded).")
+    @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+    @click.option("--executor", type=click.Choice(["process", "dask", "inprocess"]), default="process",
+                  show_default=True, help="Where replications run.")
+    @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: start a local cluster).")
+    @click.option("--sets", multiple=True, metavar="NAME[,NAME]", help="Recommendation sets to run (default: all).")
+    @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
+                  help="Results root; the run goes in OUT/<scenario>/<timestamp>-<id>/.")
+    @click.option("--resume", "resume_dir", type=click.Path(), metavar="RUN_DIR", help="Finish an interrupted run.")
+    @click.option("--precision", type=float, help="Adaptive: target 95%% half-width as a fraction of the baseline mean.")
+    @click.option("--metric", help="Adaptive: the outcome --precision applies to.")
+    @click.option("--max-replications", type=click.IntRange(min=1), help="Adaptive: stop here at the latest.")
+    @click.option("--timeseries/--no-timeseries", default=None, help="Store daily time series.")
+    @click.option("--chunk-size", type=click.IntRange(min=1), help="Replications per work unit (results do not depend on it).")
+    @click.option("--rank-by", help="Outcome to rank by (default: the scenario's outputs.primary).")
+    @click.option("--format", "fmt_name", type=click.Choice(FORMATS), default="table", show_default=True)
+    @click.option("--report", "make_report", is_flag=True, help="Also write report.html in the run folder.")
+    @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+    def run(scenario: str | None, replications: int | None, seed: int | None, jobs: int | None, executor: str,
+            scheduler: str | None, sets: tuple[str, ...], out: str, resume_dir: str | None,
+            precision: float | None, metric: str | None, max_replications: int | None,
+            timeseries: bool | None, chunk_size: int | None, rank_by: str | None, fmt_name: str,
+            make_report: bool, quiet: bool) -> None:
+        """Run every recommendation set against the baseline on common random numbers.
+
+        SCENARIO is a scenario file or the name of a bundled one (default: the bundled
+        reference scenario). Prints a ranked comparison and writes a results folder with
+        manifest.json, scenario.yaml, replications.parquet, summary.csv and comparison.csv.
+        Exit status: 0 ok, 1 some replications failed, 2 bad input, 130 interrupted.
+        """
+        from scenario_sim.experiment import resume_experiment, run_experiment
+
+        show = sys.stderr.isatty() and not quiet
+        with _Progress(show, "running") as progress:
+            if resume_dir is not None:
+                if scenario or replications or seed is not None or sets or precision or metric or chunk_size:
+                    from scenario_sim.errors import UserError
+
+                    raise UserError("--resume: takes its scenario, seed, sets and replications from the run "
+                                    "folder; give only --jobs/--executor/--scheduler with it")
+                result = resume_experiment(resume_dir, jobs=jobs, executor=executor, scheduler=scheduler,
+                                           progress=progress)
+            else:
+                result = run_experiment(resolve(scenario), replications=replications, seed=seed,
+                                        sets=_split(sets), jobs=jobs, executor=executor, scheduler=scheduler,
+                                        out=out, chunk_size=chunk_size, timeseries=timeseries,
+                                        precision=precision, metric=metric, max_replications=max_replications,
+                                        progress=progress)
+        _print_ranking(result.run_dir, rank_by, fmt_name)
+        m = result.manifest
+        if fmt_name == "table":
+            tm = m["timings"]
+            click.echo(f"results: {result.run_dir}  ({m['replications_done']} replications x {len(m['sets'])} sets, "
+                       f"seed {m['seed']}, {tm.get('wall_seconds')} s)")
+            if m.get("adaptive"):
+                click.echo(f"adaptive: {m['adaptive']['stop_reason']}")
+        if make_report:
+            from scenario_sim.report.html import write_report
+
+            p = write_report(result.run_dir)
+            click.echo(f"report: {p}", err=fmt_name != "table")
+        if result.failures:
+            first = m["failures"]["first"][0]
+            click.echo(f"{result.failures} replication(s) failed and were left out; first: set {first['set']}, "
+                       f"replication {first['replication']}: {first['error']} (all in manifest.json)", err=True)
+            sys.exit(1)
+
+    @group.command(name="compare")
+    @click.argument("run_dir", metavar="RUN_DIR")
+    @click.option("--rank-by", help="Outcome to rank by (default: the scenario's outputs.primary).")
+    @click.option("--format", "fmt_name", type=click.Choice(FORMATS), default="table", show_default=True)
+    def compare_cmd(run_dir: str, rank_by: str | None, fmt_name: str) -> None:
+        """Rank the sets of a finished run by paired differences from the baseline.
+
+        Also (re)writes comparison.csv in RUN_DIR with every outcome's statistics.
+        """
+        _print_ranking(Path(run_dir), rank_by, fmt_name)
+
+    @group.command(name="report")
+    @click.argument("run_dir", metavar="RUN_DIR")
+    def report_cmd(run_dir: str) -> None:
+        """Write a self-contained report.html (and PNG plots) into RUN_DIR."""
+        from scenario_sim.report.html import write_report
+
+        click.echo(str(write_report(Path(run_dir))))
+
+    try:
+        from scenario_sim.calibrate.command import calibrate
+    except ImportError:  # pragma: no cover - the calibration layer is optional in a trimmed install
+        pass
+    else:
+        group.add_command(calibrate)

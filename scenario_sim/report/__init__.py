@@ -1,0 +1,1 @@
+"""Presenting results: terminal tables, plots and the self-contained HTML report."""
