@@ -33,7 +33,8 @@ class Payload:
     fault_injection: dict[str, list[int]] = field(default_factory=dict)  # tests only: set -> reps that raise
 
     def key(self) -> str:
-        return hashlib.sha256(pickle.dumps((sorted(self.sets), self.seed, self.timeseries))).hexdigest()[:16]
+        """Identity of the whole payload: a worker reuses compiled models only for the same one."""
+        return hashlib.sha256(pickle.dumps(self)).hexdigest()
 
 
 @dataclass

@@ -1,0 +1,252 @@
+"""Experiments: reproducibility across executors, resume, failures, CRN, adaptive precision, CLI errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from scenario_sim.cli import main
+from scenario_sim.errors import UserError
+from scenario_sim.experiment import RunInterrupted, resume_experiment, run_experiment
+from scenario_sim.experiment.store import REPLICATIONS
+from tests.helpers import minimal_doc
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "scenarios" / "reference.yaml"
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The minimal scenario with three sets, one of which changes nothing."""
+    d = minimal_doc()
+    d["name"] = "small"
+    d["horizon_days"] = 60
+    d["replications"] = 24
+    d["seed"] = 7
+    d["recommendations"] = [
+        {"name": "better_guns", "changes": {"air_defense.systems.guns.pk.drone": 0.7}},
+        {"name": "no_change", "changes": {"air_defense.systems.guns.pk.drone": 0.5}},
+        {"name": "perfect", "changes": {"air_defense.systems.guns.pk.drone": 1.0,
+                                        "air_defense.systems.guns.capacity_per_wave": 100000}},
+    ]
+    p = tmp_path_factory.mktemp("scen") / "small.yaml"
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    return p
+
+
+def _bytes(run_dir: Path) -> bytes:
+    return (run_dir / REPLICATIONS).read_bytes()
+
+
+def test_results_identical_across_jobs_chunks_and_executors(small: Path, tmp_path: Path) -> None:
+    a = run_experiment(small, jobs=1, out=tmp_path / "a", chunk_size=5)
+    b = run_experiment(small, jobs=2, out=tmp_path / "b", chunk_size=3)
+    c = run_experiment(small, jobs=2, out=tmp_path / "c", chunk_size=24)
+    assert _bytes(a.run_dir) == _bytes(b.run_dir) == _bytes(c.run_dir)
+    assert (a.run_dir / "summary.csv").read_bytes() == (b.run_dir / "summary.csv").read_bytes()
+    df = a.replications()
+    assert len(df) == 24 * 4 and df["error"].isna().all()
+    assert list(df.columns[:3]) == ["set", "replication", "error"]
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_same_bytes(small: Path, tmp_path: Path) -> None:
+    a = run_experiment(small, jobs=1, out=tmp_path / "a")
+    d = run_experiment(small, jobs=2, executor="dask", out=tmp_path / "d", chunk_size=4)
+    assert _bytes(a.run_dir) == _bytes(d.run_dir)
+    assert d.manifest["executor"]["kind"] == "dask"
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(small: Path, tmp_path: Path) -> None:
+    full = run_experiment(small, jobs=1, out=tmp_path / "full", chunk_size=4)
+    calls = {"n": 0}
+
+    def interrupt_after_two_chunks(done: int, total: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted, match="--resume"):
+        run_experiment(small, jobs=1, out=tmp_path / "part", chunk_size=4, progress=interrupt_after_two_chunks)
+    run_dir = next((tmp_path / "part" / "small").iterdir())
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["status"] == "interrupted"
+    assert len(list((run_dir / "parts").glob("chunk-*.parquet"))) == 2
+    resumed = resume_experiment(run_dir, jobs=2)
+    assert resumed.manifest["status"] == "complete" and resumed.manifest["resumed"]
+    assert _bytes(resumed.run_dir) == _bytes(full.run_dir)
+    with pytest.raises(UserError, match="already complete"):
+        resume_experiment(run_dir)
+
+
+@pytest.mark.slow
+def test_killed_process_is_resumed_by_the_cli(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    cmd = [sys.executable, "-m", "scenario_sim", "run", str(REFERENCE), "-n", "60", "--chunk-size", "2",
+           "--jobs", "2", "--out", str(out), "-q", "--format", "csv"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    run_dir = None
+    while time.time() < deadline:
+        dirs = list((out / "reference").glob("*")) if (out / "reference").exists() else []
+        if dirs and len(list((dirs[0] / "parts").glob("chunk-*"))) >= 3:
+            run_dir = dirs[0]
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: no clean shutdown at all
+    proc.wait()
+    assert run_dir is not None, "the run never wrote a part"
+    assert not (run_dir / REPLICATIONS).exists()
+    r = subprocess.run([sys.executable, "-m", "scenario_sim", "run", "--resume", str(run_dir), "-q",
+                        "--format", "csv"], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    ref = run_experiment(REFERENCE, replications=60, out=tmp_path / "ref", chunk_size=60, jobs=2)
+    assert _bytes(run_dir) == _bytes(ref.run_dir)
+
+
+def test_a_failing_replication_is_recorded_and_the_rest_go_on(small: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    r = run_experiment(small, jobs=1, out=tmp_path, fault_injection={"better_guns": [3, 17]})
+    assert r.failures == 2 and r.manifest["status"] == "complete_with_failures"
+    df = r.replications()
+    bad = df[df["error"].notna()]
+    assert sorted(zip(bad["set"], bad["replication"], strict=True)) == [("better_guns", 3), ("better_guns", 17)]
+    assert bad["error"].str.contains("injected fault").all()
+    assert df[df["error"].isna()]["leaked.total"].notna().all()
+    summary = r.summary()
+    assert summary.query("set == 'better_guns' and outcome == 'leaked.total'")["n"].item() == 22
+    assert summary.query("set == 'baseline' and outcome == 'leaked.total'")["n"].item() == 24
+
+
+def test_common_random_numbers_shrink_the_variance_of_differences(tmp_path: Path) -> None:
+    r = run_experiment(REFERENCE, replications=40, sets=["readiness_on_contact", "civil_defense_on_contact"],
+                       out=tmp_path, jobs=2)
+    df = r.replications()
+    wide = df.pivot(index="replication", columns="set", values="civilian_harm")
+    for s in ("readiness_on_contact", "civil_defense_on_contact"):
+        d = wide[s] - wide["baseline"]
+        ratio = d.var() / (wide[s].var() + wide["baseline"].var())
+        assert ratio < 0.05, (s, ratio)
+
+
+def test_launches_identical_across_sets_that_change_only_air_defence(tmp_path: Path) -> None:
+    r = run_experiment(REFERENCE, replications=10, sets=["readiness_on_contact", "accelerated_deliveries"],
+                       out=tmp_path, jobs=1)
+    wide = r.replications().pivot(index="replication", columns="set", values="launched.total")
+    assert (wide["readiness_on_contact"] == wide["baseline"]).all()
+    assert (wide["accelerated_deliveries"] == wide["baseline"]).all()
+
+
+def test_adaptive_precision_adds_batches_until_met(small: Path, tmp_path: Path) -> None:
+    r = run_experiment(small, replications=8, precision=0.02, metric="leaked.total", out=tmp_path, jobs=1,
+                       max_replications=200)
+    a = r.manifest["adaptive"]
+    n = r.manifest["replications_done"]
+    assert n % 8 == 0 and 8 < n <= 200
+    assert a["history"][-1]["met"] and a["stop_reason"].startswith("precision met")
+    assert not any(h["met"] for h in a["history"][:-1])
+    df = r.replications()
+    assert df["replication"].max() == n - 1
+    wide = df.pivot(index="replication", columns="set", values="leaked.total")
+    for s in ("better_guns", "perfect"):
+        d = wide[s] - wide["baseline"]
+        from scipy import stats
+
+        half = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n)
+        assert half / wide["baseline"].mean() <= 0.02
+    capped = run_experiment(small, replications=4, precision=1e-6, metric="leaked.total", out=tmp_path / "cap",
+                            jobs=1, max_replications=12)
+    assert capped.manifest["replications_done"] == 12
+    assert capped.manifest["adaptive"]["stop_reason"].startswith("maximum of 12")
+
+
+def test_folder_has_everything(small: Path, tmp_path: Path) -> None:
+    r = run_experiment(small, jobs=1, out=tmp_path, timeseries=True, seed=99)
+    names = sorted(p.name for p in r.run_dir.iterdir())
+    assert names == ["manifest.json", "replications.parquet", "scenario.yaml", "summary.csv", "timeseries.parquet"]
+    m = r.manifest
+    assert m["seed"] == 99 and m["seed_source"] == "command line"
+    assert m["replications_asked"] == m["replications_done"] == 24
+    assert m["scenario"]["sha256"] and m["versions"]["numpy"] and m["timings"]["wall_seconds"] > 0
+    ts = r.timeseries()
+    assert set(ts["set"]) == set(m["sets"]) and len(ts) == 24 * 4 * 60
+    s = pd.read_csv(r.run_dir / "summary.csv")
+    assert list(s.columns) == ["set", "outcome", "mean", "sd", "ci_low", "ci_high", "n"]
+    assert r.run_dir.parent.name == "small" and r.run_dir.parent.parent == tmp_path
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "{small}", "--sets", "beter_guns"], "unknown recommendation set 'beter_guns' (did you mean 'better_guns'?)"),
+    (["run", "{small}", "--jobz", "2"], "No such option '--jobz'"),
+    (["run", "{small}", "--jobs", "0"], "--jobs"),
+    (["run", "{small}", "--out", "{file}/sub"], "cannot create the results folder"),
+    (["run", "--resume", "{tmp}"], "not a run folder (manifest.json is missing)"),
+    (["run", "--resume", "{tmp}/nope"], "no such run folder"),
+    (["run", "{small}", "--precision", "0.05"], "--precision and --metric go together"),
+    (["run", "{small}", "--precision", "0.05", "--metric", "leaked"], "unknown outcome 'leaked'"),
+    (["run", "{tmp}/missing.yaml"], "no such file"),
+    (["compare", "{tmp}"], "not a run folder"),
+])
+def test_cli_errors_are_one_line_exit_2(small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        args: list[str], message: str) -> None:
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    args = [a.format(small=small, tmp=tmp_path, file=f) for a in args]
+    code, _, err = _cli(args, capsys)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert message in err and "Traceback" not in err
+
+
+def test_corrupt_run_folder_is_one_line(small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    r = run_experiment(small, jobs=1, out=tmp_path)
+    (r.run_dir / REPLICATIONS).write_bytes(b"PAR1 this is not parquet")
+    code, _, err = _cli(["compare", str(r.run_dir)], capsys)
+    assert code == 2 and "corrupt Parquet file" in err and len(err.strip().splitlines()) == 1
+    (r.run_dir / "manifest.json").write_text("{ not json")
+    code, _, err = _cli(["compare", str(r.run_dir)], capsys)
+    assert code == 2 and "corrupt manifest" in err
+
+
+def test_cli_run_prints_ranking_and_exits_1_on_failures(small: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(["run", str(small), "--out", str(tmp_path), "-q", "--jobs", "1"], capsys)
+    assert code == 0
+    assert "ranked by civilian_harm" in out and "results:" in out
+    lines = [ln for ln in out.splitlines() if "│" in ln]
+    assert "perfect" in lines[0]
+    code, out, _ = _cli(["run", str(small), "--out", str(tmp_path), "-q", "--jobs", "1", "--format", "json"], capsys)
+    rows = json.loads(out)
+    assert rows[0]["set"] == "perfect" and rows[0]["rank"] == 1
+
+
+def test_library_api_accepts_a_loaded_scenario(small: Path, tmp_path: Path) -> None:
+    from scenario_sim.lang import load_scenario
+
+    r = run_experiment(load_scenario(small), replications=3, jobs=1, out=tmp_path)
+    assert isinstance(r.replications(), pd.DataFrame)
+
+
+def test_dask_with_bad_scheduler_is_a_clean_error(small: Path, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="only used with --executor dask"):
+        run_experiment(small, scheduler="tcp://127.0.0.1:1", out=tmp_path)
+
+
