@@ -1,0 +1,187 @@
+"""Comparison statistics, the ranked table, and the HTML report (in a real browser)."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from scenario_sim.analysis.compare import RunData, compare, ranking
+from scenario_sim.experiment import run_experiment
+from scenario_sim.outcomes import Outcome
+from scenario_sim.report.html import write_report
+from tests.helpers import minimal_doc
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _fake(values: dict[str, list[float]], direction: str = "lower") -> RunData:
+    sets = list(values)
+    n = len(values[sets[0]])
+    frame = pd.DataFrame({
+        "set": [s for s in sets for _ in range(n)],
+        "replication": [r for _ in sets for r in range(n)],
+        "error": [None] * (n * len(sets)),
+        "x": [v for s in sets for v in values[s]],
+    })
+    return RunData(Path("."), {"seed": 1}, sets, [Outcome("x", "units", direction, "test")], "x", [], frame)  # type: ignore[arg-type]
+
+
+def test_paired_interval_equals_a_hand_computation() -> None:
+    base = [10.0, 12.0, 9.0, 14.0, 11.0, 13.0]
+    a = [8.0, 11.0, 9.5, 11.0, 10.0, 12.5]
+    b = [10.5, 12.0, 9.0, 15.0, 11.5, 13.0]
+    t = compare(_fake({"baseline": base, "a": a, "b": b}))
+    row = t[t["set"] == "a"].iloc[0]
+    d = np.array(a) - np.array(base)
+    n = len(d)
+    level = 1 - 0.05 / 2  # Bonferroni over two sets
+    h = stats.t.ppf(0.5 + level / 2, n - 1) * d.std(ddof=1) / math.sqrt(n)
+    assert row["diff"] == pytest.approx(d.mean())
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((d.mean() - h, d.mean() + h))
+    assert row["relative_change"] == pytest.approx(d.mean() / np.mean(base))
+    assert row["p_beat_baseline"] == pytest.approx(np.mean(d < 0))  # lower is better
+    # P(best): per replication, the lowest value among all three sets (ties split)
+    x = np.array([base, a, b]).T
+    best = (x == x.min(axis=1, keepdims=True))
+    assert row["p_best"] == pytest.approx((best / best.sum(axis=1, keepdims=True)).mean(axis=0)[1])
+    p_a = 2 * stats.t.sf(abs(d.mean()) / (d.std(ddof=1) / math.sqrt(n)), n - 1)
+    db = np.array(b) - np.array(base)
+    p_b = 2 * stats.t.sf(abs(db.mean()) / (db.std(ddof=1) / math.sqrt(n)), n - 1)
+    holm_a = min(1, 2 * min(p_a, p_b)) if p_a <= p_b else max(min(1, 2 * p_b), p_a)
+    assert row["p_value_holm"] == pytest.approx(holm_a)
+    assert "Bonferroni" in row["adjustment"]
+
+
+def test_higher_is_better_direction_flips_beating() -> None:
+    t = compare(_fake({"baseline": [1.0, 2.0, 3.0], "up": [2.0, 3.0, 4.0]}, direction="higher"))
+    up = t[t["set"] == "up"].iloc[0]
+    assert up["p_beat_baseline"] == 1.0 and up["p_best"] == 1.0
+    assert ranking(t, "x")["set"].tolist() == ["up", "baseline"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = minimal_doc()
+    d.update(name="cmp", horizon_days=60, replications=30, seed=3)
+    d["contacts"] = {"scheduled": [{"date": 10}, {"date": 30}]}
+    d["recommendations"] = [
+        {"name": "same", "description": "changes nothing", "changes": {"air_defense.systems.guns.pk.drone": 0.5}},
+        {"name": "perfect", "description": "perfect interceptors",
+         "changes": {"air_defense.systems.guns.pk.drone": 1.0, "air_defense.systems.guns.capacity_per_wave": 10**6}},
+        {"name": "slightly_better", "changes": {"air_defense.systems.guns.pk.drone": 0.55}},
+    ]
+    d["outputs"] = {"primary": "leaked.total", "key": ["civilian_harm", "energy.mean"]}
+    tmp = tmp_path_factory.mktemp("cmp")
+    p = tmp / "cmp.yaml"
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    return run_experiment(p, jobs=1, out=tmp / "res", timeseries=True).run_dir
+
+
+def test_identical_set_has_exactly_zero_difference(run_dir: Path) -> None:
+    t = compare(run_dir)
+    same = t[t["set"] == "same"]
+    assert len(same) > 10
+    assert (same["diff"] == 0).all() and (same["ci_low"] == 0).all() and (same["ci_high"] == 0).all()
+    assert (same["diff_sd"] == 0).all()
+    rated = same[same["direction"] != "none"]
+    assert (rated["p_beat_baseline"] == 0).all()
+
+
+def test_better_by_construction_ranks_first_with_interval_excluding_zero(run_dir: Path) -> None:
+    t = compare(run_dir)
+    r = ranking(t, "leaked.total")
+    assert r.iloc[0]["set"] == "perfect" and r.iloc[0]["mean"] == 0
+    assert r.iloc[0]["ci_high"] < 0 and not r.iloc[0]["ci_includes_zero"]
+    assert r.iloc[0]["p_best"] == 1.0 and r.iloc[0]["p_beat_baseline"] == 1.0
+    harm = t[(t["set"] == "perfect") & (t["outcome"] == "civilian_harm")].iloc[0]
+    assert not math.isnan(harm["boot_low"]) and harm["boot_high"] <= 0  # bootstrap for the skewed outcome
+
+
+def test_compare_formats(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_sim.cli import main
+
+    for fmt, check in (("csv", "rank,set,"), ("json", '"set": "perfect"'), ("markdown", "| rank | set |"),
+                       ("table", "perfect")):
+        with pytest.raises(SystemExit) as exc:
+            main(["compare", str(run_dir), "--format", fmt])
+        out = capsys.readouterr().out
+        assert exc.value.code == 0 and check in out, fmt
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", str(run_dir), "--rank-by", "waves"])
+    assert exc.value.code == 2 and "no better direction" in capsys.readouterr().err
+    assert (run_dir / "comparison.csv").exists()
+
+
+def test_report_is_self_contained(run_dir: Path) -> None:
+    p = write_report(run_dir)
+    text = p.read_text()
+    for heading in ("What was run", "Ranking by leaked.total", "Paired differences", "Distributions",
+                    "Over time", "Efficiency from common random numbers", "Failures and warnings"):
+        assert heading in text
+    assert not re.search(r"""(src|href)=["']?https?:""", text)
+    assert "<script" not in text
+    imgs = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', text)
+    assert len(imgs) >= 6
+    plots = sorted(x.name for x in (run_dir / "plots").glob("*.png"))
+    assert "forest.png" in plots and "fan-energy.png" in plots and "crn-efficiency.png" in plots
+
+
+CHECK = """<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message || e.type)), true);
+const origError = console.error; console.error = (...a) => { window.__errors.push(a.join(' ')); origError(...a); };
+window.addEventListener('load', () => {
+  const imgs = Array.from(document.images);
+  const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length;
+  document.body.setAttribute('data-images', imgs.length);
+  document.body.setAttribute('data-bad-images', bad);
+  document.body.setAttribute('data-errors', window.__errors.length);
+});
+</script>"""
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.browser
+def test_report_renders_in_headless_chromium(run_dir: Path) -> None:
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("Chromium not found: install Debian's package with 'apt-get install -y chromium' "
+                    "(.ci/run does this) to run the browser test")
+    report = write_report(run_dir)
+    probe = run_dir / "report-probe.html"
+    probe.write_text(report.read_text().replace("<head>", "<head>" + CHECK, 1))
+    flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={run_dir / '.chromium'}", "--virtual-time-budget=10000"]
+    r = subprocess.run([*flags, "--enable-logging=stderr", "--v=0", "--dump-dom", probe.as_uri()],
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    body = re.search(r"<body[^>]*>", r.stdout)
+    assert body, r.stdout[:500]
+    attrs = dict(re.findall(r'data-([a-z-]+)="(\d+)"', body.group(0)))
+    assert int(attrs["images"]) >= 6, attrs
+    assert attrs["bad-images"] == "0" and attrs["errors"] == "0", attrs
+    console = [ln for ln in r.stderr.splitlines() if "CONSOLE" in ln and "report-probe" in ln]
+    assert not console, console
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    s = subprocess.run([*flags, "--window-size=1200,2600", f"--screenshot={shot}", report.as_uri()],
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert s.returncode == 0 and shot.exists() and shot.stat().st_size > 10_000, s.stderr[-2000:]
