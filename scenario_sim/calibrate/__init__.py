@@ -1,0 +1,1 @@
+"""Calibration from public attack records, and the contact event study."""

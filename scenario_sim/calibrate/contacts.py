@@ -1,0 +1,50 @@
+"""Reading a list of leader contacts (date, kind, status)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from scenario_sim.errors import DataError
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    date: dt.date
+    kind: str
+    status: str
+    note: str
+
+
+def read_contacts(path: str | Path) -> list[ContactRow]:
+    name = str(path)
+    try:
+        f = Path(path).open(encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise DataError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{name}: cannot read ({exc.strerror})") from None
+    out = []
+    with f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames:
+            raise DataError(f"{name}: empty file (expected a header with date, kind, status)")
+        missing = [c for c in ("date", "kind", "status") if c not in reader.fieldnames]
+        if missing:
+            raise DataError(f"{name}:1: missing column(s) {', '.join(missing)} (expected date, kind, status)")
+        for row in reader:
+            line = reader.line_num
+            try:
+                d = dt.date.fromisoformat((row["date"] or "").strip())
+            except ValueError:
+                raise DataError(f"{name}:{line}: date: expected YYYY-MM-DD (got {row['date']!r})") from None
+            kind = (row["kind"] or "").strip().lower()
+            if kind not in ("call", "meeting"):
+                raise DataError(f"{name}:{line}: kind: expected 'call' or 'meeting' (got {row['kind']!r})")
+            status = (row["status"] or "").strip().lower()
+            if status not in ("confirmed", "denied"):
+                raise DataError(f"{name}:{line}: status: expected 'confirmed' or 'denied' (got {row['status']!r})")
+            out.append(ContactRow(d, kind, status, (row.get("note") or "").strip()))
+    return out

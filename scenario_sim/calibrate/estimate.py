@@ -1,0 +1,155 @@
+"""Estimates from the daily records: interception rates, wave sizes, growth.
+
+* **Interception rate** per class and period: ``destroyed / launched`` (and ``(destroyed
+  + not_reach_goal) / launched``, "defeated"), each with a Wilson score interval, which
+  behaves well near 0 and 1 and for small counts, unlike the Wald interval.
+* **Wave sizes**: daily launches per class over every day of the window (days with no
+  record count as zero).  The share of days with an attack, and a negative binomial fitted
+  by maximum likelihood to the *positive* days (zero-truncated, so the fit describes wave
+  sizes given an attack), with Wald intervals from the observed information on the log
+  scale.  In the scenario the size is an untruncated negative binomial drawn with
+  probability ``p``; matching ``P(N > 0)`` to the observed share gives ``p = share / (1 -
+  f0)`` with ``f0`` the fitted negative binomial's mass at zero.
+* **Growth**: a log-linear fit of monthly launches on time gives a growth rate per month
+  (with a t interval) and the fitted daily level at the start of the window; these become
+  ``production_per_day`` and ``production_growth_per_month`` (assuming that, over the
+  window, the attacker launched about what it produced).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+
+Z95 = 1.959963984540054
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a proportion k/n."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _nb_logpmf(x: np.ndarray, m: float, k: float) -> np.ndarray:  # type: ignore[type-arg]
+    return (special.gammaln(x + k) - special.gammaln(k) - special.gammaln(x + 1)
+            + k * (math.log(k) - math.log(k + m)) + x * (math.log(m) - math.log(k + m)))
+
+
+def _truncated_nll(theta: np.ndarray, x: np.ndarray) -> float:  # type: ignore[type-arg]
+    m, k = math.exp(theta[0]), math.exp(theta[1])
+    p0 = (k / (k + m)) ** k
+    if p0 >= 1.0:
+        return math.inf
+    return float(-(_nb_logpmf(x, m, k).sum() - x.size * math.log1p(-p0)))
+
+
+def fit_truncated_negbin(x: np.ndarray) -> dict[str, Any]:  # type: ignore[type-arg]
+    """MLE of a zero-truncated negative binomial (mean of the untruncated law, dispersion k)."""
+    x = np.asarray(x, dtype=float)
+    x = x[x > 0]
+    if x.size < 3:
+        return {"n_days": int(x.size), "mean": math.nan, "dispersion": math.nan, "mean_ci": [math.nan, math.nan],
+                "dispersion_ci": [math.nan, math.nan], "p_zero": math.nan}
+    mean, var = float(x.mean()), float(x.var(ddof=1))
+    k0 = mean * mean / (var - mean) if var > mean else 50.0
+    best = None
+    for start in ([math.log(mean), math.log(max(k0, 1e-3))], [math.log(mean), 0.0], [math.log(mean / 2), -1.0]):
+        r = optimize.minimize(_truncated_nll, np.array(start), args=(x,), method="Nelder-Mead",
+                              options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000})
+        if best is None or r.fun < best.fun:
+            best = r
+    assert best is not None
+    theta = best.x
+    # Observed information by central differences on the log scale.
+    h = 1e-4
+    H = np.zeros((2, 2))
+    for i in range(2):
+        for j in range(2):
+            e_i, e_j = np.eye(2)[i] * h, np.eye(2)[j] * h
+            H[i, j] = (_truncated_nll(theta + e_i + e_j, x) - _truncated_nll(theta + e_i - e_j, x)
+                       - _truncated_nll(theta - e_i + e_j, x) + _truncated_nll(theta - e_i - e_j, x)) / (4 * h * h)
+    try:
+        cov = np.linalg.inv(H)
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+    except np.linalg.LinAlgError:
+        se = np.array([math.nan, math.nan])
+    m, k = math.exp(theta[0]), math.exp(theta[1])
+    return {
+        "n_days": int(x.size), "mean": m, "dispersion": k,
+        "mean_ci": [math.exp(theta[0] - Z95 * se[0]), math.exp(theta[0] + Z95 * se[0])],
+        "dispersion_ci": [math.exp(theta[1] - Z95 * se[1]), math.exp(theta[1] + Z95 * se[1])],
+        "p_zero": (k / (k + m)) ** k,
+        "positive_day_mean": float(x.mean()),
+    }
+
+
+def growth(daily: pd.Series) -> dict[str, Any]:
+    """Log-linear fit of monthly launches: growth per 30-day month and the daily level at the start."""
+    if daily.empty:
+        return {"growth_per_month": math.nan}
+    days = (daily.index - daily.index[0]).days.to_numpy()
+    month = days // 30
+    totals = pd.Series(daily.to_numpy(), index=month).groupby(level=0).agg(["sum", "size"])
+    totals = totals[totals["size"] >= 15]  # a partial last month would bias the slope
+    rate = totals["sum"] / totals["size"]
+    ok = rate > 0
+    if ok.sum() < 3:
+        return {"growth_per_month": math.nan, "months": int(ok.sum()), "level_per_day": float(daily.mean()),
+                "growth_ci": [math.nan, math.nan]}
+    t = rate.index[ok].to_numpy(dtype=float) + 0.5
+    y = np.log(rate[ok].to_numpy())
+    fit = stats.linregress(t, y)
+    tq = float(stats.t.ppf(0.975, ok.sum() - 2))
+    lo, hi = fit.slope - tq * fit.stderr, fit.slope + tq * fit.stderr
+    return {
+        "months": int(ok.sum()),
+        "growth_per_month": math.expm1(fit.slope),
+        "growth_ci": [math.expm1(lo), math.expm1(hi)],
+        "level_per_day": math.exp(fit.intercept),  # fitted rate at the start of the window
+        "mean_per_day": float(daily.mean()),
+    }
+
+
+def rates(df: pd.DataFrame) -> dict[str, Any]:
+    """Totals and interception rates with Wilson intervals for one group of rows."""
+    L = int(df["launched"].sum())
+    has = df[df["destroyed"].notna()]
+    Ld = int(has["launched"].sum())
+    D = int(has["destroyed"].sum())
+    N = int(has["not_reach_goal"].fillna(0).sum())
+    return {
+        "launched": L, "launched_with_destroyed": Ld, "destroyed": D, "not_reach_goal": N,
+        "destroyed_rate": D / Ld if Ld else math.nan, "destroyed_rate_ci": list(wilson(D, Ld)),
+        "defeated_rate": min(D + N, Ld) / Ld if Ld else math.nan,
+        "defeated_rate_ci": list(wilson(min(D + N, Ld), Ld)),
+    }
+
+
+def daily_series(df: pd.DataFrame, classes: list[str], since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+    """Launches per day and class over every day in [since, until] (missing days are zero)."""
+    idx = pd.date_range(since, until, freq="D")
+    wide = df.pivot_table(index="date", columns="cls", values="launched", aggfunc="sum")
+    return wide.reindex(index=idx, columns=classes).fillna(0.0)
+
+
+def periods(df: pd.DataFrame, classes: list[str], period: str) -> list[dict[str, Any]]:
+    freq = {"month": "M", "quarter": "Q", "half": "half"}[period]
+    d = df.copy()
+    if freq == "half":
+        d["period"] = d["date"].dt.year.astype(str) + "-H" + ((d["date"].dt.month > 6) + 1).astype(str)
+    else:
+        d["period"] = d["date"].dt.to_period(freq).astype(str)
+    out = []
+    for (per, cls), g in d.groupby(["period", "cls"], sort=True):
+        if cls in classes:
+            out.append({"period": per, "class": cls, **rates(g)})
+    return out
