@@ -77,7 +77,8 @@ def register(group: click.Group) -> None:
 
     @group.command()
     @click.argument("scenario", required=False, metavar="[SCENARIO]")
-    @click.option("-n", "--replications", type=click.IntRange(min=1), help="Replications per set (default: the scenario's).")
+    @click.option("-n", "--replications", type=click.IntRange(min=1),
+                  help="Replications per set (default: the scenario's).")
     @click.option("--seed", type=click.IntRange(min=0), help="Master seed (overrides the scenario's; recorded).")
     @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
     @click.option("--executor", type=click.Choice(["process", "dask", "inprocess"]), default="process",
@@ -87,11 +88,13 @@ def register(group: click.Group) -> None:
     @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
                   help="Results root; the run goes in OUT/<scenario>/<timestamp>-<id>/.")
     @click.option("--resume", "resume_dir", type=click.Path(), metavar="RUN_DIR", help="Finish an interrupted run.")
-    @click.option("--precision", type=float, help="Adaptive: target 95%% half-width as a fraction of the baseline mean.")
+    @click.option("--precision", type=float,
+                  help="Adaptive: target 95%% half-width as a fraction of the baseline mean.")
     @click.option("--metric", help="Adaptive: the outcome --precision applies to.")
     @click.option("--max-replications", type=click.IntRange(min=1), help="Adaptive: stop here at the latest.")
     @click.option("--timeseries/--no-timeseries", default=None, help="Store daily time series.")
-    @click.option("--chunk-size", type=click.IntRange(min=1), help="Replications per work unit (results do not depend on it).")
+    @click.option("--chunk-size", type=click.IntRange(min=1),
+                  help="Replications per work unit (results do not depend on it).")
     @click.option("--rank-by", help="Outcome to rank by (default: the scenario's outputs.primary).")
     @click.option("--format", "fmt_name", type=click.Choice(FORMATS), default="table", show_default=True)
     @click.option("--report", "make_report", is_flag=True, help="Also write report.html in the run folder.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +132,7 @@ def _synthetic(tmp: Path, surge: float, seed: int) -> tuple[Path, Path]:
     for d in range(n_days):
         x = rng.negative_binomial(k, k / (k + mean)) if rng.random() < share else 0
         if any(0 <= d - c <= 3 for c in contacts):
-            x = int(round(x * surge))
+            x = round(x * surge)
         if x > 0:
             day = start + dt.timedelta(days=d)
             rows.append((f"{day} 20:00", "Shahed-136/131", int(x), int(rng.binomial(x, 0.8))))

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -194,7 +193,8 @@ def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 @pytest.mark.parametrize("args, message", [
-    (["run", "{small}", "--sets", "beter_guns"], "unknown recommendation set 'beter_guns' (did you mean 'better_guns'?)"),
+    (["run", "{small}", "--sets", "beter_guns"],
+     "unknown recommendation set 'beter_guns' (did you mean 'better_guns'?)"),
     (["run", "{small}", "--jobz", "2"], "No such option '--jobz'"),
     (["run", "{small}", "--jobs", "0"], "--jobs"),
     (["run", "{small}", "--out", "{file}/sub"], "cannot create the results folder"),

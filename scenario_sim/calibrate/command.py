@@ -25,7 +25,7 @@ from scenario_sim.errors import DataError, UserError
 from scenario_sim.experiment.store import atomic_write_text
 
 
-class _Date(click.ParamType):
+class _Date(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
     name = "DATE"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> dt.date:
@@ -51,7 +51,8 @@ def calibrate_records(attacks: str | Path, contacts: str | Path | None = None, s
     rows = []
     for r in records:
         if sources == "national" and r.channel not in national_channels:
-            unusable[f"regional or other source (kept only {', '.join(national_channels)}; --sources all keeps it)"] += 1
+            kept = ", ".join(national_channels)
+            unusable[f"regional or other source (kept only {kept}; --sources all keeps it)"] += 1
             continue
         cls, problem = mp.classify(r.model)
         if problem == "unknown":
@@ -72,7 +73,8 @@ def calibrate_records(attacks: str | Path, contacts: str | Path | None = None, s
         rows.append({"date": pd.Timestamp(when), "cls": cls, "launched": r.launched, "destroyed": r.destroyed,
                      "not_reach_goal": r.not_reach_goal, "line": r.line})
     if not rows:
-        raise DataError(f"{attacks}: no usable rows after filtering ({', '.join(f'{k}: {v}' for k, v in unusable.items())})")
+        why = ", ".join(f"{k}: {v}" for k, v in unusable.items())
+        raise DataError(f"{attacks}: no usable rows after filtering ({why})")
     df = pd.DataFrame(rows)
     df["destroyed"] = df["destroyed"].astype("float")
     df["not_reach_goal"] = df["not_reach_goal"].astype("float")
@@ -139,7 +141,8 @@ def calibrate_records(attacks: str | Path, contacts: str | Path | None = None, s
 
 
 def _r(x: float, nd: int = 4) -> float:
-    return float(f"{x:.{nd}g}") if x is not None and math.isfinite(x) else x
+    """Round to ``nd`` significant figures for a readable fragment."""
+    return float(f"{x:.{nd}g}") if math.isfinite(x) else float(x)
 
 
 def surge_probability_range(es: dict[str, Any], surge_multiplier: float) -> tuple[float, float, float]:
@@ -156,7 +159,7 @@ def surge_probability_range(es: dict[str, Any], surge_multiplier: float) -> tupl
     lo_m, hi_m = es["multiplier_ci"]
 
     def p(mult: float) -> float:
-        return min(1.0, max(0.0, (mult / base - 1) * k1 / surge_multiplier))
+        return float(min(1.0, max(0.0, (mult / base - 1) * k1 / surge_multiplier)))
 
     lo = p(lo_m) if es.get("supported") else 0.0
     return lo, max(lo, p(hi_m)), base
@@ -195,8 +198,9 @@ def fragment(result: dict[str, Any], surge_multiplier: float) -> str:
     doc: dict[str, Any] = {"attacker": {"arsenal": arsenal, "waves": {"schedule": "nightly",
                                                                       "size_growth_per_month": _r(g_total),
                                                                       "classes": wave_classes}}}
-    es = result.get("event_study")
-    if es and "multiplier_ci" in es and math.isfinite(es["multiplier_ci"][0]):
+    es: dict[str, Any] = result.get("event_study") or {}
+    base = math.nan
+    if "multiplier_ci" in es and math.isfinite(es["multiplier_ci"][0]):
         lo, hi, base = surge_probability_range(es, surge_multiplier)
         doc["attacker"]["surge"] = {"probability": {"dist": "uniform", "low": _r(lo), "high": _r(hi)}}
     p = result["provenance"]
@@ -224,7 +228,8 @@ def fragment(result: dict[str, Any], surge_multiplier: float) -> str:
         o = result["observed"][c]
         head.append(f"#   {c}: destroyed {o['destroyed_rate']:.3f} [{o['destroyed_rate_ci'][0]:.3f}, "
                     f"{o['destroyed_rate_ci'][1]:.3f}], defeated {o['defeated_rate']:.3f} "
-                    f"[{o['defeated_rate_ci'][0]:.3f}, {o['defeated_rate_ci'][1]:.3f}], n = {o['launched_with_destroyed']}")
+                    f"[{o['defeated_rate_ci'][0]:.3f}, {o['defeated_rate_ci'][1]:.3f}], "
+                    f"n = {o['launched_with_destroyed']}")
     return "\n".join(head) + "\n" + yaml.safe_dump(doc, sort_keys=False)
 
 
@@ -257,7 +262,8 @@ def summary_text(result: dict[str, Any]) -> str:
     if es:
         lines.append("\ncontact event study: " + es["verdict"])
         if es.get("contacts_outside_data"):
-            lines.append("  contacts without full windows in the data (left out): " + ", ".join(es["contacts_outside_data"]))
+            left = ", ".join(es["contacts_outside_data"])
+            lines.append(f"  contacts without full windows in the data (left out): {left}")
     return "\n".join(lines)
 
 

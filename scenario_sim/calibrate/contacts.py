@@ -21,7 +21,7 @@ class ContactRow:
 def read_contacts(path: str | Path) -> list[ContactRow]:
     name = str(path)
     try:
-        f = Path(path).open(encoding="utf-8-sig", newline="")
+        f = Path(path).open(encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
         raise DataError(f"{name}: no such file") from None
     except OSError as exc:

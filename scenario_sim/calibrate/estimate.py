@@ -40,8 +40,8 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 
 
 def _nb_logpmf(x: np.ndarray, m: float, k: float) -> np.ndarray:  # type: ignore[type-arg]
-    return (special.gammaln(x + k) - special.gammaln(k) - special.gammaln(x + 1)
-            + k * (math.log(k) - math.log(k + m)) + x * (math.log(m) - math.log(k + m)))
+    return np.asarray(special.gammaln(x + k) - special.gammaln(k) - special.gammaln(x + 1)
+                      + k * (math.log(k) - math.log(k + m)) + x * (math.log(m) - math.log(k + m)))
 
 
 def _truncated_nll(theta: np.ndarray, x: np.ndarray) -> float:  # type: ignore[type-arg]

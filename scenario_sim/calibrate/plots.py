@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import pandas as pd
 
-from scenario_sim.report.plots import GREYS, plt, save
+from scenario_sim.report.plots import GREYS, save
 
 
 def launches(daily: pd.DataFrame, contacts: list[pd.Timestamp], path: Path) -> None:

@@ -293,11 +293,11 @@ class _Run:
         base = wide[BASELINE]
         base_mean = float(base.mean())
         rel: dict[str, float] = {}
-        for s in self.sets[1:]:
-            d = (wide[s] - base).dropna().to_numpy()
+        for name in self.sets[1:]:
+            d = (wide[name] - base).dropna().to_numpy()
             lo, hi = t_interval(float(d.mean()), float(d.std(ddof=1)) if d.size > 1 else math.nan, int(d.size))
             half = (hi - lo) / 2
-            rel[s] = half / abs(base_mean) if base_mean != 0 else (0.0 if half == 0 else math.inf)
+            rel[name] = half / abs(base_mean) if base_mean != 0 else (0.0 if half == 0 else math.inf)
         worst = max(rel.values()) if rel else 0.0
         return {"replications": n, "baseline_mean": base_mean, "relative_half_width": rel, "worst": worst,
                 "met": bool(worst <= self.m["adaptive"]["precision"])}
@@ -320,7 +320,8 @@ class _Run:
         tm["finished"] = dt.datetime.now().isoformat(timespec="seconds")
         tm["wall_seconds"] = round(tm.get("wall_seconds", 0.0) + seconds, 3)
         tm["last_session_seconds"] = round(seconds, 3)
-        tm["replications_per_second"] = round(n * len(self.sets) / tm["wall_seconds"], 1) if tm["wall_seconds"] else None
+        wall = tm["wall_seconds"]
+        tm["replications_per_second"] = round(n * len(self.sets) / wall, 1) if wall else None
         self.folder.write_manifest(m)
         self.folder.remove_parts()
         return ExperimentResult(self.folder.path, m, self.outcomes)

@@ -105,14 +105,16 @@ class DaskCluster:
         try:
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - dask is a dependency
-            raise UserError("--executor dask needs the 'distributed' package (pip install 'dask[distributed]')") from None
+            raise UserError("--executor dask needs the 'distributed' package "
+                            "(pip install 'dask[distributed]')") from None
         try:
             if self.scheduler:
-                self._client = Client(self.scheduler, timeout="20s")
+                self._client = Client(self.scheduler, timeout="20s")  # type: ignore[no-untyped-call]
             else:
-                self._cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, silence_logs=40)
-                self._client = Client(self._cluster)
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+                    silence_logs=40)
+                self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
         except OSError as exc:
             raise UserError(f"--scheduler {self.scheduler}: cannot connect to the Dask scheduler ({exc})") from None
         self._payload = self._client.scatter(payload, broadcast=True)
@@ -121,7 +123,7 @@ class DaskCluster:
         from distributed import as_completed
 
         futures = [self._client.submit(run_chunk, s, c, self._payload, pure=False) for s, c in chunks]
-        for f in as_completed(futures):
+        for f in as_completed(futures):  # type: ignore[no-untyped-call]
             yield f.result()
 
     def shutdown(self, cancel: bool = False) -> None:

@@ -92,7 +92,7 @@ def run_chunk(start: int, count: int, payload: Payload | None = None) -> ChunkRe
                     values[i, index[k]] = v
                 cols["error"].append(None)
                 if r.timeseries is not None:
-                    ts = dict(r.timeseries)
+                    ts: dict[str, Any] = dict(r.timeseries)
                     ts["set"] = [name] * len(ts["day"])
                     ts["replication"] = np.full(len(ts["day"]), rep, dtype=np.int64)
                     ts_parts.append(ts)
@@ -103,9 +103,9 @@ def run_chunk(start: int, count: int, payload: Payload | None = None) -> ChunkRe
             i += 1
     for j, o in enumerate(payload.outcomes):
         cols[o] = values[:, j]
-    ts_cols = None
+    ts_cols: dict[str, Any] | None = None
     if ts_parts:
-        keys = ["set", "replication", "day"] + sorted({k for p in ts_parts for k in p} - {"set", "replication", "day"})
+        keys = ["set", "replication", "day", *sorted({k for p in ts_parts for k in p} - {"set", "replication", "day"})]
         ts_cols = {}
         for k in keys:
             if k == "set":

@@ -3,8 +3,15 @@
 from scenario_sim.lang.loader import BASELINE, LoadedScenario, dump_scenario, load_scenario, load_text_scenario
 from scenario_sim.lang.schema import Scenario
 
-__all__ = ["BASELINE", "LoadedScenario", "Scenario", "dump_scenario", "load_scenario", "load_text_scenario",
-           "json_schema"]
+__all__ = [
+    "BASELINE",
+    "LoadedScenario",
+    "Scenario",
+    "dump_scenario",
+    "json_schema",
+    "load_scenario",
+    "load_text_scenario",
+]
 
 
 def json_schema() -> dict[str, object]:

@@ -87,7 +87,8 @@ def cross_check(s: Scenario) -> list[tuple[Path, str]]:
                 out.append(((*base, "coverage", c), f"class {c!r} has a coverage but is not in engages"))
         if sys.interceptors and sys.interceptors.resupply:
             r = sys.interceptors.resupply
-            out += _support(r.lead_time_days, 0, None, (*base, "interceptors", "resupply", "lead_time_days"), "lead time")
+            out += _support(r.lead_time_days, 0, None, (*base, "interceptors", "resupply", "lead_time_days"),
+                            "lead time")
             if s.day_of(r.first) < 0:
                 out.append(((*base, "interceptors", "resupply", "first"), "is before start_date"))
         d = sys.doctrine
@@ -95,8 +96,8 @@ def cross_check(s: Scenario) -> list[tuple[Path, str]]:
             out.append(((*base, "doctrine", "reduced_shots_per_target"),
                         f"must be <= shots_per_target ({d.shots_per_target})"))
 
-    for i, c in enumerate(s.contacts.scheduled):
-        if s.day_of(c.date) < 0:
+    for i, contact in enumerate(s.contacts.scheduled):
+        if s.day_of(contact.date) < 0:
             out.append((("contacts", "scheduled", i, "date"), f"is before start_date ({s.start_date})"))
     if s.contacts.stochastic is not None and s.day_of(s.contacts.stochastic.start) < 0:
         out.append((("contacts", "stochastic", "start"), "is before start_date"))

@@ -24,7 +24,7 @@ empirical  values, probs                         one of ``values`` with probabil
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -222,7 +222,7 @@ def _coerce(value: Any) -> Any:
 
 
 Distribution = Annotated[
-    Union[Fixed, Poisson, NegBin, Uniform, Triangular, LogNormal, Empirical],
+    Fixed | Poisson | NegBin | Uniform | Triangular | LogNormal | Empirical,
     Field(discriminator="dist"),
     BeforeValidator(_coerce),
 ]

@@ -165,7 +165,7 @@ def read_document(path: str | Path, _chain: tuple[str, ...] = ()) -> SourceMap:
     p = Path(path)
     name = str(path)
     doc = load_file(p)
-    if not isinstance(doc, dict):
+    if not isinstance(doc, SourceMap):
         kind = "an empty file" if doc is None else ("a list" if isinstance(doc, list) else "a single value")
         mark = getattr(doc, "mark", None)
         raise ScenarioError([Problem(name, mark.line if mark else 1, mark.column if mark else 1, "",
@@ -189,7 +189,8 @@ def read_document(path: str | Path, _chain: tuple[str, ...] = ()) -> SourceMap:
             raise ScenarioError([Problem(name, mark.line if mark else None, mark.column if mark else None,
                                          "extends", f"no such file: {bp}")])
         merged = deep_merge(merged, read_document(bp, (*_chain, resolved)))
-    out: SourceMap = deep_merge(merged, doc)
+    out = deep_merge(merged, doc)
+    assert isinstance(out, SourceMap)
     return out
 
 

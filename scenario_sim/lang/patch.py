@@ -184,11 +184,8 @@ def _assign(container: Any, key: Any, edit: Edit) -> None:
             raise PatchError(edit.mark, edit.path, f"scale needs a number here (found {type(old).__name__})")
         new = old * edit.value
         container[key] = round(new) if isinstance(old, int) else new
-    if edit.mark is not None:
-        if isinstance(container, SourceMap):
-            container.marks[key] = edit.mark
-        elif isinstance(container, SourceList):
-            container.marks[key] = edit.mark
+    if edit.mark is not None and (isinstance(container, (SourceMap, SourceList))):
+        container.marks[key] = edit.mark
 
 
 # --------------------------------------------------------------------------- extends

@@ -171,7 +171,8 @@ def load_file(path: str | Path) -> Any:
     except IsADirectoryError:
         raise ScenarioError([Problem(name, None, None, "", "is a directory, expected a YAML file")]) from None
     except UnicodeDecodeError as exc:
-        raise ScenarioError([Problem(name, None, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+        why = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise ScenarioError([Problem(name, None, None, "", why)]) from None
     except OSError as exc:
         raise ScenarioError([Problem(name, None, None, "", f"cannot read: {exc.strerror}")]) from None
     return load_text(text, name)

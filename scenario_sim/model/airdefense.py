@@ -173,7 +173,7 @@ def shots_until_kill(v: FloatArray, pk: float, shots: int) -> FloatArray:
     return np.minimum(np.nan_to_num(g, nan=float(shots), posinf=float(shots)), shots)
 
 
-def uniforms(rng: np.random.Generator, n: int) -> FloatArray:
+def uniforms(rng: np.random.Generator, n: int) -> np.ndarray[Any, Any]:
     """``n`` uniforms on [0, 1) in single precision: 24 bits are ample for comparisons with
     probabilities, and half the cost of doubles for the ~10^5 munitions of a year."""
     return rng.random(n, dtype=np.float32)
@@ -334,7 +334,7 @@ def resolve_layers(model: CompiledScenario, streams: Streams, times: FloatArray,
 
 
 def stock_by_day(initial: int, times: FloatArray, shots: IntArray, deliveries: list[tuple[float, int]],
-                 at: FloatArray) -> FloatArray:
+                 at: np.ndarray[Any, Any]) -> FloatArray:
     """Interceptor stock at each time in ``at`` from shots fired and deliveries received."""
     fired = _prefix(shots.astype(np.int64))[np.searchsorted(times, at, side="right")]
     if deliveries:
@@ -342,10 +342,10 @@ def stock_by_day(initial: int, times: FloatArray, shots: IntArray, deliveries: l
         dq = np.array([q for _, q in deliveries], dtype=np.int64)
         got = _prefix(dq)[np.searchsorted(dt, at, side="right")]
     else:
-        got = 0
+        got = np.zeros_like(fired)
     return np.asarray(initial + got - fired, dtype=float)
 
 
 def _days_exhausted(initial: int, times: FloatArray, shots: IntArray, deliveries: list[tuple[float, int]],
-                    day_ends: FloatArray) -> int:
+                    day_ends: np.ndarray[Any, Any]) -> int:
     return int(np.count_nonzero(stock_by_day(initial, times, shots, deliveries, day_ends) < 1))

@@ -71,12 +71,12 @@ def compile_scenario(s: Scenario) -> CompiledScenario:
     size_growth = (1.0 + s.attacker.waves.size_growth_per_month) ** (days / DAYS_PER_MONTH)
 
     scheduled = []
-    for c in s.contacts.scheduled:
-        if c.status == "denied" and not s.contacts.broadcast_denied:
+    for sc in s.contacts.scheduled:
+        if sc.status == "denied" and not s.contacts.broadcast_denied:
             continue
-        t = s.day_of(c.date) + CONTACT_TIME
+        t = s.day_of(sc.date) + CONTACT_TIME
         if t < h:
-            scheduled.append(Contact(t, c.kind, c.status, "scheduled"))
+            scheduled.append(Contact(t, sc.kind, sc.status, "scheduled"))
     scheduled.sort(key=lambda c: c.time)
 
     cidx = {c: i for i, c in enumerate(classes)}

@@ -33,7 +33,6 @@ instead of tens, which is what makes thousands of replications per set practical
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -21,7 +21,7 @@ from scenario_sim.analysis.compare import RunData, compare, load_run, ranking, w
 from scenario_sim.experiment import store
 from scenario_sim.lang import load_scenario
 from scenario_sim.report import plots
-from scenario_sim.report.table import ZERO_MARK, fmt
+from scenario_sim.report.table import ZERO_MARK, diff_cell, fmt
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1050px;margin:2em auto;padding:0 1em;
@@ -102,12 +102,11 @@ def write_report(run_dir: str | Path) -> Path:
     sections.append(f"<h2>What was run</h2>{_what_was_run(data)}")
 
     rows = []
-    for r in ranked.itertuples(index=False):
-        base = r.set == "baseline"
-        rows.append([r.rank, r.set, fmt(r.mean, r.unit),
-                     "(reference)" if base else f"{fmt(r.diff, r.unit)} [{fmt(r.ci_low, r.unit)}, {fmt(r.ci_high, r.unit)}]",
-                     "" if base else f"{r.relative_change:+.1%}", "" if base else f"{r.p_beat_baseline:.2f}",
-                     f"{r.p_best:.2f}", ZERO_MARK if (not base and r.ci_includes_zero) else ""])
+    for r in ranked.to_dict("records"):
+        base = r["set"] == "baseline"
+        rows.append([r["rank"], r["set"], fmt(r["mean"], str(r["unit"])), diff_cell(r) or "(reference)",
+                     "" if base else f"{r['relative_change']:+.1%}", "" if base else f"{r['p_beat_baseline']:.2f}",
+                     f"{r['p_best']:.2f}", ZERO_MARK if (not base and r["ci_includes_zero"]) else ""])
     best_rows = []
     for o in key:
         rk = ranking(table, o)
@@ -183,8 +182,8 @@ def write_report(run_dir: str | Path) -> Path:
     if f.get("count"):
         warnings.append(f"{f['count']} replication(s) failed and are left out of the statistics. First: "
                         + "; ".join(f"{x['set']} #{x['replication']}: {x['error']}" for x in f.get("first", [])[:5]))
-    unclear = [f"{r.set} on {r.outcome}" for r in table.itertuples()
-               if r.set != "baseline" and r.outcome in key and r.ci_includes_zero]
+    unclear = [f"{r['set']} on {r['outcome']}" for r in table.to_dict("records")
+               if r["set"] != "baseline" and r["outcome"] in key and r["ci_includes_zero"]]
     if unclear:
         warnings.append("No clear difference from the baseline (interval includes zero): " + ", ".join(unclear))
     if n < 30:

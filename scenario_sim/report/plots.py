@@ -10,9 +10,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 GREYS = ["#000000", "#555555", "#999999", "#bbbbbb"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">"]
@@ -83,7 +83,7 @@ def fan(ts: pd.DataFrame, series: str, ylabel: str, sets: list[str]) -> Any:
         if sub.empty or series not in sub:
             continue
         g = sub.groupby("day")[series]
-        q = g.quantile([0.05, 0.5, 0.95]).unstack()
+        q = g.quantile(np.array([0.05, 0.5, 0.95])).unstack()
         ax.fill_between(q.index, q[0.05], q[0.95], color=GREYS[min(i + 1, 3)], alpha=0.35, lw=0)
         ax.plot(q.index, q[0.5], color=GREYS[min(i, 3)], ls=styles[i % 4], lw=1.4, label=f"{s} (median, 90% band)")
     ax.set_xlabel("day of the scenario")

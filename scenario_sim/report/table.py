@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -13,7 +14,7 @@ FORMATS = ("table", "csv", "json", "markdown")
 ZERO_MARK = "≈0"
 
 
-def fmt(x: float, unit: str = "") -> str:
+def fmt(x: Any, unit: str = "") -> str:
     """A number with sensible precision for a planner's table."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
@@ -32,18 +33,26 @@ def fmt(x: float, unit: str = "") -> str:
     return f"{x:.2e}"
 
 
+def diff_cell(r: Mapping[Any, Any]) -> str:
+    """'difference [low, high]' for a comparison row (empty for the baseline)."""
+    if r["set"] == "baseline":
+        return ""
+    u = str(r["unit"])
+    return f"{fmt(r['diff'], u)} [{fmt(r['ci_low'], u)}, {fmt(r['ci_high'], u)}]"
+
+
 def _rows(ranked: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
-    for r in ranked.itertuples(index=False):
-        base = r.set == "baseline"
-        ci = "" if base else f"{fmt(r.diff, r.unit)} [{fmt(r.ci_low, r.unit)}, {fmt(r.ci_high, r.unit)}]"
+    for r in ranked.to_dict("records"):
+        base = r["set"] == "baseline"
+        rel = float(r["relative_change"])
         out.append({
-            "rank": r.rank, "set": r.set, "mean": fmt(r.mean, r.unit),
-            "difference [95% CI]": ci or "(reference)",
-            "change": "" if base else (f"{r.relative_change:+.1%}" if not math.isnan(r.relative_change) else "–"),
-            "P(beats baseline)": "" if base else f"{r.p_beat_baseline:.2f}",
-            "P(best)": f"{r.p_best:.2f}",
-            "": (ZERO_MARK if (not base and r.ci_includes_zero) else ""),
+            "rank": r["rank"], "set": r["set"], "mean": fmt(r["mean"], str(r["unit"])),
+            "difference [95% CI]": diff_cell(r) or "(reference)",
+            "change": "" if base else (f"{rel:+.1%}" if not math.isnan(rel) else "–"),
+            "P(beats baseline)": "" if base else f"{r['p_beat_baseline']:.2f}",
+            "P(best)": f"{r['p_best']:.2f}",
+            "": (ZERO_MARK if (not base and r["ci_includes_zero"]) else ""),
         })
     return out
 
