@@ -9,8 +9,16 @@ REFERENCE = "reference"
 
 
 def bundled_dir() -> Path:
-    """The folder holding the bundled scenario files (in the source tree or site-packages)."""
-    return Path(str(resources.files("scenario_sim.scenarios")))
+    """The folder holding the bundled scenario files (in site-packages or the source tree).
+
+    An installed package maps ``scenarios/`` to ``scenario_sim.scenarios``; a plain source
+    checkout on ``sys.path`` (running from the repository root) has no such subpackage, so
+    the checkout's own ``scenarios/`` folder is used instead.
+    """
+    try:
+        return Path(str(resources.files("scenario_sim.scenarios")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "scenarios"
 
 
 def bundled_names() -> list[str]:

@@ -85,7 +85,7 @@ class Munition(Section):
     """A munition class the attacker launches (e.g. Shahed-type drones, cruise, ballistic)."""
 
     name: Name
-    description: str = ""
+    description: str = Field("", description="free text shown in reports")
     unit_cost_usd: NonNegative = Field(description="cost of one munition to the attacker, USD")
 
 
@@ -98,10 +98,11 @@ ContactKind = Literal["call", "meeting"]
 class ScheduledContact(Section):
     """A leader contact on a known date."""
 
-    date: DateOrOffset
-    kind: ContactKind = "call"
-    status: Literal["confirmed", "denied"] = "confirmed"
-    note: str = ""
+    date: DateOrOffset = Field(description="when the contact happened (at midday of that day)")
+    kind: ContactKind = Field("call", description="call or meeting (surge triggers can filter on it)")
+    status: Literal["confirmed", "denied"] = Field("confirmed", description="denied contacts are broadcast only "
+                                                   "with contacts.broadcast_denied")
+    note: str = Field("", description="source or remark")
 
 
 class StochasticContacts(Section):
@@ -116,8 +117,8 @@ class StochasticContacts(Section):
 class Contacts(Section):
     """Direct leader contacts, broadcast to every listener (attacker, defender, civil defence)."""
 
-    scheduled: list[ScheduledContact] = []
-    stochastic: StochasticContacts | None = None
+    scheduled: list[ScheduledContact] = Field([], description="contacts on known dates")
+    stochastic: StochasticContacts | None = Field(None, description="further contacts as a Poisson process")
     broadcast_denied: bool = Field(
         False, description="whether contacts with status 'denied' are broadcast to listeners"
     )
@@ -155,14 +156,14 @@ class Waves(Section):
     size_growth_per_month: Annotated[float, Field(gt=-1)] = Field(
         0.0, description="compound growth of wave sizes per 30 days"
     )
-    classes: dict[str, ClassWave]
+    classes: dict[str, ClassWave] = Field(description="per munition class: participation and size")
 
 
 class Surge(Section):
     """The attacker's answer to a leader contact: a larger wave after a lag."""
 
-    enabled: bool = True
-    triggers: list[ContactKind] = ["call", "meeting"]
+    enabled: bool = Field(True, description="false switches surges off entirely")
+    triggers: list[ContactKind] = Field(["call", "meeting"], description="contact kinds that can trigger a surge")
     probability: Distribution = Field(
         description="chance a contact is answered by a surge; a distribution is drawn once per "
         "replication (uncertainty about whether the pattern exists)"
@@ -176,16 +177,18 @@ class Surge(Section):
 class TargetMix(Section):
     """Relative weights of what a hit strikes."""
 
-    energy: NonNegative
-    civilian: NonNegative
-    military: NonNegative
+    energy: NonNegative = Field(description="weight of energy infrastructure")
+    civilian: NonNegative = Field(description="weight of civilian areas")
+    military: NonNegative = Field(description="weight of military targets")
 
 
 class Attacker(Section):
-    arsenal: dict[str, Arsenal]
-    waves: Waves
-    surge: Surge
-    targets: TargetMix
+    """The attacker: arsenal, ordinary waves, surges after contacts, and what hits strike."""
+
+    arsenal: dict[str, Arsenal] = Field(description="per munition class: stock and production")
+    waves: Waves = Field(description="the ordinary wave process")
+    surge: Surge = Field(description="the answer to leader contacts")
+    targets: TargetMix = Field(description="relative weights of energy, civilian and military targets")
 
 
 # --------------------------------------------------------------------------- air defence
@@ -215,15 +218,17 @@ class Resupply(Section):
 
 
 class Interceptors(Section):
-    initial_stock: int = Field(ge=0)
-    resupply: Resupply | None = None
+    """A layer's interceptor inventory."""
+
+    initial_stock: int = Field(ge=0, description="interceptors on hand at day 0")
+    resupply: Resupply | None = Field(None, description="periodic deliveries; omit for none")
 
 
 class System(Section):
     """One air-defence layer.  Leakers of one layer pass to the next in list order."""
 
     name: Name
-    description: str = ""
+    description: str = Field("", description="free text shown in reports")
     engages: list[str] = Field(min_length=1, description="classes engaged, highest priority first")
     pk: dict[str, Probability] = Field(description="single-shot kill probability per class")
     coverage: dict[str, Probability] = Field(
@@ -234,40 +239,46 @@ class System(Section):
     interceptors: Interceptors | None = Field(
         None, description="inventory; omit for unlimited (electronic warfare, guns)"
     )
-    doctrine: Doctrine = Doctrine()
-    cost_per_shot_usd: NonNegative = 0.0
+    doctrine: Doctrine = Field(Doctrine(), description="shots per target")
+    cost_per_shot_usd: NonNegative = Field(0.0, description="cost of one interceptor or engagement, USD")
 
 
 class AfterContact(Section):
     """A rule that switches something on for a while after each contact."""
 
-    enabled: bool = False
-    delay_days: NonNegative = 0.0
-    duration_days: NonNegative = 0.0
+    enabled: bool = Field(False, description="switch the rule on")
+    delay_days: NonNegative = Field(0.0, description="days from the contact until the rule acts")
+    duration_days: NonNegative = Field(0.0, description="days the rule stays in force")
 
 
 class ReadinessAfterContact(AfterContact):
-    level: Probability = 1.0
+    """Raise air-defence readiness for a while after each contact (recommendation 1)."""
+
+    level: Probability = Field(1.0, description="readiness while the rule is in force")
 
 
 class EarlyWarning(Section):
     """Logistics monitoring: a chance of spotting a surge being prepared."""
 
-    enabled: bool = False
-    detection_probability: Probability = 0.0
+    enabled: bool = Field(False, description="switch the rule on")
+    detection_probability: Probability = Field(0.0, description="chance a planned surge is spotted")
     lead_days: NonNegative = Field(1.0, description="how long before the surge readiness is raised")
     level: Probability = 1.0
 
 
 class Readiness(Section):
+    """Readiness scales every layer's engagement capacity."""
+
     baseline: Probability = Field(description="share of engagement capacity available normally")
-    after_contact: ReadinessAfterContact = ReadinessAfterContact()
-    early_warning: EarlyWarning = EarlyWarning()
+    after_contact: ReadinessAfterContact = Field(ReadinessAfterContact(), description="rule: raise after contacts")
+    early_warning: EarlyWarning = Field(EarlyWarning(), description="rule: raise before detected surges")
 
 
 class AirDefense(Section):
-    readiness: Readiness
-    systems: list[System] = Field(min_length=1)
+    """Ordered air-defence layers and the readiness rules."""
+
+    readiness: Readiness = Field(description="readiness level and rules")
+    systems: list[System] = Field(min_length=1, description="layers, outermost first")
 
 
 # --------------------------------------------------------------------------- sanctions
@@ -277,10 +288,11 @@ class Lever(Section):
     """A sanction lever acting on the attacker's production (and maybe on contacts)."""
 
     name: Name
-    kind: Literal["asset_freeze", "travel_ban", "financial_access", "export_controls"]
-    description: str = ""
-    enabled: bool = False
-    start: DateOrOffset = 0
+    kind: Literal["asset_freeze", "travel_ban", "financial_access", "export_controls"] = Field(
+        description="which lever of the source texts this is")
+    description: str = Field("", description="free text shown in reports")
+    enabled: bool = Field(False, description="whether the lever acts (recommendation sets switch it on)")
+    start: DateOrOffset = Field(0, description="date (or day offset) the lever starts")
     ramp_days: NonNegative = Field(0.0, description="days from start to full effect (linear)")
     production_effect: dict[str, Probability] = Field(
         default_factory=dict, description="fractional cut in production per class at full effect"
@@ -294,38 +306,48 @@ class Lever(Section):
 
 
 class Sanctions(Section):
-    levers: list[Lever] = []
+    """Additional sanction levers (status-quo sanctions are in the production rates)."""
+
+    levers: list[Lever] = Field([], description="the levers, each switched on or off")
 
 
 # --------------------------------------------------------------------------- consequences
 
 
 class Energy(Section):
+    """Energy-grid capacity as a share of the pre-war grid."""
+
     loss_per_hit: Probability = Field(description="share of grid capacity lost per energy hit")
     protection: Probability = Field(0.0, description="share of that loss avoided by protective works")
     repair_per_day: NonNegative = Field(description="share of capacity restored per day")
     floor: Probability = Field(description="capacity never falls below this")
     threshold: Probability = Field(description="days ending below this count as days_below")
-    initial: Probability = 1.0
+    initial: Probability = Field(1.0, description="capacity at day 0")
 
 
 class CivilDefense(Section):
+    """Civil defence: alerts and shelters that cut harm per hit while active."""
+
     harm_factor_when_active: Probability = Field(description="harm per hit is multiplied by this while active")
-    always_active: bool = False
-    after_contact: AfterContact = AfterContact()
+    always_active: bool = Field(False, description="active all the time")
+    after_contact: AfterContact = Field(AfterContact(), description="rule: activate after contacts (recommendation 4)")
 
 
 class Consequences(Section):
+    """What leakers do: hits, civilian harm, the energy grid."""
+
     hit_probability: dict[str, Probability] = Field(description="chance a leaker hits a target, per class")
     harm_per_civilian_hit: Distribution = Field(description="casualties per hit on a civilian target")
-    energy: Energy
-    civil_defense: CivilDefense
+    energy: Energy = Field(description="the energy grid")
+    civil_defense: CivilDefense = Field(description="civil defence")
 
 
 # --------------------------------------------------------------------------- outputs, sets
 
 
 class Outputs(Section):
+    """Which outcomes rank and show."""
+
     primary: str = Field("civilian_harm", description="outcome used to rank recommendation sets")
     key: list[str] = Field(default_factory=list, description="outcomes shown in tables")
     timeseries: bool = Field(False, description="store daily time series by default")
@@ -335,8 +357,8 @@ class Recommendation(Section):
     """A named patch over the baseline: changes, scalings and included sets."""
 
     name: Name
-    description: str = ""
-    include: list[str] = []
+    description: str = Field("", description="what the set does, in a planner's words")
+    include: list[str] = Field([], description="other sets applied first (a bundle)")
     changes: dict[str, Any] = Field(default_factory=dict, description="dotted path -> new value")
     scale: dict[str, float] = Field(default_factory=dict, description="dotted path -> multiplier")
 
@@ -344,20 +366,20 @@ class Recommendation(Section):
 class Scenario(Section):
     """A complete scenario: a baseline world plus named recommendation sets."""
 
-    name: Name
-    description: str = ""
-    start_date: dt.date
-    horizon_days: int = Field(gt=0, le=3650)
-    replications: int = Field(100, gt=0)
-    seed: int = Field(0, ge=0)
-    munitions: list[Munition] = Field(min_length=1)
-    contacts: Contacts = Contacts()
-    attacker: Attacker
-    air_defense: AirDefense
-    sanctions: Sanctions = Sanctions()
-    consequences: Consequences
-    outputs: Outputs = Outputs()
-    recommendations: list[Recommendation] = []
+    name: Name = Field(description="scenario name (names the results folder); a-z, 0-9, _")
+    description: str = Field("", description="free text shown in reports")
+    start_date: dt.date = Field(description="calendar date of day 0")
+    horizon_days: int = Field(gt=0, le=3650, description="days simulated")
+    replications: int = Field(100, gt=0, description="default replications per set (run -n overrides)")
+    seed: int = Field(0, ge=0, description="default master seed (run --seed overrides)")
+    munitions: list[Munition] = Field(min_length=1, description="the munition classes")
+    contacts: Contacts = Field(Contacts(), description="leader contacts")
+    attacker: Attacker = Field(description="the attacker")
+    air_defense: AirDefense = Field(description="the air defence")
+    sanctions: Sanctions = Field(Sanctions(), description="sanction levers")
+    consequences: Consequences = Field(description="consequences of leakers")
+    outputs: Outputs = Field(Outputs(), description="ranking and display")
+    recommendations: list[Recommendation] = Field([], description="named patches over this baseline")
 
     # Convenience accessors used across the package.
     @property

@@ -67,7 +67,6 @@ class AirDefense:
         self.baseline = model.scenario.air_defense.readiness.baseline
         self.raises: list[tuple[float, float, float]] = []
         self.deliveries: dict[str, list[tuple[float, int]]] = {s.spec.name: [] for s in model.systems}
-        self._ew_rng = streams.rng("air_defense.early_warning")
 
     def processes(self) -> list[Generator[simpy.Event, Any, None]]:
         return [self.resupply(cs) for cs in self.model.systems if cs.limited and cs.deliveries_due]
@@ -100,14 +99,25 @@ class AirDefense:
             start = contact.time + rule.delay_days
             self.raises.append((start, start + rule.duration_days, rule.level))
 
-    def on_surge_planned(self, now: float, when: float) -> None:
+    def on_surge_planned(self, now: float, when: float, contact: Contact) -> None:
         ew = self.model.scenario.air_defense.readiness.early_warning
-        u = self._ew_rng.random()  # drawn whether or not the rule is on: CRN sync
+        # One draw per planned surge, from a stream keyed by its contact, whether or not the
+        # rule is on: switching the rule on (or a surge appearing elsewhere) shifts nothing.
+        u = self.streams.rng(f"air_defense.early_warning.{contact.id}").random()
         if ew.enabled and u < ew.detection_probability:
             self.raises.append((max(now, when - ew.lead_days), when + 0.05, ew.level))
 
 
 # --------------------------------------------------------------------------- resolution
+
+
+@dataclass
+class Blocks:
+    """Layout of the per-munition draws: wave *w*'s class-*c* munitions are draws
+    ``starts[w, c] ..`` of arrays of length ``totals[c]`` (see ``World._blocks``)."""
+
+    starts: IntArray   # (W, C)
+    totals: IntArray   # (C,)
 
 
 @dataclass
@@ -136,19 +146,23 @@ def _prefix_bool(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 def range_counts(x: np.ndarray[Any, Any], st: IntArray, m: IntArray) -> IntArray:
     """``sum(x[st[w] : st[w] + m[w]])`` for every wave *w*, in one pass over ``x``.
 
-    ``x`` is a boolean or small-integer array; blocks are in order and ``m`` never exceeds
-    the block, which is what lets ``np.add.reduceat`` do this without a prefix array.
+    ``x`` is a boolean or small-integer array.  Blocks never overlap and ``m`` never exceeds
+    a block, so once the ranges are sorted by start ``np.add.reduceat`` can do this without
+    a prefix array.
     """
     W = st.shape[0]
     if W == 0:
         return np.zeros(0, dtype=np.int64)
+    order = np.argsort(st, kind="stable")
     xi = np.zeros(x.shape[0] + 1, dtype=np.int8)  # padded: st + m may equal len(x)
     xi[:-1] = x
     idx = np.empty(2 * W, dtype=np.int64)
-    idx[0::2] = st
-    idx[1::2] = st + m
+    idx[0::2] = st[order]
+    idx[1::2] = st[order] + m[order]
     sums = np.add.reduceat(xi, idx, dtype=np.int64)[0::2]
-    return np.where(m > 0, sums, 0)
+    out = np.empty(W, dtype=np.int64)
+    out[order] = np.where(m[order] > 0, sums, 0)
+    return out
 
 
 def _within_reach(u: FloatArray, coverage: float) -> tuple[np.ndarray[Any, Any], FloatArray]:
@@ -224,14 +238,11 @@ class _Draws:
 
 
 def resolve_layers(model: CompiledScenario, streams: Streams, times: FloatArray, launched: IntArray,
-                   readiness: FloatArray, deliveries: dict[str, list[tuple[float, int]]],
+                   readiness: FloatArray, deliveries: dict[str, list[tuple[float, int]]], blocks: Blocks,
                    ) -> tuple[IntArray, list[LayerResult]]:
     """Resolve every wave through every layer.  Returns (leakers (W, C), per-layer results)."""
     W, C = launched.shape
-    starts = np.zeros((W, C), dtype=np.int64)
-    if W:
-        np.cumsum(launched[:-1], axis=0, out=starts[1:])
-    totals = launched.sum(axis=0)
+    starts, totals = blocks.starts, blocks.totals
     remaining = launched.copy()
     results = []
     day_ends = np.arange(model.horizon) + 0.95

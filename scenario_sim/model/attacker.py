@@ -17,13 +17,14 @@ Ordinary waves (a schedule *strategy*, injected)
     (Streams ``attacker.waves.<class>.participation`` and ``.size``.)
 
 Surges (a listener on the contact broadcast)
-    For every contact three values are drawn from the ``attacker.surge`` stream: a uniform
-    ``U``, a lag ``L ~ lag_days`` and a multiplier ``k ~ size_multiplier``.  If the surge is
+    For every contact, from its own stream ``attacker.surge.<contact id>``: a uniform ``U``,
+    a lag ``L ~ lag_days``, a multiplier ``k ~ size_multiplier`` and a size ``X_c ~ size``
+    per class.  If the surge is
     enabled, the contact's kind is in ``triggers`` and ``U < p`` (``p`` drawn once per
     replication from ``probability``: the analyst's uncertainty about whether the pattern
     exists), a surge wave is launched on the night of day ``floor(t + L)`` (the next night
     if that night's wave time has passed), every class asking for ``round(k * X_c * G(d))``
-    with a fresh ``X_c ~ size`` (stream ``attacker.surge.size.<class>``); during the
+    (all drawn whether or not the contact surges); during the
     ``stockpile_days`` before it, ordinary waves shrink by ``stockpile_wave_factor``.
     Listeners of ``surge_planned`` (early warning) hear of the plan when it is made.
 """
@@ -42,7 +43,8 @@ from scenario_sim.model.compiled import CompiledScenario
 from scenario_sim.model.contacts import Contact
 from scenario_sim.model.rng import Buffer, Streams
 
-LaunchFn = Callable[[float, list[int], bool], None]
+LaunchFn = Callable[[float, list[int], list[int], int], None]
+"""Called for every wave opportunity: (time, launched, nominal sizes, surge slot or -1)."""
 
 
 class WaveSchedule(Protocol):
@@ -103,12 +105,13 @@ class Attacker:
         self.reserve = [a.arsenal[c].reserve_stock for c in model.classes]
         self.used = [0] * C
         self.surges = 0
-        self.surge_planned_listeners: list[Callable[[float, float], None]] = []
+        self.slots: list[list[int]] = []  # per contact: the nominal sizes of its potential surge
+        self.surge_planned_listeners: list[Callable[[float, float, Contact], None]] = []
         self._stockpile: list[tuple[float, float]] = []
         self._waves = [a.waves.classes.get(c) for c in model.classes]
         self._part: list[Buffer | None] = []
         self._size: list[Buffer | None] = []
-        self._surge_size: list[Buffer | None] = []
+        self._surge_size: list[Any] = []
         for c, cw in zip(model.classes, self._waves, strict=True):
             if cw is None:
                 self._part.append(None)
@@ -117,9 +120,8 @@ class Attacker:
                 continue
             self._part.append(streams.buffer(f"attacker.waves.{c}.participation"))
             self._size.append(streams.buffer(f"attacker.waves.{c}.size", cw.size.sample))
-            self._surge_size.append(streams.buffer(f"attacker.surge.size.{c}", cw.size.sample, block=16))
+            self._surge_size.append(cw.size)
         self._probs = np.array([cw.probability if cw else 0.0 for cw in self._waves])
-        self._surge_rng = streams.rng("attacker.surge")
         self.surge_probability = (
             model.surge_probability_fixed if model.surge_probability_fixed is not None
             else float(a.surge.probability.sample(streams.rng("attacker.surge.probability"), 1)[0])
@@ -143,43 +145,50 @@ class Attacker:
         return np.rint(scaled).astype(np.int64).tolist(), scaled
 
     def ordinary_wave(self, day: int, sizes: list[int], scaled: np.ndarray[Any, Any]) -> None:
+        """A wave opportunity.  Every opportunity is reported, even one that launches
+        nothing, because its nominal sizes reserve its place in the engagement draws."""
         t = self.env.now
+        nominal = sizes
         if self._stockpile and self._saving(t):
             k = self._stockpile_factor
             sizes = [round(x * k) for x in scaled.tolist()]
-        launched = self.launch(day, sizes)
-        if any(launched):
-            self._emit(t, launched, False)
+        self._emit(t, self.launch(day, sizes), nominal, -1)
 
-    def surge_wave(self, when: float, multiplier: float) -> Generator[simpy.Event, Any, None]:
+    def surge_wave(self, when: float, slot: int) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(when - self.env.now)
-        d = int(when)
-        g = self.model.size_growth[d]
-        sizes = [round(float(b.take(1)[0]) * g * multiplier) if b is not None else 0 for b in self._surge_size]
-        launched = self.launch(d, sizes)
+        nominal = self.slots[slot]
+        launched = self.launch(int(when), nominal)
         self.surges += 1
-        self._emit(self.env.now, launched, True)
+        self._emit(self.env.now, launched, nominal, slot)
 
     # -- listeners -------------------------------------------------------------------
     def on_contact(self, contact: Contact) -> None:
         surge = self.model.scenario.attacker.surge
-        rng = self._surge_rng
-        # Always draw all three values, whatever the rule says: CRN sync across sets.
+        # One stream per contact, keyed by the contact's identity, and every value drawn
+        # whatever the rule says: a contact that exists in one set but not another (travel
+        # bans thin the stochastic contacts) shifts no other contact's surge.
+        rng = self.streams.rng(f"attacker.surge.{contact.id}")
         u = rng.random()
         lag = float(surge.lag_days.sample(rng, 1)[0])
         mult = float(surge.size_multiplier.sample(rng, 1)[0])
-        if not (surge.enabled and contact.kind in surge.triggers and u < self.surge_probability):
-            return
+        draws = [float(d.sample(rng, 1)[0]) if d is not None else 0.0 for d in self._surge_size]
         when = math.floor(contact.time + lag) + WAVE_TIME
         if when < contact.time:  # a contact after tonight's wave: the surge comes the next night
             when += 1.0
+        # The potential surge's sizes are drawn for every contact, and it gets a slot whether
+        # or not it happens: surges that come and go between sets shift nothing else.
+        g = self.model.size_growth[min(int(when), self.model.horizon - 1)]
+        slot = len(self.slots)
+        self.slots.append([round(x * g * mult) for x in draws])
+        if not (surge.enabled and contact.kind in surge.triggers and u < self.surge_probability):
+            return
         if when >= self.model.horizon:
             return
         if surge.stockpile_days > 0:
             self._stockpile.append((when - surge.stockpile_days, when))
         for listener in self.surge_planned_listeners:
-            listener(self.env.now, when)
-        self.env.process(self.surge_wave(when, mult))
+            listener(self.env.now, when, contact)
+        self.env.process(self.surge_wave(when, slot))
 
     # -- mechanics -------------------------------------------------------------------
     def _saving(self, t: float) -> bool:

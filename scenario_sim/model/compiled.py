@@ -71,13 +71,13 @@ def compile_scenario(s: Scenario) -> CompiledScenario:
     size_growth = (1.0 + s.attacker.waves.size_growth_per_month) ** (days / DAYS_PER_MONTH)
 
     scheduled = []
-    for sc in s.contacts.scheduled:
+    for i, sc in enumerate(s.contacts.scheduled):
         if sc.status == "denied" and not s.contacts.broadcast_denied:
             continue
         t = s.day_of(sc.date) + CONTACT_TIME
         if t < h:
-            scheduled.append(Contact(t, sc.kind, sc.status, "scheduled"))
-    scheduled.sort(key=lambda c: c.time)
+            scheduled.append(Contact(t, sc.kind, sc.status, "scheduled", i))
+    scheduled.sort(key=lambda c: (c.time, c.key))
 
     cidx = {c: i for i, c in enumerate(classes)}
     systems = []

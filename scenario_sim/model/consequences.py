@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from scenario_sim.model.airdefense import range_counts, uniforms
+from scenario_sim.model.airdefense import Blocks, range_counts, uniforms
 from scenario_sim.model.compiled import CompiledScenario
 from scenario_sim.model.contacts import Contact
 from scenario_sim.model.rng import Streams
@@ -72,14 +72,11 @@ def _prefix(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
 
 def resolve_consequences(model: CompiledScenario, streams: Streams, times: FloatArray, launched: IntArray,
-                         leaked: IntArray, cd_active: np.ndarray[Any, Any]) -> ConsequenceResult:
+                         leaked: IntArray, cd_active: np.ndarray[Any, Any], blocks: Blocks) -> ConsequenceResult:
     """Hits, harm and the energy trajectory for a replication's waves."""
     cq = model.scenario.consequences
     W, C = launched.shape
-    starts = np.zeros((W, C), dtype=np.int64)
-    if W:
-        np.cumsum(launched[:-1], axis=0, out=starts[1:])
-    totals = launched.sum(axis=0)
+    starts, totals = blocks.starts, blocks.totals
     t = model.scenario.attacker.targets
     wsum = t.energy + t.civilian + t.military
     cut_e, cut_c = t.energy / wsum, (t.energy + t.civilian) / wsum

@@ -29,10 +29,19 @@ FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 @dataclass(frozen=True, slots=True)
 class Contact:
+    """A leader contact.  ``key`` identifies it stably across recommendation sets: the
+    scheduled contact's index, or the candidate number of the Poisson process (candidates
+    dropped by thinning keep their numbers), so per-contact random streams stay aligned."""
+
     time: float
     kind: str
     status: str
     source: str
+    key: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.source}.{self.key}"
 
 
 Listener = Callable[[Contact], None]
@@ -71,10 +80,12 @@ def stochastic_contacts(env: simpy.Environment, bus: ContactBus, rate_per_day: f
         return
     if start > env.now:
         yield env.timeout(start - env.now)
+    candidate = 0
     while True:
         gap, keep = rng.exponential(1.0 / rate_per_day), rng.random()
         if env.now + gap >= horizon:
             return
         yield env.timeout(gap)
         if keep < rate_factor[int(env.now)]:
-            bus.broadcast(Contact(env.now, kind, "confirmed", "stochastic"))
+            bus.broadcast(Contact(env.now, kind, "confirmed", "stochastic", candidate))
+        candidate += 1

@@ -40,7 +40,7 @@ import numpy as np
 import simpy
 
 from scenario_sim.lang.schema import Scenario
-from scenario_sim.model.airdefense import AirDefense, resolve_layers, stock_by_day
+from scenario_sim.model.airdefense import AirDefense, Blocks, resolve_layers, stock_by_day
 from scenario_sim.model.attacker import Attacker
 from scenario_sim.model.clock import BOOKKEEPING_TIME, WAVE_TIME
 from scenario_sim.model.compiled import CompiledScenario, compile_scenario
@@ -93,15 +93,17 @@ class World:
         self.attacker.surge_planned_listeners.append(self.air_defense.on_surge_planned)
         self._times: list[float] = []
         self._launched: list[list[int]] = []
-        self._surge: list[bool] = []
+        self._nominal: list[list[int]] = []
+        self._slot: list[int] = []
         self._ready: list[float] = []
         self._cd: list[bool] = []
 
-    def record_wave(self, t: float, launched: list[int], surge: bool) -> None:
-        """Called by the attacker for every wave it launches."""
+    def record_wave(self, t: float, launched: list[int], nominal: list[int], slot: int) -> None:
+        """Called by the attacker for every wave opportunity (slot >= 0: a surge)."""
         self._times.append(t)
         self._launched.append(launched)
-        self._surge.append(surge)
+        self._nominal.append(nominal)
+        self._slot.append(slot)
         ad, cd = self.air_defense, self.civil_defense
         self._ready.append(ad.readiness(t) if ad.raises else ad.baseline)
         self._cd.append(cd.active(t) if cd.windows else cd.spec.always_active)
@@ -132,8 +134,10 @@ class World:
         launched = np.asarray(self._launched, dtype=np.int64).reshape(W, C)
         readiness = np.asarray(self._ready, dtype=float)
         cd = np.asarray(self._cd, dtype=bool)
-        leaked, layers = resolve_layers(m, self.streams, times, launched, readiness, self.air_defense.deliveries)
-        cons = resolve_consequences(m, self.streams, times, launched, leaked, cd)
+        blocks = self._blocks(W, C)
+        leaked, layers = resolve_layers(m, self.streams, times, launched, readiness, self.air_defense.deliveries,
+                                        blocks)
+        cons = resolve_consequences(m, self.streams, times, launched, leaked, cd, blocks)
         out = self._outcomes(launched, leaked, layers, cons)
         ts = self._timeseries(times, launched, leaked, layers) if timeseries else None
         if ts is not None:
@@ -141,10 +145,35 @@ class World:
         waves = None
         if trace:
             intercepted = launched - leaked
-            waves = [Wave(float(times[w]), self._surge[w], launched[w].tolist(), intercepted[w].tolist(),
+            waves = [Wave(float(times[w]), self._slot[w] >= 0, launched[w].tolist(), intercepted[w].tolist(),
                           leaked[w].tolist(), cons.hits[w].tolist(), float(readiness[w]), bool(cd[w]),
                           {lr.name: lr.killed[w].tolist() for lr in layers}) for w in range(W)]
         return Replication(out, ts, waves, [c.time for c in self.bus.log])
+
+    def _blocks(self, W: int, C: int) -> Blocks:
+        """Where each wave's munitions sit in the per-class draw arrays.
+
+        Ordinary wave opportunities come first, in order, each reserving its *nominal* size
+        (what it asked for before stock caps and stockpiling); then one slot per contact for
+        its potential surge.  Positions therefore depend neither on how much stock there was
+        nor on which surges happened, which keeps common random numbers aligned wave by wave
+        between sets that differ in production, sanctions or surge behaviour.
+        """
+        nominal = np.asarray(self._nominal, dtype=np.int64).reshape(W, C)
+        slots = np.asarray(self.attacker.slots, dtype=np.int64).reshape(-1, C)
+        slot = np.asarray(self._slot, dtype=np.int64)
+        ordinary = slot < 0
+        starts = np.zeros((W, C), dtype=np.int64)
+        ord_sizes = nominal[ordinary]
+        ord_starts = np.zeros_like(ord_sizes)
+        if ord_sizes.shape[0]:
+            np.cumsum(ord_sizes[:-1], axis=0, out=ord_starts[1:])
+        starts[ordinary] = ord_starts
+        tail = ord_sizes.sum(axis=0)
+        slot_starts = tail + np.vstack([np.zeros((1, C), dtype=np.int64), np.cumsum(slots, axis=0)])
+        starts[~ordinary] = slot_starts[slot[~ordinary]]
+        totals = tail + slots.sum(axis=0)
+        return Blocks(starts, totals)
 
     def _outcomes(self, launched: Any, leaked: Any, layers: Any, cons: Any) -> dict[str, float]:
         m = self.model

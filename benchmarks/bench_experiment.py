@@ -1,0 +1,133 @@
+"""Experiment-engine benchmarks: parallel efficiency, Dask vs process pool, memory, CRN.
+
+Each sub-benchmark prints its figures and the ratio that BENCHMARKS.md records.  Ratios are
+measured within one run (these machines are noisy; absolute seconds vary).
+
+    python benchmarks/bench_experiment.py scaling  [--reps 300]
+    python benchmarks/bench_experiment.py dask     [--reps 300]
+    python benchmarks/bench_experiment.py memory   [--small 1000 --large 20000]
+    python benchmarks/bench_experiment.py crn      [--reps 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+from scenario_sim.bundled import resolve
+from scenario_sim.experiment import run_experiment
+from scenario_sim.lang import load_scenario
+from scenario_sim.model import compile_scenario, simulate
+
+REF = resolve(None)
+
+
+def _timed_run(reps: int, jobs: int, executor: str = "process", sets: list[str] | None = None) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        r = run_experiment(REF, replications=reps, jobs=jobs, executor=executor, out=tmp, sets=sets)
+        dt = time.perf_counter() - t0
+        return dt, reps * len(r.manifest["sets"])
+
+
+def scaling(reps: int) -> None:
+    t1, n = _timed_run(reps, 1)
+    t2, _ = _timed_run(reps, 2)
+    r1, r2 = n / t1, n / t2
+    print(f"reference, all sets, {reps} replications ({n} set-replications), wall time including start-up")
+    print(f"  jobs 1: {t1:.1f} s = {r1:.0f} set-replications/s")
+    print(f"  jobs 2: {t2:.1f} s = {r2:.0f} set-replications/s")
+    print(f"  speed-up {t1 / t2:.2f}x, parallel efficiency {r2 / (2 * r1):.0%} (goal >= 85%)")
+
+
+def dask(reps: int) -> None:
+    tp, _ = _timed_run(reps, 2, "process")
+    td, _ = _timed_run(reps, 2, "dask")
+    print(f"reference, all sets, {reps} replications, 2 workers, wall time including cluster start-up")
+    print(f"  process pool: {tp:.1f} s   dask local cluster: {td:.1f} s")
+    print(f"  dask / pool = {td / tp:.2f} (goal <= 1.15)")
+
+
+_CHILD = """
+import json, resource, sys, tempfile, time
+from scenario_sim.experiment import run_experiment
+reps, jobs = int(sys.argv[1]), int(sys.argv[2])
+with tempfile.TemporaryDirectory() as tmp:
+    t = time.perf_counter()
+    r = run_experiment(sys.argv[3], replications=reps, jobs=jobs, out=tmp, sets=["readiness_on_contact"])
+    dt = time.perf_counter() - t
+    size = sum(p.stat().st_size for p in r.run_dir.iterdir() if p.is_file())
+self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"reps": reps, "seconds": dt, "parent_peak_mb": self_kb / 1024, "worker_peak_mb": child_kb / 1024,
+                  "folder_bytes": size}))
+"""
+
+
+def memory(small: int, large: int) -> None:
+    out = []
+    for reps in (small, large):
+        r = subprocess.run([sys.executable, "-c", _CHILD, str(reps), "2", str(REF)], capture_output=True, text=True,
+                           check=True)
+        out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    print("reference, baseline + one set, jobs 2; peak resident memory (ru_maxrss) of the parent and of the "
+          "largest worker")
+    for o in out:
+        print(f"  {o['reps']:>6} replications: parent {o['parent_peak_mb']:.0f} MB, "
+              f"worker {o['worker_peak_mb']:.0f} MB, {o['seconds']:.0f} s, "
+              f"results folder {o['folder_bytes'] / 1e6:.1f} MB")
+    a, b = out
+    print(f"  parent peak ratio {large}/{small}: {b['parent_peak_mb'] / a['parent_peak_mb']:.2f}; worker: "
+          f"{b['worker_peak_mb'] / a['worker_peak_mb']:.2f} (goal: within 1.20)")
+
+
+def crn(reps: int) -> None:
+    loaded = load_scenario(REF)
+    seed = loaded.baseline.seed
+    base = compile_scenario(loaded.baseline)
+    key = loaded.baseline.outputs.key
+    rows = []
+    for name in loaded.set_names[1:]:
+        m = compile_scenario(loaded.effective(name))
+        b = pd.DataFrame([simulate(base, seed, r).outcomes for r in range(reps)])[key]
+        s_crn = pd.DataFrame([simulate(m, seed, r).outcomes for r in range(reps)])[key]
+        s_ind = pd.DataFrame([simulate(m, seed + 1, r).outcomes for r in range(reps)])[key]  # independent streams
+        v_crn = (s_crn - b).var()
+        v_ind = (s_ind - b).var()
+        rows.append((v_crn / v_ind).rename(name))
+    table = pd.DataFrame(rows)
+    pd.set_option("display.width", 160)
+    print(f"variance of paired differences, CRN / independent streams ({reps} replications per set):")
+    print(table.map(lambda x: f"{x:.4f}" if np.isfinite(x) else "n/a (0/0)").to_string())
+    finite = table.to_numpy()[np.isfinite(table.to_numpy())]
+    print(f"  median {np.median(finite):.4f}, worst {finite.max():.4f} (goal <= 0.1)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("which", choices=["scaling", "dask", "memory", "crn", "all"])
+    ap.add_argument("--reps", type=int, default=300)
+    ap.add_argument("--small", type=int, default=1000)
+    ap.add_argument("--large", type=int, default=20000)
+    a = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    if a.which in ("scaling", "all"):
+        scaling(a.reps)
+    if a.which in ("dask", "all"):
+        dask(a.reps)
+    if a.which in ("crn", "all"):
+        crn(min(a.reps, 400))
+    if a.which in ("memory", "all"):
+        memory(a.small, a.large)
+
+
+if __name__ == "__main__":
+    main()
