@@ -111,9 +111,18 @@ class DaskCluster:
             if self.scheduler:
                 self._client = Client(self.scheduler, timeout="20s")  # type: ignore[no-untyped-call]
             else:
-                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                    n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address=None,
-                    silence_logs=40)
+                import dask
+
+                # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ for its workers; any explicit glibc
+                # malloc setting switches off the dynamic mmap threshold, so every per-class
+                # draw array (10^5 munitions a year) becomes an mmap/munmap with page faults,
+                # making replications ~50% slower.  Keep the thread caps, drop that one.
+                env = {k: v for k, v in dict(dask.config.get("distributed.nanny.pre-spawn-environ", {})).items()
+                       if k != "MALLOC_TRIM_THRESHOLD_"}
+                with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+                    self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                        n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+                        silence_logs=40)
                 self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
         except OSError as exc:
             raise UserError(f"--scheduler {self.scheduler}: cannot connect to the Dask scheduler ({exc})") from None
