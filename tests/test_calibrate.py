@@ -253,3 +253,12 @@ def test_bad_contacts_and_options(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 2 and "expected YYYY-MM-DD" in err and len(err.strip().splitlines()) == 1
 
 
+
+
+def test_defeated_option_chooses_the_headline_rate() -> None:
+    a = calibrate_records(EXCERPT, since=dt.date(2025, 2, 8), until=dt.date(2025, 2, 16))
+    b = calibrate_records(EXCERPT, since=dt.date(2025, 2, 8), until=dt.date(2025, 2, 16),
+                          defeated="destroyed+not_reach_goal")
+    sa, sb = a["observed"]["shahed"], b["observed"]["shahed"]
+    assert sa["interception_rate"] == sa["destroyed_rate"] < sb["interception_rate"] == sb["defeated_rate"]
+    assert b["provenance"]["options"]["defeated"] == "destroyed+not_reach_goal"

@@ -89,6 +89,19 @@ def test_interrupted_then_resumed_equals_uninterrupted(small: Path, tmp_path: Pa
         resume_experiment(run_dir)
 
 
+def test_lost_worker_fails_cleanly_and_resumes_to_the_same_bytes(small: Path, tmp_path: Path) -> None:
+    from scenario_sim.experiment import RunFailed
+
+    full = run_experiment(small, jobs=1, out=tmp_path / "full")
+    with pytest.raises(RunFailed, match="--resume"):
+        run_experiment(small, jobs=2, chunk_size=4, out=tmp_path / "lost", crash_on=[13])
+    run_dir = next((tmp_path / "lost" / "small").iterdir())
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["status"] == "failed" and "BrokenProcessPool" in m["error"]
+    resumed = resume_experiment(run_dir, jobs=2)
+    assert _bytes(resumed.run_dir) == _bytes(full.run_dir)
+
+
 @pytest.mark.slow
 def test_killed_process_is_resumed_by_the_cli(tmp_path: Path) -> None:
     out = tmp_path / "res"

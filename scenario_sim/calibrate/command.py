@@ -42,8 +42,14 @@ def calibrate_records(attacks: str | Path, contacts: str | Path | None = None, s
                       national_channels: tuple[str, ...] = ("kpszsu",), dating: str = "launch",
                       mapping: str | Path | None = None, window: int = 3, pre_window: int = 28,
                       event_classes: list[str] | None = None, status: str = "confirmed",
-                      n_placebo: int = 10000, seed: int = 0, surge_multiplier: float = 2.5) -> dict[str, Any]:
-    """Everything ``calibrate`` computes, as one JSON-ready mapping."""
+                      n_placebo: int = 10000, seed: int = 0, surge_multiplier: float = 2.5,
+                      defeated: str = "destroyed") -> dict[str, Any]:
+    """Everything ``calibrate`` computes, as one JSON-ready mapping.
+
+    ``defeated`` says what counts as defeated in the headline ``interception_rate``:
+    ``destroyed``, or ``destroyed+not_reach_goal`` (drones lost to electronic warfare were
+    reported separately for part of the record).  Both rates are always in the output.
+    """
     records, report = read_records(attacks)
     mp = load_mapping(mapping)
     unusable: Counter[str] = Counter(report.unusable)
@@ -84,6 +90,11 @@ def calibrate_records(attacks: str | Path, contacts: str | Path | None = None, s
     daily = daily_series(df, classes, start, end)
 
     observed = {c: rates(df[df["cls"] == c]) for c in classes}
+    key = "destroyed_rate" if defeated == "destroyed" else "defeated_rate"
+    for o in observed.values():
+        o["interception_rate"] = o[key]
+        o["interception_rate_ci"] = o[f"{key}_ci"]
+        o["interception_counts"] = defeated
     waves: dict[str, Any] = {}
     for c in classes:
         x = daily[c].to_numpy()
@@ -109,7 +120,7 @@ def calibrate_records(attacks: str | Path, contacts: str | Path | None = None, s
                         "period": period, "sources": sources, "national_channels": list(national_channels),
                         "dating": dating, "mapping": str(mapping) if mapping else "shipped classes.yaml",
                         "window": window, "pre_window": pre_window, "event_classes": event_classes or classes,
-                        "status": status, "placebo_sets": n_placebo, "seed": seed,
+                        "status": status, "placebo_sets": n_placebo, "seed": seed, "defeated": defeated,
                         "surge_multiplier": surge_multiplier},
             "attribution": "Ukrainian Air Force daily reports, compiled by Petro Ivaniuk, Kaggle dataset "
                            "'Massive Missile Attacks on Ukraine'",
@@ -242,13 +253,19 @@ def summary_text(result: dict[str, Any]) -> str:
     if result["unknown_models"]:
         lines.append("unknown model names: " + ", ".join(f"{k} ({v})" for k, v in result["unknown_models"].items()))
     span = result["provenance"]["date_span"]
-    lines.append(f"\ninterception, {span[0]} to {span[1]} (95% Wilson intervals)")
-    lines.append(f"  {'class':10s} {'launched':>9s} {'destroyed':>22s} {'defeated (+not_reach)':>24s}")
+    counted = result["provenance"]["options"]["defeated"]
+    lines.append(f"\ninterception, {span[0]} to {span[1]} (95% Wilson intervals; the interception rate counts "
+                 f"{counted} as defeated)")
+    lines.append(f"  {'class':10s} {'launched':>9s} {'interception rate':>24s}   {'destroyed':>22s} "
+                 f"{'destroyed+not_reach':>22s}")
+    def rate(o: dict[str, Any], key: str) -> str:
+        lo, hi = o[f"{key}_ci"]
+        return f"{o[key]:.3f} [{lo:.3f}, {hi:.3f}]"
+
     for c in result["classes"]:
         o = result["observed"][c]
-        lines.append(f"  {c:10s} {o['launched']:9d} {o['destroyed_rate']:8.3f} [{o['destroyed_rate_ci'][0]:.3f}, "
-                     f"{o['destroyed_rate_ci'][1]:.3f}] {o['defeated_rate']:10.3f} [{o['defeated_rate_ci'][0]:.3f}, "
-                     f"{o['defeated_rate_ci'][1]:.3f}]")
+        lines.append(f"  {c:10s} {o['launched']:9d} {rate(o, 'interception_rate'):>24s}   "
+                     f"{rate(o, 'destroyed_rate'):>22s} {rate(o, 'defeated_rate'):>22s}")
     lines.append("\nwave sizes (days with launches; negative binomial by maximum likelihood, 95% intervals)")
     for c in result["classes"]:
         w = result["waves"][c]
@@ -281,6 +298,8 @@ def summary_text(result: dict[str, Any]) -> str:
 @click.option("--dating", type=click.Choice(["launch", "report"]), default="launch", show_default=True,
               help="Date a row by its launch (time_start) or its report (time_end).")
 @click.option("--mapping", type=click.Path(dir_okay=False), help="YAML mapping of model names to classes.")
+@click.option("--defeated", type=click.Choice(["destroyed", "destroyed+not_reach_goal"]), default="destroyed",
+              show_default=True, help="What the interception rate counts as defeated.")
 @click.option("--window", type=click.IntRange(0, 14), default=3, show_default=True, help="Event window: days 0..N.")
 @click.option("--pre-window", type=click.IntRange(1, 365), default=28, show_default=True, help="Days before a contact.")
 @click.option("--event-classes", help="Classes summed in the event study (default: all used classes).")
@@ -292,7 +311,8 @@ def summary_text(result: dict[str, Any]) -> str:
               help="Assumed surge wave size (x an ordinary wave) when turning the event study into a probability.")
 def calibrate(attacks_csv: str, contacts_csv: str | None, since: dt.date | None, until: dt.date | None,
               period: str, out: str, sources: str, dating: str, mapping: str | None, window: int, pre_window: int,
-              event_classes: str | None, status: str, placebo: int, seed: int, surge_multiplier: float) -> None:
+              event_classes: str | None, status: str, placebo: int, seed: int, surge_multiplier: float,
+              defeated: str) -> None:
     """Estimate scenario parameters from Air Force attack records, and test whether leader
     contacts are followed by surges (event study against placebo dates).
 
@@ -303,7 +323,7 @@ def calibrate(attacks_csv: str, contacts_csv: str | None, since: dt.date | None,
         raise UserError(f"--until ({until}) is before --since ({since})")
     ev = [c.strip() for c in event_classes.split(",")] if event_classes else None
     result = calibrate_records(attacks_csv, contacts_csv, since, until, period, sources, ("kpszsu",), dating,
-                               mapping, window, pre_window, ev, status, placebo, seed, surge_multiplier)
+                               mapping, window, pre_window, ev, status, placebo, seed, surge_multiplier, defeated)
     folder = Path(out)
     try:
         folder.mkdir(parents=True, exist_ok=True)

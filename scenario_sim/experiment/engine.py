@@ -194,7 +194,8 @@ def auto_chunk_size(replications: int, jobs: int) -> int:
 
 class _Run:
     def __init__(self, folder: store.RunFolder, manifest: dict[str, Any], loaded: LoadedScenario,
-                 executor: Executor, progress: ProgressFn | None, fault_injection: dict[str, list[int]] | None):
+                 executor: Executor, progress: ProgressFn | None, fault_injection: dict[str, list[int]] | None,
+                 crash_on: list[int] | None = None):
         self.folder = folder
         self.m = manifest
         self.loaded = loaded
@@ -205,7 +206,7 @@ class _Run:
         self.names = [o.name for o in self.outcomes]
         self.schema = _schema(self.names)
         self.payload = Payload({s: loaded.effective(s) for s in self.sets}, manifest["seed"], self.names,
-                               manifest["timeseries"], fault_injection or {})
+                               manifest["timeseries"], fault_injection or {}, crash_on or [])
 
     def execute(self) -> ExperimentResult:
         m = self.m
@@ -349,7 +350,8 @@ def run_experiment(scenario: str | Path | LoadedScenario, *, replications: int |
                    chunk_size: int | None = None, timeseries: bool | None = None,
                    precision: float | None = None, metric: str | None = None,
                    max_replications: int | None = None, progress: ProgressFn | None = None,
-                   fault_injection: dict[str, list[int]] | None = None) -> ExperimentResult:
+                   fault_injection: dict[str, list[int]] | None = None,
+                   crash_on: list[int] | None = None) -> ExperimentResult:
     """Run every recommendation set (or ``sets``; the baseline always) on common random numbers.
 
     ``replications`` and ``seed`` default to the scenario's; the effective values are
@@ -423,7 +425,7 @@ def run_experiment(scenario: str | Path | LoadedScenario, *, replications: int |
         "failures": {"count": 0, "first": []},
     }
     folder.write_manifest(manifest)
-    return _Run(folder, manifest, loaded, ex, progress, fault_injection).execute()
+    return _Run(folder, manifest, loaded, ex, progress, fault_injection, crash_on).execute()
 
 
 def resume_experiment(run_dir: str | Path, *, jobs: int | None = None, executor: str = "process",

@@ -10,6 +10,7 @@ out.  A replication that raises is recorded with its error; the others go on.
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import traceback
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class Payload:
     outcomes: list[str]
     timeseries: bool = False
     fault_injection: dict[str, list[int]] = field(default_factory=dict)  # tests only: set -> reps that raise
+    crash_on: list[int] = field(default_factory=list)  # tests only: reps at which the worker process dies
 
     def key(self) -> str:
         """Identity of the whole payload: a worker reuses compiled models only for the same one."""
@@ -81,6 +83,8 @@ def run_chunk(start: int, count: int, payload: Payload | None = None) -> ChunkRe
     ts_parts: list[dict[str, Any]] = []
     i = 0
     for rep in range(start, start + count):
+        if rep in payload.crash_on:  # simulates a lost worker (killed, out of memory)
+            os._exit(17)
         for name in names:
             cols["set"].append(name)
             cols["replication"][i] = rep
