@@ -128,10 +128,17 @@ def _errors(tmp_path: Path, doc_or_text: Any, capsys: pytest.CaptureFixture[str]
     return err.strip().splitlines()
 
 
+def _minimal_with(tmp_path: Path, capsys: Any, old: str, new: str) -> tuple[list[str], int]:
+    """Errors for minimal.yaml with one edit, and the line the edit is on."""
+    text = (ROOT / "scenarios/minimal.yaml").read_text()
+    assert old in text
+    text = text.replace(old, new)
+    line_no = next(i for i, t in enumerate(text.splitlines(), 1) if new in t)
+    return _errors(tmp_path, text, capsys), line_no
+
+
 def test_out_of_range_probability_names_file_line_field(tmp_path: Path, capsys: Any) -> None:
-    text = (ROOT / "scenarios/minimal.yaml").read_text().replace("pk: {drone: 0.5}", "pk: {drone: 1.4}")
-    lines = _errors(tmp_path, text, capsys)
-    line_no = next(i for i, t in enumerate(text.splitlines(), 1) if "1.4" in t)
+    lines, line_no = _minimal_with(tmp_path, capsys, "pk: {drone: 0.5}", "pk: {drone: 1.4}")
     assert lines == [f"{tmp_path}/x.yaml:{line_no}:19: air_defense.systems[guns].pk.drone: "
                      "must be between 0 and 1 (got 1.4)"]
 
@@ -157,18 +164,14 @@ def test_all_problems_reported_at_once(tmp_path: Path, capsys: Any) -> None:
 
 
 def test_bad_recommendation_path_points_at_its_line(tmp_path: Path, capsys: Any) -> None:
-    text = (ROOT / "scenarios/minimal.yaml").read_text().replace("systems.guns.pk", "systems.gunz.pk")
-    lines = _errors(tmp_path, text, capsys)
-    line_no = next(i for i, t in enumerate(text.splitlines(), 1) if "gunz" in t)
+    lines, line_no = _minimal_with(tmp_path, capsys, "systems.guns.pk", "systems.gunz.pk")
     assert len(lines) == 1
     assert f":{line_no}:" in lines[0]
     assert "no item named 'gunz' in air_defense.systems (did you mean 'guns'?)" in lines[0]
 
 
 def test_bad_value_in_recommendation_points_at_the_change(tmp_path: Path, capsys: Any) -> None:
-    text = (ROOT / "scenarios/minimal.yaml").read_text().replace("guns.pk.drone: 0.7", "guns.pk.drone: 7")
-    lines = _errors(tmp_path, text, capsys)
-    line_no = next(i for i, t in enumerate(text.splitlines(), 1) if "pk.drone: 7" in t)
+    lines, line_no = _minimal_with(tmp_path, capsys, "guns.pk.drone: 0.7", "guns.pk.drone: 7")
     assert lines == [f"{tmp_path}/x.yaml:{line_no}:42: recommendations[better_guns] -> "
                      "air_defense.systems[guns].pk.drone: must be between 0 and 1 (got 7)"]
 

@@ -86,50 +86,49 @@ def _describe(value: Any) -> str:
     return f" (got {text})"
 
 
+# Pydantic error types -> message templates.  ``{got}`` is " (got <input>)" for scalars;
+# other names come from the error's context.
+_MESSAGES: dict[str, str] = {
+    "missing": "required field is missing",
+    "float_parsing": "expected a number{got}", "float_type": "expected a number{got}",
+    "int_parsing": "expected a whole number{got}", "int_type": "expected a whole number{got}",
+    "int_from_float": "expected a whole number{got}",
+    "bool_parsing": "expected true or false{got}", "bool_type": "expected true or false{got}",
+    "string_type": "expected text{got}",
+    "model_type": "expected a mapping{got}", "model_attributes_type": "expected a mapping{got}",
+    "dict_type": "expected a mapping{got}",
+    "list_type": "expected a list{got}",
+    "greater_than_equal": "must be >= {ge}{got}", "greater_than": "must be > {gt}{got}",
+    "less_than_equal": "must be <= {le}{got}",
+    "too_short": "needs at least {min_length} item(s)",
+    "literal_error": "expected one of {expected}{got}",
+    "string_pattern_mismatch": "expected a lower-case name (letters, digits, _; starting with a letter){got}",
+    "date_parsing": "expected a date (YYYY-MM-DD){got}", "date_type": "expected a date (YYYY-MM-DD){got}",
+    "date_from_datetime_inexact": "expected a date (YYYY-MM-DD){got}",
+    "date_from_datetime_parsing": "expected a date (YYYY-MM-DD){got}",
+    "union_tag_invalid": "unknown distribution {tag!r}; expected one of {expected_tags}",
+    "union_tag_not_found": "a distribution needs a 'dist' field (or write a plain number)",
+    "value_error": "{error}{got}",
+}
+
+
 def _message(err: dict[str, Any], doc: Any) -> tuple[tuple[Any, ...], str]:
+    """(location, one-line message) for a pydantic error, in the analyst's words."""
     typ = err["type"]
     loc = tuple(err["loc"])
-    ctx = err.get("ctx") or {}
-    got = _describe(err.get("input"))
-    if typ == "missing":
-        return loc, "required field is missing"
     if typ == "extra_forbidden":
         known = known_keys(Scenario, tuple(p for p in loc[:-1] if p not in _UNION_TAGS)) or []
         return loc, f"unknown field{did_you_mean(str(loc[-1]), known)}"
-    if typ in ("float_parsing", "float_type"):
-        return loc, f"expected a number{got}"
-    if typ in ("int_parsing", "int_type", "int_from_float"):
-        return loc, f"expected a whole number{got}"
-    if typ in ("bool_parsing", "bool_type"):
-        return loc, f"expected true or false{got}"
-    if typ in ("string_type",):
-        return loc, f"expected text{got}"
-    if typ in ("model_type", "model_attributes_type", "dict_type"):
-        return loc, f"expected a mapping{got}"
-    if typ in ("list_type",):
-        return loc, f"expected a list{got}"
-    if typ == "greater_than_equal":
-        return loc, f"must be >= {ctx.get('ge')}{got}"
-    if typ == "greater_than":
-        return loc, f"must be > {ctx.get('gt')}{got}"
-    if typ == "less_than_equal":
-        return loc, f"must be <= {ctx.get('le')}{got}"
-    if typ == "too_short":
-        return loc, f"needs at least {ctx.get('min_length')} item(s)"
-    if typ == "literal_error":
-        return loc, f"expected one of {ctx.get('expected')}{got}"
-    if typ == "string_pattern_mismatch":
-        return loc, f"expected a lower-case name (letters, digits, _; starting with a letter){got}"
-    if typ in ("date_parsing", "date_type", "date_from_datetime_inexact", "date_from_datetime_parsing"):
-        return loc, f"expected a date (YYYY-MM-DD){got}"
-    if typ == "union_tag_invalid":
-        return loc, f"unknown distribution {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
-    if typ == "union_tag_not_found":
-        return loc, "a distribution needs a 'dist' field (or write a plain number)"
-    if typ == "value_error":
-        return loc, str(ctx.get("error", err["msg"])) + got
-    msg = err["msg"]
-    return loc, (msg[0].lower() + msg[1:] if msg else typ) + got
+    ctx = dict(err.get("ctx") or {})
+    ctx.setdefault("error", err["msg"])
+    template = _MESSAGES.get(typ)
+    if template is None:
+        msg = err["msg"]
+        template = (msg[0].lower() + msg[1:] if msg else typ).replace("{", "{{").replace("}", "}}") + "{got}"
+    try:
+        return loc, template.format(got=_describe(err.get("input")), **ctx)
+    except (KeyError, IndexError):
+        return loc, err["msg"]
 
 
 def validate_document(doc: Any, file: str) -> Scenario:
