@@ -24,11 +24,7 @@ def _echo_err(line: str) -> None:
     click.echo(line, err=True)
 
 
-class _Group(click.Group):
-    pass
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="scenario-sim")
 def cli() -> None:
     """Compare policy recommendation sets in a Monte Carlo model of strike waves,

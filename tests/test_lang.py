@@ -261,6 +261,18 @@ def test_scale_and_include(tmp_path: Path) -> None:
     assert loaded.baseline.air_defense.systems[0].capacity_per_wave == 50
 
 
+def test_a_set_included_twice_is_applied_once(tmp_path: Path) -> None:
+    d = minimal_doc()
+    d["recommendations"] = [
+        {"name": "more", "scale": {"air_defense.systems.guns.capacity_per_wave": 2}},
+        {"name": "a", "include": ["more"]},
+        {"name": "b", "include": ["more"]},
+        {"name": "both", "include": ["a", "b"]},
+    ]
+    loaded = load_scenario(write(tmp_path, "s.yaml", yaml.safe_dump(d)))
+    assert loaded.effective("both").air_defense.systems[0].capacity_per_wave == 100
+
+
 @pytest.mark.parametrize("rec, message", [
     ({"name": "x", "scale": {"air_defense.systems.guns.name": 2}}, "scale needs a number"),
     ({"name": "x", "changes": {"air_defense.sistems.guns.pk.drone": 1}}, "did you mean 'systems'"),

@@ -211,8 +211,7 @@ class _Run:
     def execute(self) -> ExperimentResult:
         m = self.m
         t0 = time.perf_counter()
-        started = m.setdefault("timings", {}).setdefault("started", dt.datetime.now().isoformat(timespec="seconds"))
-        del started
+        m.setdefault("timings", {}).setdefault("started", dt.datetime.now().isoformat(timespec="seconds"))
         m["status"] = "running"
         m["executor"] = {"kind": self.executor.name, "jobs": self.executor.jobs}
         self.folder.write_manifest(m)

@@ -196,7 +196,7 @@ def read_document(path: str | Path, _chain: tuple[str, ...] = ()) -> SourceMap:
 # --------------------------------------------------------------------------- sets
 
 
-def _set_edits(doc: SourceMap, rec: dict[str, Any]) -> list[Edit]:
+def _set_edits(rec: dict[str, Any]) -> list[Edit]:
     edits = []
     changes = rec.get("changes") or {}
     for path, value in changes.items():
@@ -225,10 +225,15 @@ def set_document(doc: SourceMap, set_name: str, file: str) -> SourceMap:
                                      f"{did_you_mean(set_name, known)} (known: {', '.join(known)})")])
     out = copy.deepcopy(doc)
     problems: list[Problem] = []
+    applied: set[str] = set()
 
     def apply(name: str, stack: tuple[str, ...]) -> None:
+        # Each set once, even when included twice through different bundles: a `scale`
+        # applied twice would silently square its factor.
+        if name in applied:
+            return
+        applied.add(name)
         i, rec = index[name]
-        recs = doc["recommendations"]
         for j, inc in enumerate(rec.get("include") or []):
             loc = ("recommendations", i, "include", j)
             if inc in stack or inc == name:
@@ -238,8 +243,7 @@ def set_document(doc: SourceMap, set_name: str, file: str) -> SourceMap:
                                          f"{did_you_mean(str(inc), list(index))}", file))
             else:
                 apply(inc, (*stack, name))
-        del recs
-        for edit in _set_edits(doc, rec):
+        for edit in _set_edits(rec):
             try:
                 apply_edit(out, edit, Scenario, forbidden=("recommendations", "name"))
             except PatchError as pe:
