@@ -89,14 +89,15 @@ def register(group: click.Group) -> None:
                   help="Results root; the run goes in OUT/<scenario>/<timestamp>-<id>/.")
     @click.option("--resume", "resume_dir", type=click.Path(), metavar="RUN_DIR", help="Finish an interrupted run.")
     @click.option("--precision", type=float,
-                  help="Adaptive: target 95%% half-width as a fraction of the baseline mean.")
+                  help="Adaptive: target 95% half-width as a fraction of the baseline mean.")
     @click.option("--metric", help="Adaptive: the outcome --precision applies to.")
     @click.option("--max-replications", type=click.IntRange(min=1), help="Adaptive: stop here at the latest.")
     @click.option("--timeseries/--no-timeseries", default=None, help="Store daily time series.")
     @click.option("--chunk-size", type=click.IntRange(min=1),
                   help="Replications per work unit (results do not depend on it).")
     @click.option("--rank-by", help="Outcome to rank by (default: the scenario's outputs.primary).")
-    @click.option("--format", "fmt_name", type=click.Choice(FORMATS), default="table", show_default=True)
+    @click.option("--format", "fmt_name", type=click.Choice(FORMATS), default="table", show_default=True,
+                  help="How to print the ranking (csv and json give every statistic).")
     @click.option("--report", "make_report", is_flag=True, help="Also write report.html in the run folder.")
     @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
     def run(scenario: str | None, replications: int | None, seed: int | None, jobs: int | None, executor: str,
@@ -151,7 +152,8 @@ def register(group: click.Group) -> None:
     @group.command(name="compare")
     @click.argument("run_dir", metavar="RUN_DIR")
     @click.option("--rank-by", help="Outcome to rank by (default: the scenario's outputs.primary).")
-    @click.option("--format", "fmt_name", type=click.Choice(FORMATS), default="table", show_default=True)
+    @click.option("--format", "fmt_name", type=click.Choice(FORMATS), default="table", show_default=True,
+                  help="How to print the ranking (csv and json give every statistic).")
     def compare_cmd(run_dir: str, rank_by: str | None, fmt_name: str) -> None:
         """Rank the sets of a finished run by paired differences from the baseline.
 
