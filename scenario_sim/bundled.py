@@ -21,10 +21,6 @@ def bundled_dir() -> Path:
         return Path(__file__).resolve().parent.parent / "scenarios"
 
 
-def bundled_names() -> list[str]:
-    return sorted(p.stem for p in bundled_dir().glob("*.yaml"))
-
-
 def resolve(arg: str | None) -> Path:
     """A scenario argument as a path: an existing file, or the name of a bundled scenario."""
     if arg is None:

@@ -227,5 +227,3 @@ Distribution = Annotated[
     BeforeValidator(_coerce),
 ]
 """A random quantity: a number, or a mapping with a ``dist`` tag (see module docstring)."""
-
-DIST_NAMES = ("fixed", "poisson", "negbin", "uniform", "triangular", "lognormal", "empirical")

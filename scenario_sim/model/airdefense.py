@@ -51,6 +51,7 @@ import simpy
 
 from scenario_sim.model.compiled import CompiledScenario, CompiledSystem
 from scenario_sim.model.contacts import Contact
+from scenario_sim.model.draws import prefix, prefix_bool, range_counts, uniforms
 from scenario_sim.model.rng import Streams
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -128,43 +129,6 @@ class LayerResult:
     exhausted_days: int
 
 
-def _prefix(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Exclusive prefix sums: out[k] = x[0] + ... + x[k-1] (int64 for integer input)."""
-    out = np.zeros(x.shape[0] + 1, dtype=np.float64 if x.dtype.kind == "f" else np.int64)
-    np.cumsum(x, out=out[1:])
-    return out
-
-
-def _prefix_bool(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Exclusive prefix counts of a boolean array."""
-    out = np.zeros(x.shape[0] + 1, dtype=np.int64)
-    # Cast first: numpy's cumsum with a dtype conversion is ten times slower.
-    np.cumsum(x.astype(np.int64), out=out[1:])
-    return out
-
-
-def range_counts(x: np.ndarray[Any, Any], st: IntArray, m: IntArray) -> IntArray:
-    """``sum(x[st[w] : st[w] + m[w]])`` for every wave *w*, in one pass over ``x``.
-
-    ``x`` is a boolean or small-integer array.  Blocks never overlap and ``m`` never exceeds
-    a block, so once the ranges are sorted by start ``np.add.reduceat`` can do this without
-    a prefix array.
-    """
-    W = st.shape[0]
-    if W == 0:
-        return np.zeros(0, dtype=np.int64)
-    order = np.argsort(st, kind="stable")
-    xi = np.zeros(x.shape[0] + 1, dtype=np.int8)  # padded: st + m may equal len(x)
-    xi[:-1] = x
-    idx = np.empty(2 * W, dtype=np.int64)
-    idx[0::2] = st[order]
-    idx[1::2] = st[order] + m[order]
-    sums = np.add.reduceat(xi, idx, dtype=np.int64)[0::2]
-    out = np.empty(W, dtype=np.int64)
-    out[order] = np.where(m[order] > 0, sums, 0)
-    return out
-
-
 def _within_reach(u: FloatArray, coverage: float) -> tuple[np.ndarray[Any, Any], FloatArray]:
     """(within reach, engagement uniform) for coverage < 1: reach iff ``u < coverage``, and
     then ``u / coverage`` is uniform on [0, 1); munitions out of reach get 0 (never used)."""
@@ -185,12 +149,6 @@ def shots_until_kill(v: FloatArray, pk: float, shots: int) -> FloatArray:
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         g = 1.0 + np.floor(np.log1p(-np.asarray(v, dtype=np.float64)) / math.log1p(-pk))
     return np.minimum(np.nan_to_num(g, nan=float(shots), posinf=float(shots)), shots)
-
-
-def uniforms(rng: np.random.Generator, n: int) -> np.ndarray[Any, Any]:
-    """``n`` uniforms on [0, 1) in single precision: 24 bits are ample for comparisons with
-    probabilities, and half the cost of doubles for the ~10^5 munitions of a year."""
-    return rng.random(n, dtype=np.float32)
 
 
 class _Draws:
@@ -214,9 +172,9 @@ class _Draws:
         kill = v < p
         if reach is not None:
             kill &= reach
-        self.kills = _prefix_bool(kill)
+        self.kills = prefix_bool(kill)
         n = u.shape[0]
-        self.covered = np.arange(n + 1, dtype=np.int64) if reach is None else _prefix_bool(reach)
+        self.covered = np.arange(n + 1, dtype=np.int64) if reach is None else prefix_bool(reach)
         if not sls or pk <= 0.0:
             self.used = self.covered * shots
         elif pk >= 1.0:
@@ -225,7 +183,7 @@ class _Draws:
             used = shots_until_kill(v, pk, shots).astype(np.int64)
             if reach is not None:
                 used[~reach] = 0
-            self.used = _prefix(used)
+            self.used = prefix(used)
 
     def span(self, st: IntArray, n_in: IntArray, cap: IntArray) -> tuple[IntArray, IntArray]:
         """(engaged, prefix length) for waves starting at ``st`` with ``n_in`` arrivals."""
@@ -268,7 +226,7 @@ def resolve_layers(model: CompiledScenario, streams: Streams, times: FloatArray,
                     m = e
                 else:  # engage the first e munitions within reach: find where they end
                     reach, v = _within_reach(uc, cov)
-                    cp = _prefix_bool(reach)
+                    cp = prefix_bool(reach)
                     e = np.minimum(cp[st + remaining[:, c]] - cp[st], cap)
                     m = np.where(e > 0, np.searchsorted(cp, cp[st] + e, side="left") - st, 0)
                 kill = v < p[c]
@@ -347,11 +305,11 @@ def resolve_layers(model: CompiledScenario, streams: Streams, times: FloatArray,
 def stock_by_day(initial: int, times: FloatArray, shots: IntArray, deliveries: list[tuple[float, int]],
                  at: np.ndarray[Any, Any]) -> FloatArray:
     """Interceptor stock at each time in ``at`` from shots fired and deliveries received."""
-    fired = _prefix(shots.astype(np.int64))[np.searchsorted(times, at, side="right")]
+    fired = prefix(shots.astype(np.int64))[np.searchsorted(times, at, side="right")]
     if deliveries:
         dt = np.array([t for t, _ in deliveries])
         dq = np.array([q for _, q in deliveries], dtype=np.int64)
-        got = _prefix(dq)[np.searchsorted(dt, at, side="right")]
+        got = prefix(dq)[np.searchsorted(dt, at, side="right")]
     else:
         got = np.zeros_like(fired)
     return np.asarray(initial + got - fired, dtype=float)

@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 import simpy
 
-from scenario_sim.model.airdefense import Blocks, range_counts, uniforms
+from scenario_sim.model.airdefense import Blocks
 from scenario_sim.model.compiled import CompiledScenario
 from scenario_sim.model.contacts import Contact
+from scenario_sim.model.draws import prefix, range_counts, uniforms
 from scenario_sim.model.rng import Streams
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -65,12 +66,6 @@ class ConsequenceResult:
     energy: FloatArray        # (horizon,) end-of-day capacity before repair
 
 
-def _prefix(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    out = np.zeros(x.shape[0] + 1, dtype=x.dtype)
-    np.cumsum(x, out=out[1:])
-    return out
-
-
 def resolve_consequences(model: CompiledScenario, streams: Streams, times: FloatArray, launched: IntArray,
                          leaked: IntArray, cd_active: np.ndarray[Any, Any], blocks: Blocks) -> ConsequenceResult:
     """Hits, harm and the energy trajectory for a replication's waves."""
@@ -97,8 +92,8 @@ def resolve_consequences(model: CompiledScenario, streams: Streams, times: Float
     n_civ = int(civ_hits.sum())
     harm = np.zeros(W)
     if n_civ:
-        hv = _prefix(cq.harm_per_civilian_hit.sample(streams.rng("consequences.harm"), n_civ))
-        k = _prefix(civ_hits)
+        hv = prefix(cq.harm_per_civilian_hit.sample(streams.rng("consequences.harm"), n_civ))
+        k = prefix(civ_hits)
         harm = hv[k[1:]] - hv[k[:-1]]
         factor = np.where(cd_active, cq.civil_defense.harm_factor_when_active, 1.0)
         harm = harm * factor
