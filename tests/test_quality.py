@@ -40,3 +40,39 @@ def test_readme_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     for code in blocks:
         code = code.replace('out="results"', f'out="{tmp_path}"').replace("replications=200", "replications=5")
         exec(compile(code, "README.md", "exec"), {})
+
+
+# Functions that still exceed the limit while the restructuring (issue "the house") is under
+# way. Each entry is removed when its function is split; the test fails if a listed function
+# has already come under the limit, so the list can only shrink.  Target: empty.
+_STILL_OVER_20: set[str] = {
+    "scenario_sim/calibrate/command.py:calibrate_records",
+    "scenario_sim/report/html.py:write_report",
+    "scenario_sim/lang/checks.py:cross_check",
+    "scenario_sim/analysis/compare.py:compare",
+    "scenario_sim/calibrate/records.py:read_records",
+    "scenario_sim/calibrate/eventstudy.py:event_study",
+    "scenario_sim/model/airdefense.py:resolve_layers",
+    "scenario_sim/experiment/engine.py:run_experiment",
+    "scenario_sim/experiment/worker.py:run_chunk",
+    "scenario_sim/lang/loader.py:read_document",
+    "scenario_sim/lang/patch.py:apply_edit",
+    "scenario_sim/lang/loader.py:locate",
+}
+MAX_COMPLEXITY = 20
+
+
+def test_no_function_above_cyclomatic_complexity_20() -> None:
+    """Cyclomatic complexity as radon measures it (boolean operators count), at most 20."""
+    from radon.complexity import cc_visit
+
+    over: set[str] = set()
+    for path in sorted((ROOT / "scenario_sim").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for block in cc_visit(path.read_text()):
+            if block.complexity > MAX_COMPLEXITY:
+                over.add(f"{rel}:{block.name}")
+    new = over - _STILL_OVER_20
+    fixed = _STILL_OVER_20 - over
+    assert not new, f"functions above complexity {MAX_COMPLEXITY}: {sorted(new)}"
+    assert not fixed, f"now within the limit, remove from _STILL_OVER_20: {sorted(fixed)}"
