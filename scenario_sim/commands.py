@@ -16,9 +16,21 @@ from scenario_sim.bundled import resolve
 from scenario_sim.report.table import FORMATS
 
 
-def _split(values: tuple[str, ...]) -> list[str] | None:
+def _split(values: tuple[str, ...], option: str = "--sets") -> list[str] | None:
+    """Names from repeated and comma-separated options; None when the option was not given.
+
+    An option that was given but names nothing (``--sets ""``, ``--sets ,``) is an error:
+    silently falling back to "all sets" would run something other than what was asked.
+    """
+    if not values:
+        return None
     out = [v.strip() for val in values for v in val.split(",") if v.strip()]
-    return out or None
+    if not out:
+        from scenario_sim.errors import UserError
+
+        raise UserError(f"{option}: names no recommendation set (got {','.join(values)!r}); "
+                        f"leave {option} out to run them all")
+    return out
 
 
 class _Progress:

@@ -36,6 +36,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -51,6 +52,7 @@ from scenario_sim import __version__
 from scenario_sim.errors import ResultsError, UserError
 from scenario_sim.experiment import store
 from scenario_sim.experiment.executors import Executor, make_executor
+from scenario_sim.experiment.guard import HINT, refuse_in_worker_bootstrap
 from scenario_sim.experiment.stats import t_interval
 from scenario_sim.experiment.worker import ChunkResult, Payload
 from scenario_sim.lang import BASELINE, LoadedScenario, dump_scenario, load_scenario
@@ -231,7 +233,8 @@ class _Run:
             self.executor.shutdown(cancel=True)
             m["error"] = f"{type(exc).__name__}: {exc}"
             self._stop("failed", t0)
-            raise RunFailed(f"run failed ({type(exc).__name__}: {exc}); finished chunks are saved. "
+            hint = f"; if a worker said it was starting, {HINT}" if isinstance(exc, BrokenExecutor) else ""
+            raise RunFailed(f"run failed ({type(exc).__name__}: {exc}){hint}; finished chunks are saved. "
                             f"Resume with: scenario-sim run --resume {self.folder.path}") from None
         self.executor.shutdown()
         return self._finish(t0)
@@ -357,6 +360,7 @@ def run_experiment(scenario: str | Path | LoadedScenario, *, replications: int |
     recorded in the manifest.  Returns the finished run; raises :class:`UserError` for bad
     input, :class:`RunInterrupted` / :class:`RunFailed` for runs that can be resumed.
     """
+    refuse_in_worker_bootstrap("run_experiment")
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     base = loaded.baseline
     known = loaded.set_names
@@ -430,6 +434,7 @@ def run_experiment(scenario: str | Path | LoadedScenario, *, replications: int |
 def resume_experiment(run_dir: str | Path, *, jobs: int | None = None, executor: str = "process",
                       scheduler: str | None = None, progress: ProgressFn | None = None) -> ExperimentResult:
     """Finish an interrupted run in place, with exactly the results of an uninterrupted one."""
+    refuse_in_worker_bootstrap("resume_experiment")
     folder = store.RunFolder.open(run_dir)
     m = folder.manifest()
     if m.get("status") in ("complete", "complete_with_failures"):
