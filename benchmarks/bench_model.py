@@ -25,7 +25,7 @@ from scenario_sim.model.simulation import World
 
 
 def count_events(model: Any, seed: int, rep: int) -> tuple[int, int]:
-    w = World(model, seed, rep)
+    w = World.create(model, seed, rep)
     n = 0
     step = w.env.step
 
@@ -36,7 +36,7 @@ def count_events(model: Any, seed: int, rep: int) -> tuple[int, int]:
 
     w.env.step = counting_step  # type: ignore[method-assign]
     w.run_events()
-    return n, len(w._times)
+    return n, len(w.log.times)
 
 
 def bare_loop(n_events: int) -> None:
@@ -69,7 +69,7 @@ def main() -> None:
         t1 = time.perf_counter()
         bare_loop(events)
         t2 = time.perf_counter()
-        w = World(model, seed, r)
+        w = World.create(model, seed, r)
         w.run_events()
         t3 = time.perf_counter()
         t_model.append(t1 - t0)

@@ -51,7 +51,8 @@ import simpy
 
 from scenario_sim.model.compiled import CompiledScenario, CompiledSystem
 from scenario_sim.model.contacts import Contact
-from scenario_sim.model.draws import prefix, prefix_bool, range_counts, uniforms
+from scenario_sim.model.doctrine import Doctrine, kill_probability
+from scenario_sim.model.draws import Blocks, prefix, prefix_bool, range_counts, uniforms
 from scenario_sim.model.rng import Streams
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -113,15 +114,6 @@ class AirDefense:
 
 
 @dataclass
-class Blocks:
-    """Layout of the per-munition draws: wave *w*'s class-*c* munitions are draws
-    ``starts[w, c] ..`` of arrays of length ``totals[c]`` (see ``World._blocks``)."""
-
-    starts: IntArray   # (W, C)
-    totals: IntArray   # (C,)
-
-
-@dataclass
 class LayerResult:
     name: str
     killed: IntArray          # (W, C)
@@ -140,15 +132,11 @@ def _within_reach(u: FloatArray, coverage: float) -> tuple[np.ndarray[Any, Any],
     return reach, np.minimum(v, np.nextafter(1.0, 0.0))
 
 
-def shots_until_kill(v: FloatArray, pk: float, shots: int) -> FloatArray:
-    """Shoot-look-shoot shots per target: ``min(shots, 1 + floor(log(1 - v) / log(1 - pk)))``.
-
-    For 0 < pk < 1.  A vanishing pk makes the ratio overflow to +inf, whose limit (all
-    ``shots`` fired) is the right answer, so the overflow is silenced, not avoided.
-    """
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        g = 1.0 + np.floor(np.log1p(-np.asarray(v, dtype=np.float64)) / math.log1p(-pk))
-    return np.minimum(np.nan_to_num(g, nan=float(shots), posinf=float(shots)), shots)
+def _engagement(u: FloatArray, coverage: float) -> tuple[np.ndarray[Any, Any] | None, FloatArray]:
+    """(within reach or None when every munition is, engagement uniform)."""
+    if coverage >= 1.0:
+        return None, u
+    return _within_reach(u, coverage)
 
 
 class _Draws:
@@ -158,148 +146,154 @@ class _Draws:
     class in the replication, those within reach, those destroyed if engaged, and the shots
     they would take.  A munition is within reach iff ``U < coverage``; given that, ``U /
     coverage`` is uniform on [0, 1) and plays the role of the engagement uniform.  Where a
-    count is arithmetic (full coverage: ``covered[k] = k``; salvo: ``used[k] = s *
-    covered[k]``) no array is built.
+    count is arithmetic (full coverage: ``covered[k] = k``; fixed shots per target: ``used[k]
+    = s * covered[k]``) no array is built.
     """
 
-    def __init__(self, u: FloatArray, pk: float, shots: int, sls: bool, coverage: float):
-        p = 1.0 - (1.0 - pk) ** shots
-        self.full = coverage >= 1.0
-        reach = None
-        v = u
-        if not self.full:
-            reach, v = _within_reach(u, coverage)
-        kill = v < p
+    def __init__(self, u: FloatArray, pk: float, shots: int, doctrine: Doctrine, coverage: float):
+        reach, v = _engagement(u, coverage)
+        self.full = reach is None
+        kill = v < kill_probability(pk, shots)
         if reach is not None:
             kill &= reach
         self.kills = prefix_bool(kill)
         n = u.shape[0]
         self.covered = np.arange(n + 1, dtype=np.int64) if reach is None else prefix_bool(reach)
-        if not sls or pk <= 0.0:
-            self.used = self.covered * shots
-        elif pk >= 1.0:
-            self.used = self.covered
+        fixed = doctrine.fixed_shots(pk, shots)
+        if fixed is not None:
+            self.used = self.covered * fixed
         else:
-            used = shots_until_kill(v, pk, shots).astype(np.int64)
+            used = doctrine.shots_taken(v, pk, shots).astype(np.int64)
             if reach is not None:
                 used[~reach] = 0
             self.used = prefix(used)
 
-    def span(self, st: IntArray, n_in: IntArray, cap: IntArray) -> tuple[IntArray, IntArray]:
-        """(engaged, prefix length) for waves starting at ``st`` with ``n_in`` arrivals."""
-        reach = self.covered[st + n_in] - self.covered[st]
-        e = np.minimum(reach, cap)
-        if self.full:
-            return e, e
-        m = np.where(e > 0, np.searchsorted(self.covered, self.covered[st] + e, side="left") - st, 0)
-        return e, m
+    def lists(self) -> tuple[list[int], list[int], list[int], bool]:
+        # Python lists: the stocked layer walks waves one by one, and list indexing is
+        # several times cheaper than numpy scalar indexing.
+        return self.covered.tolist(), self.used.tolist(), self.kills.tolist(), self.full
 
 
 def resolve_layers(model: CompiledScenario, streams: Streams, times: FloatArray, launched: IntArray,
                    readiness: FloatArray, deliveries: dict[str, list[tuple[float, int]]], blocks: Blocks,
                    ) -> tuple[IntArray, list[LayerResult]]:
-    """Resolve every wave through every layer.  Returns (leakers (W, C), per-layer results)."""
-    W, C = launched.shape
-    starts, totals = blocks.starts, blocks.totals
+    """Resolve every wave through every layer, in order.  Returns (leakers (W, C), per-layer results).
+
+    ``launched`` is not modified; each layer engages what the layers above let through.
+    """
     remaining = launched.copy()
     results = []
     day_ends = np.arange(model.horizon) + 0.95
     for cs in model.systems:
         spec = cs.spec
-        d = spec.doctrine
-        sls = d.mode == "shoot_look_shoot"
         cap = np.floor(spec.capacity_per_wave * readiness).astype(np.int64)
-        killed = np.zeros((W, C), dtype=np.int64)
-        shots = np.zeros(W, dtype=np.int64)
-        u = {c: uniforms(streams.rng(f"air_defense.{spec.name}.{model.classes[c]}"), int(totals[c]))
+        u = {c: uniforms(streams.rng(f"air_defense.{spec.name}.{model.classes[c]}"), int(blocks.totals[c]))
              for c in cs.engages}
-        if not cs.limited:
-            s_high = d.shots_per_target  # unlimited stock is never below the threshold
-            p = 1.0 - (1.0 - np.array(cs.pk)) ** s_high
-            for c in cs.engages:
-                uc = u[c]
-                st = starts[:, c]
-                cov = cs.coverage[c]
-                if cov >= 1.0:
-                    v = uc
-                    e = np.minimum(remaining[:, c], cap)
-                    m = e
-                else:  # engage the first e munitions within reach: find where they end
-                    reach, v = _within_reach(uc, cov)
-                    cp = prefix_bool(reach)
-                    e = np.minimum(cp[st + remaining[:, c]] - cp[st], cap)
-                    m = np.where(e > 0, np.searchsorted(cp, cp[st] + e, side="left") - st, 0)
-                kill = v < p[c]
-                if cov < 1.0:
-                    kill &= reach
-                k = range_counts(kill, st, m)
-                if sls and 0.0 < cs.pk[c] < 1.0:
-                    used = shots_until_kill(v, cs.pk[c], s_high).astype(np.int8)
-                    if cov < 1.0:
-                        used[~reach] = 0
-                    shots += range_counts(used, st, m)
-                else:
-                    shots += e * (1 if (sls and cs.pk[c] >= 1.0) else s_high)
-                cap = cap - e
-                remaining[:, c] -= k
-                killed[:, c] = k
-            exhausted = 0
+        if cs.limited:
+            killed, shots = _stocked_layer(cs, u, remaining, cap, blocks.starts, times, launched,
+                                           deliveries.get(spec.name, []))
+            exhausted = _days_exhausted(cs.initial_stock, times, shots, deliveries.get(spec.name, []), day_ends)
         else:
-            high = {c: _Draws(u[c], cs.pk[c], d.shots_per_target, sls, cs.coverage[c]) for c in cs.engages}
-            low = high if d.reduced_shots_per_target == d.shots_per_target else {
-                c: _Draws(u[c], cs.pk[c], d.reduced_shots_per_target, sls, cs.coverage[c])
-                for c in cs.engages}
-            stock = float(cs.initial_stock)
-            deliv = deliveries.get(spec.name, [])
-            di = 0
-            active = np.flatnonzero(launched[:, cs.engages].sum(axis=1) > 0) if W else np.empty(0, dtype=np.int64)
-            # Python lists: this loop is sequential (stock couples the waves), and list
-            # indexing is several times cheaper than numpy scalar indexing.
-            rem = remaining.tolist()
-            stl = starts.tolist()
-            capl = cap.tolist()
-            lists = {id(dr): (dr.covered.tolist(), dr.used.tolist(), dr.kills.tolist(), dr.full)
-                     for dr in [*high.values(), *low.values()]}
-            shots_l = [0] * W
-            for w in active.tolist():
-                t = times[w]
-                while di < len(deliv) and deliv[di][0] <= t:
-                    stock += deliv[di][1]
-                    di += 1
-                draws = high if stock >= d.reduce_below_stock else low
-                c_left = capl[w]
-                fired_w = 0
-                row = rem[w]
-                for c in cs.engages:
-                    n_in = row[c]
-                    if n_in <= 0 or c_left <= 0:
-                        continue
-                    covered, used, kills, full = lists[id(draws[c])]
-                    st = stl[w][c]
-                    cov0 = covered[st]
-                    e = min(covered[st + n_in] - cov0, c_left)
-                    if e <= 0:
-                        continue
-                    m = e if full else bisect_left(covered, cov0 + e, st, st + n_in + 1) - st
-                    base = used[st]
-                    if used[st + m] - base > stock:  # stock binds inside this wave
-                        m = bisect_right(used, base + stock, st, st + m + 1) - 1 - st
-                        if m <= 0:
-                            continue
-                        e = covered[st + m] - cov0
-                    fired = used[st + m] - base
-                    k = kills[st + m] - kills[st]
-                    stock -= fired
-                    fired_w += fired
-                    c_left -= e
-                    row[c] -= k
-                    killed[w, c] = k
-                shots_l[w] = fired_w
-            remaining = np.asarray(rem, dtype=np.int64).reshape(W, C)
-            shots = np.asarray(shots_l, dtype=np.int64)
-            exhausted = _days_exhausted(cs.initial_stock, times, shots, deliv, day_ends)
+            killed, shots = _unlimited_layer(cs, u, remaining, cap, blocks.starts)
+            exhausted = 0
         results.append(LayerResult(spec.name, killed, shots, exhausted))
     return remaining, results
+
+
+def _unlimited_layer(cs: CompiledSystem, u: dict[int, FloatArray], remaining: IntArray, cap: IntArray,
+                     starts: IntArray) -> tuple[IntArray, IntArray]:
+    """A layer without an interceptor inventory: limited by capacity only, so every wave is
+    resolved at once with a few array passes.  Updates ``remaining`` in place."""
+    W, C = remaining.shape
+    killed = np.zeros((W, C), dtype=np.int64)
+    shots = np.zeros(W, dtype=np.int64)
+    d = cs.doctrine
+    s = d.shots_per_target(math.inf)  # unlimited stock is never below the threshold
+    for c in cs.engages:
+        st = starts[:, c]
+        pk = cs.pk[c]
+        reach, v = _engagement(u[c], cs.coverage[c])
+        if reach is None:
+            e = np.minimum(remaining[:, c], cap)
+            m = e
+        else:  # engage the first e munitions within reach: find where they end
+            cp = prefix_bool(reach)
+            e = np.minimum(cp[st + remaining[:, c]] - cp[st], cap)
+            m = np.where(e > 0, np.searchsorted(cp, cp[st] + e, side="left") - st, 0)
+        kill = v < np.float64(kill_probability(pk, s))
+        if reach is not None:
+            kill &= reach
+        k = range_counts(kill, st, m)
+        fixed = d.fixed_shots(pk, s)
+        if fixed is None:
+            used = d.shots_taken(v, pk, s).astype(np.int8)
+            if reach is not None:
+                used[~reach] = 0
+            shots += range_counts(used, st, m)
+        else:
+            shots += e * fixed
+        cap = cap - e
+        remaining[:, c] -= k
+        killed[:, c] = k
+    return killed, shots
+
+
+def _stocked_layer(cs: CompiledSystem, u: dict[int, FloatArray], remaining: IntArray, cap: IntArray,
+                   starts: IntArray, times: FloatArray, launched: IntArray,
+                   deliveries: list[tuple[float, int]]) -> tuple[IntArray, IntArray]:
+    """A layer with an interceptor inventory: the stock couples each wave to the next, so the
+    waves are walked in order over prefix sums of the draws.  Updates ``remaining`` in place."""
+    W, C = remaining.shape
+    d = cs.doctrine
+    levels = {d.shots, d.reduced_shots}
+    tables = {s: {c: _Draws(u[c], cs.pk[c], s, d, cs.coverage[c]).lists() for c in cs.engages} for s in levels}
+    killed = np.zeros((W, C), dtype=np.int64)
+    stock = float(cs.initial_stock)
+    di = 0
+    active = np.flatnonzero(launched[:, cs.engages].sum(axis=1) > 0) if W else np.empty(0, dtype=np.int64)
+    rem = remaining.tolist()
+    stl = starts.tolist()
+    capl = cap.tolist()
+    shots_l = [0] * W
+    for w in active.tolist():
+        t = times[w]
+        while di < len(deliveries) and deliveries[di][0] <= t:
+            stock += deliveries[di][1]
+            di += 1
+        draws = tables[d.shots_per_target(stock)]
+        c_left = capl[w]
+        row = rem[w]
+        for c in cs.engages:
+            if row[c] <= 0 or c_left <= 0:
+                continue
+            e, fired, k = _engage_stocked(draws[c], stl[w][c], row[c], c_left, stock)
+            stock -= fired
+            shots_l[w] += fired
+            c_left -= e
+            row[c] -= k
+            killed[w, c] = k
+    remaining[...] = np.asarray(rem, dtype=np.int64).reshape(W, C)
+    return killed, np.asarray(shots_l, dtype=np.int64)
+
+
+def _engage_stocked(draws: tuple[list[int], list[int], list[int], bool], st: int, n_in: int, c_left: int,
+                    stock: float) -> tuple[int, int, int]:
+    """(engaged, shots fired, kills) for ``n_in`` arrivals at block offset ``st`` with ``c_left``
+    capacity and ``stock`` interceptors: the first munitions within reach are engaged while
+    capacity lasts, and the engagement stops at the last target the stock can pay for."""
+    covered, used, kills, full = draws
+    cov0 = covered[st]
+    e = min(covered[st + n_in] - cov0, c_left)
+    if e <= 0:
+        return 0, 0, 0
+    m = e if full else bisect_left(covered, cov0 + e, st, st + n_in + 1) - st
+    base = used[st]
+    if used[st + m] - base > stock:  # stock binds inside this wave
+        m = bisect_right(used, base + stock, st, st + m + 1) - 1 - st
+        if m <= 0:
+            return 0, 0, 0
+        e = covered[st + m] - cov0
+    return e, used[st + m] - base, kills[st + m] - kills[st]
 
 
 def stock_by_day(initial: int, times: FloatArray, shots: IntArray, deliveries: list[tuple[float, int]],

@@ -17,8 +17,10 @@ from scenario_sim.lang.distributions import Fixed
 from scenario_sim.lang.schema import Scenario, System
 from scenario_sim.model.clock import CONTACT_TIME, DAYS_PER_MONTH
 from scenario_sim.model.contacts import Contact
+from scenario_sim.model.doctrine import Doctrine, build_doctrine
+from scenario_sim.model.outcomes import catalogue
 from scenario_sim.model.sanctions import contact_rate_multiplier, production_multiplier
-from scenario_sim.outcomes import Outcome, catalogue
+from scenario_sim.outcomes import Outcome
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -34,6 +36,7 @@ class CompiledSystem:
     initial_stock: int
     deliveries_due: list[float]     # due times (days) of deliveries inside the horizon
     delivery_quantity: int
+    doctrine: Doctrine              # firing doctrine object (mode, shots by stock level)
 
 
 @dataclass
@@ -102,7 +105,7 @@ def compile_scenario(s: Scenario) -> CompiledScenario:
         systems.append(CompiledSystem(
             spec=sysspec, index=i, engages=[cidx[c] for c in sysspec.engages], pk=pk, coverage=coverage,
             limited=inter is not None, initial_stock=inter.initial_stock if inter else 0,
-            deliveries_due=due, delivery_quantity=qty,
+            deliveries_due=due, delivery_quantity=qty, doctrine=build_doctrine(sysspec.doctrine),
         ))
     sp = s.attacker.surge.probability
     return CompiledScenario(

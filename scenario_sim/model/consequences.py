@@ -29,10 +29,9 @@ from typing import Any
 import numpy as np
 import simpy
 
-from scenario_sim.model.airdefense import Blocks
 from scenario_sim.model.compiled import CompiledScenario
 from scenario_sim.model.contacts import Contact
-from scenario_sim.model.draws import prefix, range_counts, uniforms
+from scenario_sim.model.draws import Blocks, prefix, range_counts, uniforms
 from scenario_sim.model.rng import Streams
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]

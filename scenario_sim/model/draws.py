@@ -8,11 +8,22 @@ munitions.  Shared by the air-defence and consequence resolutions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+
+@dataclass
+class Blocks:
+    """Layout of the per-munition draws: wave *w*'s class-*c* munitions are draws
+    ``starts[w, c] ..`` of arrays of length ``totals[c]`` (see ``World._blocks``).  Every
+    per-munition stream (each air-defence layer, hits, targets) uses the same layout."""
+
+    starts: IntArray   # (W, C)
+    totals: IntArray   # (C,)
 
 
 def prefix(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

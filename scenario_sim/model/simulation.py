@@ -28,7 +28,8 @@ the wave event instead.  The payoff is speed: a simulated year costs a few milli
 instead of tens, which is what makes thousands of replications per set practical.
 
 :func:`simulate` returns a :class:`Replication`: a flat mapping of outcomes with stable names
-(see :mod:`scenario_sim.outcomes`), plus daily time series and a per-wave log on request.
+(defined, each with the code computing it, in :mod:`scenario_sim.model.outcomes`), plus daily
+time series and a per-wave log on request.
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ import numpy as np
 import simpy
 
 from scenario_sim.lang.schema import Scenario
-from scenario_sim.model.airdefense import AirDefense, Blocks, resolve_layers, stock_by_day
+from scenario_sim.model.airdefense import AirDefense, resolve_layers, stock_by_day
 from scenario_sim.model.attacker import Attacker
 from scenario_sim.model.clock import BOOKKEEPING_TIME, WAVE_TIME
 from scenario_sim.model.compiled import CompiledScenario, compile_scenario
 from scenario_sim.model.consequences import CivilDefense, resolve_consequences
 from scenario_sim.model.contacts import ContactBus, scheduled_contacts, stochastic_contacts
+from scenario_sim.model.draws import Blocks
+from scenario_sim.model.outcomes import Tally, evaluate
 from scenario_sim.model.rng import Streams
 
 
@@ -74,39 +77,77 @@ class Replication:
     contacts: list[float] = field(default_factory=list)
 
 
-class World:
-    """A replication's environment, components and wave record."""
+class WaveLog:
+    """The record of every wave opportunity, with the readiness and civil-defence state it met."""
 
-    def __init__(self, model: CompiledScenario, seed: int, replication: int):
+    def __init__(self, air_defense: AirDefense, civil_defense: CivilDefense):
+        self._ad = air_defense
+        self._cd_rule = civil_defense
+        self.times: list[float] = []
+        self.launched: list[list[int]] = []
+        self.nominal: list[list[int]] = []
+        self.slot: list[int] = []
+        self.ready: list[float] = []
+        self.cd: list[bool] = []
+
+    def record(self, t: float, launched: list[int], nominal: list[int], slot: int) -> None:
+        """Called by the attacker for every wave opportunity (slot >= 0: a surge)."""
+        self.times.append(t)
+        self.launched.append(launched)
+        self.nominal.append(nominal)
+        self.slot.append(slot)
+        ad, cd = self._ad, self._cd_rule
+        self.ready.append(ad.readiness(t) if ad.raises else ad.baseline)
+        self.cd.append(cd.active(t) if cd.windows else cd.spec.always_active)
+
+
+@dataclass
+class Components:
+    """The parts a :class:`World` is made of; :meth:`standard` builds the model's own."""
+
+    env: simpy.Environment
+    streams: Streams
+    bus: ContactBus
+    attacker: Attacker
+    air_defense: AirDefense
+    civil_defense: CivilDefense
+    log: WaveLog
+
+    @classmethod
+    def standard(cls, model: CompiledScenario, seed: int, replication: int) -> Components:
+        env = simpy.Environment()
+        streams = Streams(seed, replication)
+        air_defense = AirDefense(env, model, streams)
+        civil_defense = CivilDefense(env, model)
+        log = WaveLog(air_defense, civil_defense)
+        attacker = Attacker(env, model, streams, log.record)
+        return cls(env, streams, ContactBus(), attacker, air_defense, civil_defense, log)
+
+
+class World:
+    """A replication: the components it is given, wired together on the contact broadcast."""
+
+    def __init__(self, model: CompiledScenario, components: Components):
         self.model = model
-        self.env = simpy.Environment()
-        self.streams = Streams(seed, replication)
-        self.bus = ContactBus()
-        self.air_defense = AirDefense(self.env, model, self.streams)
-        self.civil_defense = CivilDefense(self.env, model)
-        self.attacker = Attacker(self.env, model, self.streams, self.record_wave)
+        self.parts = components
+        self.env = components.env
+        self.streams = components.streams
+        self.bus = components.bus
+        self.attacker = components.attacker
+        self.air_defense = components.air_defense
+        self.civil_defense = components.civil_defense
+        self.log = components.log
         # Listener order is fixed (and irrelevant to the draws: each listener has its own
         # stream); the attacker goes first so a surge planned on a contact is known at once.
         self.bus.subscribe(self.attacker.on_contact)
         self.bus.subscribe(self.air_defense.on_contact)
         self.bus.subscribe(self.civil_defense.on_contact)
         self.attacker.surge_planned_listeners.append(self.air_defense.on_surge_planned)
-        self._times: list[float] = []
-        self._launched: list[list[int]] = []
-        self._nominal: list[list[int]] = []
-        self._slot: list[int] = []
-        self._ready: list[float] = []
-        self._cd: list[bool] = []
 
-    def record_wave(self, t: float, launched: list[int], nominal: list[int], slot: int) -> None:
-        """Called by the attacker for every wave opportunity (slot >= 0: a surge)."""
-        self._times.append(t)
-        self._launched.append(launched)
-        self._nominal.append(nominal)
-        self._slot.append(slot)
-        ad, cd = self.air_defense, self.civil_defense
-        self._ready.append(ad.readiness(t) if ad.raises else ad.baseline)
-        self._cd.append(cd.active(t) if cd.windows else cd.spec.always_active)
+    @classmethod
+    def create(cls, model: CompiledScenario, seed: int, replication: int) -> World:
+        """A world of the model's standard components for one replication."""
+        return cls(model, Components.standard(model, seed, replication))
 
     def run_events(self) -> None:
         """Phase 1: the SimPy event simulation."""
@@ -129,23 +170,24 @@ class World:
         """Phase 2: resolve the recorded waves and compute the outcomes."""
         m = self.model
         C = m.n_classes
-        W = len(self._times)
-        times = np.asarray(self._times, dtype=float)
-        launched = np.asarray(self._launched, dtype=np.int64).reshape(W, C)
-        readiness = np.asarray(self._ready, dtype=float)
-        cd = np.asarray(self._cd, dtype=bool)
+        log = self.log
+        W = len(log.times)
+        times = np.asarray(log.times, dtype=float)
+        launched = np.asarray(log.launched, dtype=np.int64).reshape(W, C)
+        readiness = np.asarray(log.ready, dtype=float)
+        cd = np.asarray(log.cd, dtype=bool)
         blocks = self._blocks(W, C)
         leaked, layers = resolve_layers(m, self.streams, times, launched, readiness, self.air_defense.deliveries,
                                         blocks)
         cons = resolve_consequences(m, self.streams, times, launched, leaked, cd, blocks)
-        out = self._outcomes(launched, leaked, layers, cons)
+        out = evaluate(Tally(m, launched, leaked, layers, cons, self.attacker.surges, len(self.bus.log)))
         ts = self._timeseries(times, launched, leaked, layers) if timeseries else None
         if ts is not None:
             ts["energy"] = cons.energy
         waves = None
         if trace:
             intercepted = launched - leaked
-            waves = [Wave(float(times[w]), self._slot[w] >= 0, launched[w].tolist(), intercepted[w].tolist(),
+            waves = [Wave(float(times[w]), log.slot[w] >= 0, launched[w].tolist(), intercepted[w].tolist(),
                           leaked[w].tolist(), cons.hits[w].tolist(), float(readiness[w]), bool(cd[w]),
                           {lr.name: lr.killed[w].tolist() for lr in layers}) for w in range(W)]
         return Replication(out, ts, waves, [c.time for c in self.bus.log])
@@ -159,9 +201,9 @@ class World:
         nor on which surges happened, which keeps common random numbers aligned wave by wave
         between sets that differ in production, sanctions or surge behaviour.
         """
-        nominal = np.asarray(self._nominal, dtype=np.int64).reshape(W, C)
+        nominal = np.asarray(self.log.nominal, dtype=np.int64).reshape(W, C)
         slots = np.asarray(self.attacker.slots, dtype=np.int64).reshape(-1, C)
-        slot = np.asarray(self._slot, dtype=np.int64)
+        slot = np.asarray(self.log.slot, dtype=np.int64)
         ordinary = slot < 0
         starts = np.zeros((W, C), dtype=np.int64)
         ord_sizes = nominal[ordinary]
@@ -174,46 +216,6 @@ class World:
         starts[~ordinary] = slot_starts[slot[~ordinary]]
         totals = tail + slots.sum(axis=0)
         return Blocks(starts, totals)
-
-    def _outcomes(self, launched: Any, leaked: Any, layers: Any, cons: Any) -> dict[str, float]:
-        m = self.model
-        out: dict[str, float] = {}
-        L = launched.sum(axis=0)
-        K = leaked.sum(axis=0)
-        H = cons.hits.sum(axis=0)
-        for fam, vals in (("launched", L), ("intercepted", L - K), ("leaked", K), ("hits", H)):
-            for c, name in enumerate(m.classes):
-                out[f"{fam}.{name}"] = float(vals[c])
-            out[f"{fam}.total"] = float(vals.sum())
-        lt = out["launched.total"]
-        out["leak_fraction"] = out["leaked.total"] / lt if lt else 0.0
-        per_wave = launched.sum(axis=1)
-        out["waves"] = float(np.count_nonzero(per_wave))
-        out["surges"] = float(self.attacker.surges)
-        out["largest_wave"] = float(per_wave.max()) if per_wave.shape[0] else 0.0
-        out["contacts"] = float(len(self.bus.log))
-        out["civilian_harm"] = float(cons.harm.sum())
-        out["energy.mean"] = float(cons.energy.mean())
-        out["energy.min"] = float(cons.energy.min())
-        out["energy.days_below"] = float(np.count_nonzero(cons.energy < m.scenario.consequences.energy.threshold))
-        spend = 0.0
-        total_ex = 0.0
-        for cs, lr in zip(m.systems, layers, strict=True):
-            if cs.limited:
-                out[f"stock_exhausted_days.{lr.name}"] = float(lr.exhausted_days)
-                total_ex += lr.exhausted_days
-            n = float(lr.shots.sum())
-            out[f"shots.{lr.name}"] = n
-            spend += n * cs.spec.cost_per_shot_usd
-        out["stock_exhausted_days.total"] = total_ex
-        out["interceptor_spend_usd"] = spend
-        att = float(np.dot(L, m.unit_cost))
-        out["attacker_spend_usd"] = att
-        out["cost_exchange_ratio"] = att / spend if spend else 0.0
-        produced = m.cum_production[m.horizon]
-        for c, name in enumerate(m.classes):
-            out[f"production.{name}"] = float(produced[c])
-        return {o.name: out[o.name] for o in m.outcomes}
 
     def _timeseries(self, times: Any, launched: Any, leaked: Any, layers: Any) -> dict[str, np.ndarray[Any, Any]]:
         m = self.model
@@ -246,6 +248,6 @@ def simulate(model: CompiledScenario | Scenario, seed: int, replication: int, *,
     of day); ``trace`` adds the per-wave log used by invariant tests.
     """
     compiled = model if isinstance(model, CompiledScenario) else compile_scenario(model)
-    world = World(compiled, seed, replication)
+    world = World.create(compiled, seed, replication)
     world.run_events()
     return world.resolve(timeseries, trace)

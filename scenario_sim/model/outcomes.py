@@ -1,0 +1,216 @@
+"""The outcomes of a replication, each defined once with the code that computes it.
+
+As in EMA Workbench, where an outcome is declared with its name, kind and the function that
+yields it, every outcome here is one :class:`Definition`: name, unit, direction, description
+and a ``value`` function of the resolved replication (:class:`Tally`).  That one list
+drives everything that needs outcomes:
+
+* the catalogue (:func:`catalogue`, re-exported as :func:`scenario_sim.outcomes.catalogue`),
+  which the scenario language checks ``outputs.primary`` against and runs record;
+* the values and column names of a replication (:func:`evaluate`), in catalogue order;
+* the outcome table of ``docs/model.md`` (:func:`markdown_table`; a test fails on drift).
+
+Name scheme: dots separate a family from its member; a family is over the munition
+classes, the air-defence systems or the systems with an interceptor inventory, and may add
+a ``.total`` member that sums the others.  Names therefore depend on the scenario's class
+and system names, and the catalogue is a function of them, not a constant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from scenario_sim.outcomes import Direction, Outcome
+
+if TYPE_CHECKING:
+    from scenario_sim.model.airdefense import LayerResult
+    from scenario_sim.model.compiled import CompiledScenario
+    from scenario_sim.model.consequences import ConsequenceResult
+
+Members = Literal["classes", "systems", "stocked"]
+
+
+@dataclass
+class Tally:
+    """A resolved replication, as the outcome functions see it."""
+
+    model: CompiledScenario
+    launched: np.ndarray[Any, Any]     # (W, C) munitions launched per wave and class
+    leaked: np.ndarray[Any, Any]       # (W, C) leakers (passed every layer)
+    layers: list[LayerResult]          # per system, in scenario order
+    consequences: ConsequenceResult
+    surges: int
+    contacts: int
+
+    @cached_property
+    def launched_by_class(self) -> np.ndarray[Any, Any]:
+        return np.asarray(self.launched.sum(axis=0))
+
+    @cached_property
+    def leaked_by_class(self) -> np.ndarray[Any, Any]:
+        return np.asarray(self.leaked.sum(axis=0))
+
+    @cached_property
+    def per_wave(self) -> np.ndarray[Any, Any]:
+        return np.asarray(self.launched.sum(axis=1))
+
+    @cached_property
+    def interceptor_spend(self) -> float:
+        spend = 0.0
+        for cs, lr in zip(self.model.systems, self.layers, strict=True):
+            spend += float(lr.shots.sum()) * cs.spec.cost_per_shot_usd
+        return spend
+
+    @cached_property
+    def attacker_spend(self) -> float:
+        return float(np.dot(self.launched_by_class, self.model.unit_cost))
+
+    @cached_property
+    def member_names(self) -> dict[str, list[str]]:
+        """Member names of each kind of family."""
+        systems = self.model.systems
+        return {"classes": self.model.classes, "systems": [cs.spec.name for cs in systems],
+                "stocked": [cs.spec.name for cs in systems if cs.limited]}
+
+    def stocked_layers(self) -> list[LayerResult]:
+        return [lr for cs, lr in zip(self.model.systems, self.layers, strict=True) if cs.limited]
+
+
+@dataclass(frozen=True)
+class Total:
+    """The ``.total`` member of a family: the sum of its members."""
+
+    unit: str
+    description: str | None = None  # default: the family's, for "all classes"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One outcome, or one family of outcomes (``members`` set), and how to compute it.
+
+    ``description`` may contain ``{member}``.  ``value`` returns a number, or for a family
+    one number per member in member order.
+    """
+
+    name: str
+    unit: str
+    direction: Direction
+    description: str
+    value: Callable[[Tally], Any]
+    members: Members | None = None
+    total: Total | None = None
+
+    def member_names(self, classes: Sequence[str], systems: Sequence[str], stocked: Sequence[str]) -> list[str]:
+        if self.members is None:
+            return []
+        return list({"classes": classes, "systems": systems, "stocked": stocked}[self.members])
+
+    def expand(self, classes: Sequence[str], systems: Sequence[str], stocked: Sequence[str]) -> list[Outcome]:
+        """The outcomes this definition yields for a scenario with these names."""
+        if self.members is None:
+            return [Outcome(self.name, self.unit, self.direction, self.description)]
+        out = [Outcome(f"{self.name}.{m}", self.unit, self.direction, self.description.format(member=m))
+               for m in self.member_names(classes, systems, stocked)]
+        if self.total is not None:
+            desc = self.total.description or self.description.format(member="all classes")
+            out.append(Outcome(f"{self.name}.total", self.total.unit, self.direction, desc))
+        return out
+
+    def evaluate(self, tally: Tally, out: dict[str, float]) -> None:
+        """Add this definition's values to ``out`` (``total`` last)."""
+        if self.members is None:
+            out[self.name] = float(self.value(tally))
+            return
+        names = tally.member_names[self.members]
+        vals = [float(v) for v in self.value(tally)]
+        for n, v in zip(names, vals, strict=True):
+            out[f"{self.name}.{n}"] = v
+        if self.total is not None:
+            out[f"{self.name}.total"] = float(sum(vals))
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+def _energy_days_below(t: Tally) -> int:
+    e = t.consequences.energy
+    return int(np.count_nonzero(e < t.model.scenario.consequences.energy.threshold))
+
+
+OUTCOMES: list[Definition] = [
+    Definition("launched", "munitions", "none", "munitions launched by the attacker ({member})",
+               lambda t: t.launched_by_class.tolist(), "classes", Total("munitions")),
+    Definition("intercepted", "munitions", "higher", "munitions destroyed or suppressed by air defence ({member})",
+               lambda t: (t.launched_by_class - t.leaked_by_class).tolist(), "classes",
+               Total("munitions")),
+    Definition("leaked", "munitions", "lower", "munitions that passed every air-defence layer ({member})",
+               lambda t: t.leaked_by_class.tolist(), "classes",
+               Total("munitions")),
+    Definition("hits", "munitions", "lower", "leakers that hit a target ({member})",
+               lambda t: t.consequences.hits.sum(axis=0).tolist(), "classes",
+               Total("munitions")),
+    Definition("leak_fraction", "fraction", "lower", "leaked / launched over all classes",
+               lambda t: _ratio(float(t.leaked_by_class.sum()), float(t.launched_by_class.sum()))),
+    Definition("waves", "waves", "none", "nights (or waves) with at least one launch",
+               lambda t: np.count_nonzero(t.per_wave)),
+    Definition("surges", "waves", "lower", "surge waves launched in response to contacts", lambda t: t.surges),
+    Definition("largest_wave", "munitions", "lower", "largest single wave, all classes",
+               lambda t: t.per_wave.max() if t.per_wave.shape[0] else 0.0),
+    Definition("contacts", "contacts", "none", "leader contacts broadcast during the horizon", lambda t: t.contacts),
+    Definition("civilian_harm", "casualties", "lower", "civilian casualties (killed and injured)",
+               lambda t: t.consequences.harm.sum()),
+    Definition("energy.mean", "fraction of capacity", "higher", "mean end-of-day energy capacity",
+               lambda t: t.consequences.energy.mean()),
+    Definition("energy.min", "fraction of capacity", "higher", "lowest end-of-day energy capacity",
+               lambda t: t.consequences.energy.min()),
+    Definition("energy.days_below", "days", "lower", "days ending below the energy threshold", _energy_days_below),
+    Definition("stock_exhausted_days", "days", "lower", "days ending with no {member} interceptors",
+               lambda t: [lr.exhausted_days for lr in t.stocked_layers()], "stocked",
+               Total("system-days", "sum over systems of days exhausted")),
+    Definition("shots", "interceptors", "none", "shots fired by {member}",
+               lambda t: [lr.shots.sum() for lr in t.layers], "systems"),
+    Definition("interceptor_spend_usd", "USD", "lower", "cost of all shots fired", lambda t: t.interceptor_spend),
+    Definition("attacker_spend_usd", "USD", "none", "cost of all munitions launched", lambda t: t.attacker_spend),
+    Definition("cost_exchange_ratio", "ratio", "higher", "attacker spend / interceptor spend",
+               lambda t: _ratio(t.attacker_spend, t.interceptor_spend)),
+    Definition("production", "munitions", "lower", "munitions produced ({member})",
+               lambda t: t.model.cum_production[t.model.horizon], "classes"),
+]
+
+
+def catalogue(classes: Sequence[str], systems: Sequence[str], stocked_systems: Sequence[str]) -> list[Outcome]:
+    """All outcomes for a scenario with these class and system names, in a stable order."""
+    return [o for d in OUTCOMES for o in d.expand(classes, systems, stocked_systems)]
+
+
+def evaluate(tally: Tally) -> dict[str, float]:
+    """Every outcome of a resolved replication, in catalogue order."""
+    out: dict[str, float] = {}
+    for d in OUTCOMES:
+        d.evaluate(tally, out)
+    return out
+
+
+_BETTER = {"lower": "lower", "higher": "higher", "none": "—"}
+
+
+def markdown_table() -> str:
+    """The outcome table of ``docs/model.md``, one row per definition."""
+    rows = ["| outcome | unit | better | description |", "|---|---|---|---|"]
+    for d in OUTCOMES:
+        member = {"classes": "<class>", "systems": "<system>", "stocked": "<system>"}.get(d.members or "", "")
+        if d.members is None:
+            name = f"`{d.name}`"
+        else:
+            name = f"`{d.name}.{member}`" + (", `.total`" if d.total else "")
+            name += " (systems with interceptors)" if d.members == "stocked" else ""
+        unit = d.unit if d.total is None or d.total.unit == d.unit else f"{d.unit} (`.total`: {d.total.unit})"
+        desc = d.description.format(member=member) if d.members else d.description
+        rows.append(f"| {name} | {unit} | {_BETTER[d.direction]} | {desc} |")
+    return "\n".join(rows) + "\n"
