@@ -1,0 +1,164 @@
+"""Deep-uncertainty analyses (issue 10): robustness, discovery, sensitivity, value of information,
+EMA export, on synthetic explore run folders written to the table contract of
+``scenario_sim.analysis.ensemble`` (and, at the end, on a real small explore run)."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from scenario_sim.analysis.ensemble import load_ensemble
+from scenario_sim.analysis.robust import robustness, satisficing
+from scenario_sim.analysis.voi import value_of_information
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HARM = {"name": "harm", "unit": "casualties", "direction": "lower", "description": "harm"}
+ENERGY = {"name": "energy", "unit": "fraction", "direction": "higher", "description": "energy"}
+
+
+def write_explore(folder: Path, cases: pd.DataFrame, reps: pd.DataFrame, sets: list[str],
+                  outcomes: list[dict[str, Any]], thresholds: dict[str, Any] | None = None,
+                  explore: dict[str, Any] | None = None, seed: int = 1) -> Path:
+    """An explore run folder exactly as the contract in ensemble.py describes it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {"format": "scenario-sim-run/1", "kind": "explore", "seed": seed, "sets": sets,
+                "replications_asked": int(reps["replication"].max()) + 1, "chunk_size": 1,
+                "scenario": {"name": "synthetic"}, "outcomes": outcomes,
+                "outputs": {"primary": outcomes[0]["name"], "key": [o["name"] for o in outcomes],
+                            "thresholds": thresholds or {}},
+                "explore": explore or {"sampler": "lhs"}}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    pq.write_table(pa.Table.from_pandas(cases, preserve_index=False), folder / "cases.parquet")
+    reps = reps.copy()
+    if "world" not in reps:
+        reps["world"] = ""
+    if "error" not in reps:
+        reps["error"] = None
+    reps["error"] = reps["error"].astype(object)
+    pq.write_table(pa.Table.from_pandas(reps, preserve_index=False), folder / "replications.parquet")
+    return folder
+
+
+def reps_from_means(means: dict[tuple[int, str], dict[str, float]], spread: float = 1.0,
+                    outcome: str = "harm") -> pd.DataFrame:
+    """Two replications per (case, world) and set at mean ± spread, so the means are exact."""
+    rows = []
+    for (case, world), by_set in means.items():
+        for s, m in by_set.items():
+            for r, dev in enumerate((-spread, spread)):
+                rows.append({"set": s, "case": case, "world": world, "replication": r, "error": None,
+                             outcome: m + dev})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- hand computations
+
+# Lower is better.  A is best on average but terrible in case 1; B is never far from the best.
+HAND = {(0, ""): {"baseline": 10.0, "A": 4.0, "B": 8.0},
+        (1, ""): {"baseline": 10.0, "A": 16.0, "B": 9.0},
+        (2, ""): {"baseline": 10.0, "A": 4.0, "B": 8.0}}
+
+
+@pytest.fixture
+def hand_run(tmp_path: Path) -> Path:
+    cases = pd.DataFrame({"case": [0, 1, 2], "x1": [0.1, 0.9, 0.2], "x2": [0.0, 0.0, 1.0]})
+    reps = reps_from_means(HAND)
+    # a failed replication with an absurd value must be left out of every mean
+    bad = pd.DataFrame([{"set": "A", "case": 0, "world": "", "replication": 2, "error": "boom", "harm": 1e6}])
+    return write_explore(tmp_path / "hand", cases, pd.concat([reps, bad], ignore_index=True),
+                         ["baseline", "A", "B"], [HARM], thresholds={"harm": 9})
+
+
+def test_regret_and_rules_match_a_hand_computation(hand_run: Path) -> None:
+    rb = robustness(load_ensemble(hand_run), "harm", n_boot=200)
+    t = rb.table.set_index("set")
+    # regret = mean - best mean in the case: baseline (6, 1, 6), A (0, 7, 0), B (4, 0, 4)
+    assert rb.regret["A"].tolist() == [0.0, 7.0, 0.0]
+    assert t.loc["baseline", "mean_regret"] == pytest.approx(13 / 3)
+    assert t.loc["A", "mean_regret"] == pytest.approx(7 / 3)
+    assert t.loc["B", "mean_regret"] == pytest.approx(8 / 3)
+    assert t["max_regret"].tolist() == [6.0, 7.0, 4.0]
+    assert t["p90_regret"].tolist() == [6.0, 7.0, 4.0]  # 3 equal weights: the 90th percentile is the largest
+    assert t.loc["A", "expected"] == pytest.approx(8.0)
+    assert t.loc["B", "expected"] == pytest.approx(25 / 3)
+    assert t["worst_case"].tolist() == [10.0, 16.0, 9.0]
+    assert rb.choices == {"expected": "A", "worst_case": "B", "mean_regret": "A", "p90_regret": "B",
+                          "max_regret": "B", "satisficing": "B"}
+    assert rb.robust_differs["max_regret"] and not rb.robust_differs.get("mean_regret", False)
+    # bootstrap intervals bracket the estimate (max regret's upper end is the sample maximum)
+    for s in t.index:
+        assert t.loc[s, "mean_regret_low"] <= t.loc[s, "mean_regret"] <= t.loc[s, "mean_regret_high"]
+        assert t.loc[s, "max_regret_high"] == t.loc[s, "max_regret"]
+
+
+def test_satisficing_matches_a_hand_computation(hand_run: Path) -> None:
+    # harm <= 9: baseline never, A in cases 0 and 2, B always
+    sat = satisficing(load_ensemble(hand_run)).set_index("set")
+    assert sat["harm"].tolist() == pytest.approx([0.0, 2 / 3, 1.0])
+    assert sat["all"].tolist() == pytest.approx([0.0, 2 / 3, 1.0])
+
+
+def test_evpi_matches_a_hand_computation(hand_run: Path) -> None:
+    v = value_of_information(load_ensemble(hand_run), "harm").set_index("information")
+    # EV choice A (8); knowing the case: mean of per-case minima (4 + 9 + 4) / 3 = 17/3 -> EVPI 7/3
+    assert v.loc["all", "value"] == pytest.approx(8 - 17 / 3)
+    assert v.loc["all", "choice"] == "A"
+    # x1 tells the cases apart: worth all of it.  x2 groups {0, 1} (best B, 17) and {2} (best A, 4):
+    # (17 + 4) / 3 = 7 -> EVPPI 1
+    assert v.loc["x1", "value"] == pytest.approx(7 / 3)
+    assert v.loc["x2", "value"] == pytest.approx(1.0)
+    assert v.loc["x2", "choice"] == "A, B"
+
+
+def test_world_weights_enter_ev_and_evpi(tmp_path: Path) -> None:
+    means = {}
+    for case in (0, 1):
+        means[(case, "calm")] = {"baseline": 10.0, "A": 6.0}
+        means[(case, "surge")] = {"baseline": 10.0, "A": 14.0}
+    cases = pd.DataFrame({"case": [0, 1], "x": [0.2, 0.8]})
+    run = write_explore(tmp_path / "w", cases, reps_from_means(means), ["baseline", "A"], [HARM],
+                        explore={"sampler": "lhs", "worlds": [{"name": "calm", "weight": 3},
+                                                              {"name": "surge", "weight": 1}]})
+    data = load_ensemble(run)
+    rb = robustness(data, n_boot=0)
+    assert rb.table.set_index("set").loc["A", "expected"] == pytest.approx(0.75 * 6 + 0.25 * 14)
+    v = value_of_information(data).set_index("information")
+    # knowing the world: A when calm (6), baseline when surging (10): 7 instead of 8
+    assert v.loc["all", "value"] == pytest.approx(1.0)
+    assert v.loc["world", "value"] == pytest.approx(1.0)
+    assert v.loc["x", "value"] == pytest.approx(0.0)
+
+
+def test_bad_thresholds_and_unknown_names_are_one_line_errors(hand_run: Path) -> None:
+    from scenario_sim.analysis.ensemble import parse_thresholds
+    from scenario_sim.errors import UserError
+
+    data = load_ensemble(hand_run)
+    with pytest.raises(UserError, match=r"unknown outcome 'harn'.*did you mean 'harm'"):
+        robustness(data, "harn")
+    with pytest.raises(UserError, match="unknown set 'C'"):
+        robustness(data, sets=["baseline", "C"])
+    with pytest.raises(UserError, match=r"thresholds\.harm: expected a number"):
+        parse_thresholds({"harm": "low"}, data.outcomes, "x.yaml")
+
+
+def test_analysis_never_imports_lang_or_model() -> None:
+    """The deep-uncertainty modules read run folders only (see ensemble.py)."""
+    mods = ["ensemble", "robust", "voi", "discovery", "sensitivity", "ema"]
+    for m in mods:
+        f = ROOT / "scenario_sim" / "analysis" / f"{m}.py"
+        if not f.exists():
+            continue
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for n in names:
+                assert not n.startswith(("scenario_sim.lang", "scenario_sim.model")), f"{f.name} imports {n}"
