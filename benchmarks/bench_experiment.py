@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from scenario_sim.bundled import resolve
-from scenario_sim.experiment import run_experiment
+from scenario_sim.experiment import make_executor, run_experiment
 from scenario_sim.lang import load_scenario
 from scenario_sim.model import compile_scenario, simulate
 
@@ -33,7 +33,7 @@ REF = resolve(None)
 def _timed_run(reps: int, jobs: int, executor: str = "process", sets: list[str] | None = None) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        r = run_experiment(REF, replications=reps, jobs=jobs, executor=executor, out=tmp, sets=sets)
+        r = run_experiment(REF, replications=reps, executor=make_executor(executor, jobs), out=tmp, sets=sets)
         dt = time.perf_counter() - t0
         return dt, reps * len(r.manifest["sets"])
 

@@ -124,8 +124,9 @@ def register(group: click.Group) -> None:
         manifest.json, scenario.yaml, replications.parquet, summary.csv and comparison.csv.
         Exit status: 0 ok, 1 some replications failed, 2 bad input, 130 interrupted.
         """
-        from scenario_sim.experiment import resume_experiment, run_experiment
+        from scenario_sim.experiment import make_executor, resume_experiment, run_experiment
 
+        ex = make_executor(executor, jobs, scheduler)  # command-line words become an executor here
         show = sys.stderr.isatty() and not quiet
         with _Progress(show, "running") as progress:
             if resume_dir is not None:
@@ -134,14 +135,12 @@ def register(group: click.Group) -> None:
 
                     raise UserError("--resume: takes its scenario, seed, sets and replications from the run "
                                     "folder; give only --jobs/--executor/--scheduler with it")
-                result = resume_experiment(resume_dir, jobs=jobs, executor=executor, scheduler=scheduler,
-                                           progress=progress)
+                result = resume_experiment(resume_dir, ex, progress=progress)
             else:
                 result = run_experiment(resolve(scenario), replications=replications, seed=seed,
-                                        sets=_split(sets), jobs=jobs, executor=executor, scheduler=scheduler,
-                                        out=out, chunk_size=chunk_size, timeseries=timeseries,
-                                        precision=precision, metric=metric, max_replications=max_replications,
-                                        progress=progress)
+                                        sets=_split(sets), executor=ex, out=out, chunk_size=chunk_size,
+                                        timeseries=timeseries, precision=precision, metric=metric,
+                                        max_replications=max_replications, progress=progress)
         _print_ranking(result.run_dir, rank_by, fmt_name)
         m = result.manifest
         if fmt_name == "table":

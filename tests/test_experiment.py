@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,19 @@ import yaml
 
 from scenario_sim.cli import main
 from scenario_sim.errors import UserError
-from scenario_sim.experiment import RunInterrupted, resume_experiment, run_experiment
+from scenario_sim.experiment import (
+    DaskCluster,
+    InProcess,
+    LocalPool,
+    RunFailed,
+    RunInterrupted,
+    plan_experiment,
+    resume_experiment,
+    run_experiment,
+)
 from scenario_sim.experiment.store import REPLICATIONS
+from scenario_sim.experiment.worker import ChunkResult, Payload, run_chunk
+from tests.fault_executors import CrashingPool, FaultyInProcess
 from tests.helpers import minimal_doc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +63,8 @@ def _bytes(run_dir: Path) -> bytes:
 def test_results_identical_across_jobs_chunks_and_executors(small: Path, tmp_path: Path) -> None:
     a = run_experiment(small, jobs=1, out=tmp_path / "a", chunk_size=5)
     b = run_experiment(small, jobs=2, out=tmp_path / "b", chunk_size=3)
-    c = run_experiment(small, jobs=2, out=tmp_path / "c", chunk_size=24)
+    c = run_experiment(small, executor=LocalPool(2), out=tmp_path / "c", chunk_size=24)
+    assert a.manifest["executor"]["kind"] == "inprocess" and c.manifest["executor"] == {"kind": "process", "jobs": 2}
     assert _bytes(a.run_dir) == _bytes(b.run_dir) == _bytes(c.run_dir)
     assert (a.run_dir / "summary.csv").read_bytes() == (b.run_dir / "summary.csv").read_bytes()
     df = a.replications()
@@ -62,7 +75,7 @@ def test_results_identical_across_jobs_chunks_and_executors(small: Path, tmp_pat
 @pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_bytes(small: Path, tmp_path: Path) -> None:
     a = run_experiment(small, jobs=1, out=tmp_path / "a")
-    d = run_experiment(small, jobs=2, executor="dask", out=tmp_path / "d", chunk_size=4)
+    d = run_experiment(small, executor=DaskCluster(2), out=tmp_path / "d", chunk_size=4)
     assert _bytes(a.run_dir) == _bytes(d.run_dir)
     assert d.manifest["executor"]["kind"] == "dask"
 
@@ -90,11 +103,9 @@ def test_interrupted_then_resumed_equals_uninterrupted(small: Path, tmp_path: Pa
 
 
 def test_lost_worker_fails_cleanly_and_resumes_to_the_same_bytes(small: Path, tmp_path: Path) -> None:
-    from scenario_sim.experiment import RunFailed
-
     full = run_experiment(small, jobs=1, out=tmp_path / "full")
     with pytest.raises(RunFailed, match="--resume"):
-        run_experiment(small, jobs=2, chunk_size=4, out=tmp_path / "lost", crash_on=[13])
+        run_experiment(small, executor=CrashingPool(2, reps=[13]), chunk_size=4, out=tmp_path / "lost")
     run_dir = next((tmp_path / "lost" / "small").iterdir())
     m = json.loads((run_dir / "manifest.json").read_text())
     assert m["status"] == "failed" and "BrokenProcessPool" in m["error"]
@@ -129,7 +140,7 @@ def test_killed_process_is_resumed_by_the_cli(tmp_path: Path) -> None:
 
 def test_a_failing_replication_is_recorded_and_the_rest_go_on(small: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    r = run_experiment(small, jobs=1, out=tmp_path, fault_injection={"better_guns": [3, 17]})
+    r = run_experiment(small, executor=FaultyInProcess({"better_guns": [3, 17]}), out=tmp_path)
     assert r.failures == 2 and r.manifest["status"] == "complete_with_failures"
     df = r.replications()
     bad = df[df["error"].notna()]
@@ -258,8 +269,196 @@ def test_library_api_accepts_a_loaded_scenario(small: Path, tmp_path: Path) -> N
     assert isinstance(r.replications(), pd.DataFrame)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def test_dask_with_bad_scheduler_is_a_clean_error(small: Path, tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="only used with --executor dask"):
-        run_experiment(small, scheduler="tcp://127.0.0.1:1", out=tmp_path)
+    """The real Dask client tries the address; nothing is left behind, and a resumed folder keeps its status."""
+    bad = f"tcp://127.0.0.1:{_free_port()}"
+    with pytest.raises(UserError, match=f"--scheduler {bad}: cannot connect to the Dask scheduler"):
+        run_experiment(small, executor=DaskCluster(2, bad, connect_timeout_seconds=1), out=tmp_path / "new")
+    assert not (tmp_path / "new").exists() or not any((tmp_path / "new").rglob("manifest.json"))
+
+    def stop(done: int, total: int) -> None:
+        if done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted):
+        run_experiment(small, jobs=1, chunk_size=4, out=tmp_path / "old", progress=stop)
+    run_dir = next((tmp_path / "old" / "small").iterdir())
+    with pytest.raises(UserError, match="cannot connect to the Dask scheduler"):
+        resume_experiment(run_dir, DaskCluster(2, bad, connect_timeout_seconds=1))
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
+
+
+def test_scheduler_without_dask_is_a_cli_error(small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _cli(["run", str(small), "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "--scheduler: only used with --executor dask" in err
+    assert not list(tmp_path.iterdir())
+
+
+class _Recording:
+    """A user's own executor: the protocol only (name, jobs, start, run, shutdown)."""
+
+    name = "recording"
+    jobs = 3
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.payload: Payload | None = None
+
+    def start(self, payload: Payload) -> None:
+        self.calls.append("start")
+        self.payload = payload
+
+    def run(self, chunks: list[tuple[int, int]]) -> Iterator[ChunkResult]:
+        self.calls.append(f"run {len(chunks)}")
+        for s, c in reversed(chunks):  # completion order must not matter
+            yield run_chunk(s, c, self.payload)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        self.calls.append(f"shutdown cancel={cancel}")
+
+
+def test_run_experiment_takes_a_user_executor_object(small: Path, tmp_path: Path) -> None:
+    ref = run_experiment(small, executor=InProcess(), out=tmp_path / "ref")
+    mine = _Recording()
+    r = run_experiment(small, executor=mine, out=tmp_path / "mine", chunk_size=5)
+    assert mine.calls == ["start", "run 5", "shutdown cancel=False"]
+    assert r.manifest["executor"] == {"kind": "recording", "jobs": 3}
+    assert _bytes(r.run_dir) == _bytes(ref.run_dir)
+    with pytest.raises(UserError, match="expected an executor object"):
+        run_experiment(small, executor="dask", out=tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="lacks the Executor protocol"):
+        run_experiment(small, executor=object(), out=tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="jobs: give the number of workers to the executor"):
+        run_experiment(small, executor=InProcess(), jobs=2, out=tmp_path)
+
+
+def test_public_api_has_no_fault_injection() -> None:
+    import inspect
+
+    for fn in (run_experiment, resume_experiment, plan_experiment):
+        params = set(inspect.signature(fn).parameters)
+        assert not params & {"fault_injection", "crash_on"}, fn
+    assert not {"fault_injection", "crash_on"} & set(Payload.__dataclass_fields__)
+
+
+def test_plan_checks_options_without_writing(small: Path, tmp_path: Path) -> None:
+    plan = plan_experiment(small, sets=["perfect"], out=tmp_path / "later" / "deeper")
+    assert plan.sets == ["baseline", "perfect"] and "leaked.total" in plan.outcome_names
+    assert not (tmp_path / "later").exists()
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    with pytest.raises(UserError, match="cannot create the results folder"):
+        plan_experiment(small, out=f / "sub")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        if not os.access(ro, os.W_OK):  # root can write anywhere
+            with pytest.raises(UserError, match="not writable"):
+                plan_experiment(small, out=ro / "results")
+    finally:
+        ro.chmod(0o755)
+    with pytest.raises(UserError, match="unknown recommendation set"):
+        plan_experiment(small, sets=["nope"], out=tmp_path)
+
+
+def test_timings_cover_every_session_of_a_resumed_run(small: Path, tmp_path: Path) -> None:
+    calls = {"n": 0}
+
+    def interrupt_after_two_chunks(done: int, total: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted):
+        run_experiment(small, jobs=1, out=tmp_path, chunk_size=4, progress=interrupt_after_two_chunks)
+    run_dir = next((tmp_path / "small").iterdir())
+    first = json.loads((run_dir / "manifest.json").read_text())["timings"]
+    assert len(first["segments"]) == 1 and first["segments"][0]["seconds"] > 0
+    assert first["wall_seconds"] == first["segments"][0]["seconds"]
+    r = resume_experiment(run_dir, InProcess())
+    tm = r.manifest["timings"]
+    assert [s["executor"]["kind"] for s in tm["segments"]] == ["inprocess", "inprocess"]
+    assert tm["segments"][0]["seconds"] == first["segments"][0]["seconds"]
+    assert tm["wall_seconds"] == pytest.approx(sum(s["seconds"] for s in tm["segments"]), abs=1e-3)
+    assert tm["wall_seconds"] > tm["last_session_seconds"] == tm["segments"][1]["seconds"]
+    assert tm["replications_per_second"] == pytest.approx(24 * 4 / tm["wall_seconds"], abs=0.1)
+
+
+def _children(pid: int) -> set[int]:
+    """Every live descendant of ``pid`` (Linux /proc)."""
+    out: set[int] = set()
+    frontier = [pid]
+    while frontier:
+        p = frontier.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for k in map(int, kids):
+                if k not in out:
+                    out.add(k)
+                    frontier.append(k)
+    return out
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for p in pids:
+        try:
+            state = Path(f"/proc/{p}/stat").read_text().split(")")[-1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(p)
+    return alive
+
+
+def _gone_within(pids: set[int], seconds: float) -> bool:
+    """Poll: the resource tracker exits a moment after the last process holding its pipe."""
+    deadline = time.time() + seconds
+    while _alive(pids) and time.time() < deadline:
+        time.sleep(0.1)
+    return not _alive(pids)
+
+
+def _start_long_run(out: Path) -> tuple[subprocess.Popen[bytes], set[int]]:
+    """A CLI run whose chunks each take far longer than the test waits, with its workers busy."""
+    cmd = [sys.executable, "-m", "scenario_sim", "run", str(REFERENCE), "-n", "4000", "--chunk-size", "2000",
+           "--jobs", "2", "--out", str(out), "-q", "--format", "csv"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 90
+    kids: set[int] = set()
+    while time.time() < deadline and len(kids) < 3:  # two workers and the resource tracker
+        time.sleep(0.2)
+        kids = _alive(_children(proc.pid))
+    assert len(kids) >= 3, f"workers did not start: {kids}"
+    time.sleep(2)  # let the workers compile and start their first chunk
+    return proc, kids
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_ctrl_c_returns_promptly_and_leaves_no_workers(tmp_path: Path) -> None:
+    proc, kids = _start_long_run(tmp_path)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    try:
+        _, err = proc.communicate(timeout=30)  # a chunk of 2000 replications takes minutes
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "Resume with" in err.decode() and "Traceback" not in err.decode()
+    assert _gone_within(kids, 10), _alive(kids)
+    run_dir = next((tmp_path / "reference").iterdir())
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
 
 

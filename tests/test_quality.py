@@ -42,8 +42,6 @@ _STILL_OVER_20: set[str] = {
     "scenario_sim/analysis/compare.py:compare",
     "scenario_sim/calibrate/records.py:read_records",
     "scenario_sim/calibrate/eventstudy.py:event_study",
-    "scenario_sim/experiment/engine.py:run_experiment",
-    "scenario_sim/experiment/worker.py:run_chunk",
     "scenario_sim/lang/loader.py:read_document",
     "scenario_sim/lang/patch.py:apply_edit",
     "scenario_sim/lang/loader.py:locate",

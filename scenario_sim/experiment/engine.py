@@ -18,6 +18,23 @@ process, a lost worker) is finished by ``--resume`` with exactly the results an
 uninterrupted run would have given, because the missing chunks are recomputed from the
 same seeds.  A replication that raises is recorded with its error and the run goes on.
 
+*Executors are objects.*  ``run_experiment`` takes any object with the small
+:class:`~scenario_sim.experiment.executors.Executor` protocol (process pool, Dask, in
+process, or your own), as EMA Workbench takes an evaluator; command-line words become
+objects at the command line.  The executor is started (workers spawned, a Dask scheduler
+reached) before the run folder is created or a resumed one is marked ``running``, so a
+scheduler that cannot be reached leaves nothing behind.
+
+*Checks before the run.*  :func:`plan_experiment` resolves sets, replications, seed,
+adaptive options and the outcome catalogue and checks that the output folder can be
+written, without creating anything: the command line calls it to reject bad options (for
+example an unknown ``--rank-by``) before minutes of simulation.
+
+*Time.*  A run may take several sessions (interrupted, resumed).  Each session is a segment
+in ``timings.segments``; ``wall_seconds`` and ``replications_per_second`` cover all of them.
+While a session runs, its segment is refreshed in the manifest every few seconds, so even a
+``kill -9`` loses at most that much of the record.
+
 *Adaptive precision.*  With ``precision`` and ``metric``, replications are added in batches
 (the initial number each time) until the 95% interval of every set's mean paired
 difference from the baseline on ``metric`` has a half-width within ``precision`` times the
@@ -28,9 +45,11 @@ independent of how the work was spread.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import math
+import os
 import platform
 import subprocess
 import time
@@ -51,7 +70,7 @@ import yaml
 from scenario_sim import __version__
 from scenario_sim.errors import ResultsError, UserError
 from scenario_sim.experiment import store
-from scenario_sim.experiment.executors import Executor, make_executor
+from scenario_sim.experiment.executors import Executor, default_executor
 from scenario_sim.experiment.guard import HINT, refuse_in_worker_bootstrap
 from scenario_sim.experiment.stats import t_interval
 from scenario_sim.experiment.worker import ChunkResult, Payload
@@ -62,6 +81,8 @@ from scenario_sim.outcomes import Outcome
 
 ProgressFn = Callable[[int, int], None]
 """Called with (replications done over all sets, total) as chunks finish."""
+
+_HEARTBEAT_SECONDS = 2.0  # how often a running session refreshes its timings in the manifest
 
 
 class RunInterrupted(UserError):
@@ -191,97 +212,237 @@ def auto_chunk_size(replications: int, jobs: int) -> int:
     return max(1, min(50, math.ceil(replications / (8 * max(1, jobs)))))
 
 
+# --------------------------------------------------------------------------- the plan
+
+
+@dataclass
+class ExperimentPlan:
+    """A checked experiment: everything decided, nothing written or started yet."""
+
+    loaded: LoadedScenario
+    sets: list[str]
+    outcomes: list[Outcome]
+    replications: int
+    seed: int
+    seed_source: str
+    chunk_size: int | None  # None: sized from the executor's jobs
+    timeseries: bool
+    adaptive: dict[str, Any] | None
+    out: Path
+
+    @property
+    def outcome_names(self) -> list[str]:
+        """Every outcome column the run will have, baseline's first."""
+        return [o.name for o in self.outcomes]
+
+
+def _choose_sets(loaded: LoadedScenario, sets: list[str] | None) -> list[str]:
+    known = loaded.set_names
+    chosen = [BASELINE]
+    for s in known[1:] if sets is None else sets:
+        if s not in known:
+            raise UserError(f"--sets: unknown recommendation set {s!r}{did_you_mean(s, known)} "
+                            f"(known: {', '.join(known)})")
+        if s not in chosen:
+            chosen.append(s)
+    return chosen
+
+
+def _adaptive(precision: float | None, metric: str | None, max_replications: int | None, n: int,
+              chosen: list[str], names: list[str]) -> dict[str, Any] | None:
+    if precision is None and metric is None:
+        if max_replications is not None:
+            raise UserError("--max-replications: only used with --precision and --metric")
+        return None
+    if precision is None or metric is None:
+        raise UserError("--precision and --metric go together")
+    if not (0 < precision < 1):
+        raise UserError(f"--precision: expected a fraction between 0 and 1 (got {precision})")
+    if metric not in names:
+        raise UserError(f"--metric: unknown outcome {metric!r}{did_you_mean(metric, names)}")
+    if len(chosen) < 2:
+        raise UserError("--precision needs at least one recommendation set besides the baseline")
+    mx = max_replications if max_replications is not None else 20 * n
+    if mx < n:
+        raise UserError(f"--max-replications: must be >= --replications ({n})")
+    return {"precision": precision, "metric": metric, "max_replications": mx, "history": [], "stop_reason": None}
+
+
+def check_writable(out: Path) -> None:
+    """Raise :class:`ResultsError` unless a run folder could be created under ``out``
+    (the nearest existing ancestor must be a writable folder); creates nothing."""
+    p = out.absolute()
+    while not p.exists():
+        if p.parent == p:
+            break
+        p = p.parent
+    if not p.is_dir():
+        raise ResultsError(f"{out}: cannot create the results folder ({p} is not a folder)")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise ResultsError(f"{out}: cannot create the results folder ({p} is not writable)")
+
+
+def plan_experiment(scenario: str | Path | LoadedScenario, *, replications: int | None = None,
+                    seed: int | None = None, sets: list[str] | None = None, out: str | Path = "results",
+                    chunk_size: int | None = None, timeseries: bool | None = None,
+                    precision: float | None = None, metric: str | None = None,
+                    max_replications: int | None = None) -> ExperimentPlan:
+    """Check every option of a run and resolve it, without writing or starting anything.
+
+    Raises :class:`UserError` (one line) for any option that is wrong.  The plan's
+    ``outcome_names`` is the catalogue the run will produce, so a caller can check an
+    outcome name (``--rank-by``) before the run.  Arguments are those of
+    :func:`run_experiment`.
+    """
+    refuse_in_worker_bootstrap("run_experiment")
+    loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
+    base = loaded.baseline
+    chosen = _choose_sets(loaded, sets)
+    n = replications if replications is not None else base.replications
+    if n < 1:
+        raise UserError(f"--replications: must be at least 1 (got {n})")
+    sd = seed if seed is not None else base.seed
+    if sd < 0:
+        raise UserError(f"--seed: must be >= 0 (got {sd})")
+    if chunk_size is not None and chunk_size < 1:
+        raise UserError(f"--chunk-size: must be at least 1 (got {chunk_size})")
+    outcomes = outcome_union(loaded, chosen)
+    adaptive = _adaptive(precision, metric, max_replications, n, chosen, [o.name for o in outcomes])
+    check_writable(Path(out))
+    return ExperimentPlan(loaded, chosen, outcomes, n, sd, "command line" if seed is not None else "scenario file",
+                          chunk_size, base.outputs.timeseries if timeseries is None else timeseries, adaptive,
+                          Path(out))
+
+
+def _payload(loaded: LoadedScenario, sets: list[str], seed: int, names: list[str], timeseries: bool) -> Payload:
+    return Payload({s: loaded.effective(s) for s in sets}, seed, names, timeseries)
+
+
 # --------------------------------------------------------------------------- the run
 
 
 class _Run:
-    def __init__(self, folder: store.RunFolder, manifest: dict[str, Any], loaded: LoadedScenario,
-                 executor: Executor, progress: ProgressFn | None, fault_injection: dict[str, list[int]] | None,
-                 crash_on: list[int] | None = None):
+    """One session of a run (the first, or a resume) on a started executor."""
+
+    def __init__(self, folder: store.RunFolder, manifest: dict[str, Any], outcomes: list[Outcome],
+                 executor: Executor, progress: ProgressFn | None):
         self.folder = folder
         self.m = manifest
-        self.loaded = loaded
         self.executor = executor
         self.progress = progress
         self.sets: list[str] = manifest["sets"]
-        self.outcomes = outcome_union(loaded, self.sets)
-        self.names = [o.name for o in self.outcomes]
+        self.outcomes = outcomes
+        self.names = [o.name for o in outcomes]
         self.schema = _schema(self.names)
-        self.payload = Payload({s: loaded.effective(s) for s in self.sets}, manifest["seed"], self.names,
-                               manifest["timeseries"], fault_injection or {}, crash_on or [])
+        self.t0 = time.perf_counter()
+        self._last_beat = self.t0
+        tm = manifest.setdefault("timings", {})
+        tm.setdefault("started", dt.datetime.now().isoformat(timespec="seconds"))
+        segments = tm.setdefault("segments", [])
+        earlier = tm.get("wall_seconds") or tm.get("last_session_seconds")
+        if not segments and earlier:  # a folder written before segments were recorded
+            segments.append({"started": tm.get("started"), "seconds": earlier})
+        self.segment: dict[str, Any] = {"started": dt.datetime.now().isoformat(timespec="seconds"), "seconds": 0.0,
+                                        "executor": {"kind": executor.name, "jobs": executor.jobs}}
+        segments.append(self.segment)
 
     def execute(self) -> ExperimentResult:
+        """Run what is missing, consolidate, summarise; the executor must have been started."""
         m = self.m
-        t0 = time.perf_counter()
-        m.setdefault("timings", {}).setdefault("started", dt.datetime.now().isoformat(timespec="seconds"))
         m["status"] = "running"
         m["executor"] = {"kind": self.executor.name, "jobs": self.executor.jobs}
-        self.folder.write_manifest(m)
-        self.executor.start(self.payload)
+        try:
+            self._write_timings()
+        except BaseException:
+            _shutdown_on_error(self.executor)
+            raise
         try:
             self._loop()
         except KeyboardInterrupt:
             self.executor.shutdown(cancel=True)
-            self._stop("interrupted", t0)
+            self._stop("interrupted")
             raise RunInterrupted(f"interrupted; finished chunks are saved. Resume with: "
                                  f"scenario-sim run --resume {self.folder.path}") from None
         except UserError:
             self.executor.shutdown(cancel=True)
-            self._stop("failed", t0)
+            self._stop("failed")
             raise
         except Exception as exc:
             self.executor.shutdown(cancel=True)
             m["error"] = f"{type(exc).__name__}: {exc}"
-            self._stop("failed", t0)
+            self._stop("failed")
             hint = f"; if a worker said it was starting, {HINT}" if isinstance(exc, BrokenExecutor) else ""
             raise RunFailed(f"run failed ({type(exc).__name__}: {exc}){hint}; finished chunks are saved. "
                             f"Resume with: scenario-sim run --resume {self.folder.path}") from None
         self.executor.shutdown()
-        return self._finish(t0)
+        return self._finish()
 
-    def _stop(self, status: str, t0: float) -> None:
-        self.m["status"] = status
-        self.m["timings"]["last_session_seconds"] = round(time.perf_counter() - t0, 3)
+    def _write_timings(self) -> None:
+        """Bring this session's segment and the run totals up to date, and write the manifest."""
+        now = time.perf_counter()
+        self._last_beat = now
+        self.segment["seconds"] = round(now - self.t0, 3)
+        tm = self.m["timings"]
+        wall = round(sum(float(s.get("seconds") or 0.0) for s in tm["segments"]), 3)
+        tm["wall_seconds"] = wall
+        tm["last_session_seconds"] = self.segment["seconds"]
+        done = int(self.m.get("replications_done", 0)) * len(self.sets)
+        tm["replications_per_second"] = round(done / wall, 1) if wall else None
         self.folder.write_manifest(self.m)
+
+    def _stop(self, status: str) -> None:
+        self.m["status"] = status
+        self._write_timings()
 
     def _loop(self) -> None:
         m = self.m
-        adaptive = m.get("adaptive")
         target = m["replications_target"]
         while True:
-            batches = _batches(target, m["batch_size"])
-            done = self.folder.done_chunks()
-            todo = _chunks(_missing(done, batches), m["chunk_size"])
-            total = target * len(self.sets)
-            finished = (target - sum(b - a for a, b in _missing(done, batches))) * len(self.sets)
-            if self.progress:
-                self.progress(finished, total)
-            for res in self.executor.run(todo):
-                self.folder.write_part(res.start, res.count, _to_table(res, self.schema), _ts_table(res))
-                finished += res.count * len(self.sets)
-                m["replications_done"] = finished // len(self.sets)
-                if self.progress:
-                    self.progress(finished, total)
+            self._run_missing(target)
             m["replications_done"] = target
             self.folder.write_manifest(m)
-            if not adaptive:
+            if not m.get("adaptive") or self._precision_met(target):
                 return
-            verdict = self._precision(target)
-            adaptive["history"] = [h for h in adaptive.get("history", []) if h["replications"] < target]
-            adaptive["history"].append(verdict)
-            if verdict["met"]:
-                adaptive["stop_reason"] = (f"precision met: every set's 95% half-width on {adaptive['metric']} "
-                                           f"within {adaptive['precision']:g} of the baseline mean after "
-                                           f"{target} replications")
-                return
-            if target >= adaptive["max_replications"]:
-                adaptive["stop_reason"] = (f"maximum of {adaptive['max_replications']} replications reached "
-                                           f"before the precision was met (worst relative half-width "
-                                           f"{verdict['worst']:.4g})")
-                return
-            target = min(target + m["batch_size"], adaptive["max_replications"])
+            target = min(target + m["batch_size"], m["adaptive"]["max_replications"])
             m["replications_target"] = target
             self.folder.write_manifest(m)
+
+    def _run_missing(self, target: int) -> None:
+        """Run every chunk of replications [0, target) that has no part file yet."""
+        m = self.m
+        batches = _batches(target, m["batch_size"])
+        missing = _missing(self.folder.done_chunks(), batches)
+        todo = _chunks(missing, m["chunk_size"])
+        total = target * len(self.sets)
+        finished = (target - sum(b - a for a, b in missing)) * len(self.sets)
+        if self.progress:
+            self.progress(finished, total)
+        for res in self.executor.run(todo):
+            self.folder.write_part(res.start, res.count, _to_table(res, self.schema), _ts_table(res))
+            finished += res.count * len(self.sets)
+            m["replications_done"] = finished // len(self.sets)
+            if time.perf_counter() - self._last_beat >= _HEARTBEAT_SECONDS:
+                self._write_timings()
+            if self.progress:
+                self.progress(finished, total)
+
+    def _precision_met(self, target: int) -> bool:
+        """Record the precision verdict at ``target``; True when the run should stop."""
+        adaptive = self.m["adaptive"]
+        verdict = self._precision(target)
+        adaptive["history"] = [h for h in adaptive.get("history", []) if h["replications"] < target]
+        adaptive["history"].append(verdict)
+        if verdict["met"]:
+            adaptive["stop_reason"] = (f"precision met: every set's 95% half-width on {adaptive['metric']} "
+                                       f"within {adaptive['precision']:g} of the baseline mean after "
+                                       f"{target} replications")
+            return True
+        if target >= adaptive["max_replications"]:
+            adaptive["stop_reason"] = (f"maximum of {adaptive['max_replications']} replications reached "
+                                       f"before the precision was met (worst relative half-width "
+                                       f"{verdict['worst']:.4g})")
+            return True
+        return False
 
     def _precision(self, n: int) -> dict[str, Any]:
         metric = self.m["adaptive"]["metric"]
@@ -305,7 +466,7 @@ class _Run:
         return {"replications": n, "baseline_mean": base_mean, "relative_half_width": rel, "worst": worst,
                 "met": bool(worst <= self.m["adaptive"]["precision"])}
 
-    def _finish(self, t0: float) -> ExperimentResult:
+    def _finish(self) -> ExperimentResult:
         m = self.m
         n = m["replications_target"]
         done = self.folder.done_chunks()
@@ -318,14 +479,8 @@ class _Run:
         m["failures"] = failures
         m["replications_done"] = n
         m["status"] = "complete" if failures["count"] == 0 else "complete_with_failures"
-        seconds = time.perf_counter() - t0
-        tm = m["timings"]
-        tm["finished"] = dt.datetime.now().isoformat(timespec="seconds")
-        tm["wall_seconds"] = round(tm.get("wall_seconds", 0.0) + seconds, 3)
-        tm["last_session_seconds"] = round(seconds, 3)
-        wall = tm["wall_seconds"]
-        tm["replications_per_second"] = round(n * len(self.sets) / wall, 1) if wall else None
-        self.folder.write_manifest(m)
+        m["timings"]["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+        self._write_timings()
         self.folder.remove_parts()
         return ExperimentResult(self.folder.path, m, self.outcomes)
 
@@ -346,93 +501,96 @@ class _Run:
 # --------------------------------------------------------------------------- public API
 
 
-def run_experiment(scenario: str | Path | LoadedScenario, *, replications: int | None = None,
-                   seed: int | None = None, sets: list[str] | None = None, jobs: int | None = None,
-                   executor: str = "process", scheduler: str | None = None, out: str | Path = "results",
-                   chunk_size: int | None = None, timeseries: bool | None = None,
-                   precision: float | None = None, metric: str | None = None,
-                   max_replications: int | None = None, progress: ProgressFn | None = None,
-                   fault_injection: dict[str, list[int]] | None = None,
-                   crash_on: list[int] | None = None) -> ExperimentResult:
-    """Run every recommendation set (or ``sets``; the baseline always) on common random numbers.
+def _executor(executor: Executor | None, jobs: int | None) -> Executor:
+    if executor is None:
+        return default_executor(jobs)
+    if isinstance(executor, str):
+        raise UserError(f"executor: expected an executor object such as LocalPool(2), DaskCluster(2) or "
+                        f"InProcess() from scenario_sim.experiment (got the string {executor!r}; "
+                        f"make_executor() turns command-line words into one)")
+    if jobs is not None:
+        raise UserError("jobs: give the number of workers to the executor, not to run_experiment, "
+                        "when passing an executor")
+    if not isinstance(executor, Executor):
+        raise UserError(f"executor: {type(executor).__name__} lacks the Executor protocol "
+                        "(name, jobs, start, run, shutdown)")
+    return executor
 
-    ``replications`` and ``seed`` default to the scenario's; the effective values are
-    recorded in the manifest.  Returns the finished run; raises :class:`UserError` for bad
-    input, :class:`RunInterrupted` / :class:`RunFailed` for runs that can be resumed.
-    """
-    refuse_in_worker_bootstrap("run_experiment")
-    loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
-    base = loaded.baseline
-    known = loaded.set_names
-    chosen = [BASELINE]
-    for s in sets or known[1:]:
-        if s not in known:
-            raise UserError(f"--sets: unknown recommendation set {s!r}{did_you_mean(s, known)} "
-                            f"(known: {', '.join(known)})")
-        if s not in chosen:
-            chosen.append(s)
-    n = replications if replications is not None else base.replications
-    if n < 1:
-        raise UserError(f"--replications: must be at least 1 (got {n})")
-    sd = seed if seed is not None else base.seed
-    if sd < 0:
-        raise UserError(f"--seed: must be >= 0 (got {sd})")
-    ex = make_executor(executor, jobs, scheduler)
-    cs = chunk_size if chunk_size is not None else auto_chunk_size(n, ex.jobs)
-    if cs < 1:
-        raise UserError(f"--chunk-size: must be at least 1 (got {cs})")
-    adaptive = None
-    if precision is not None or metric is not None:
-        if precision is None or metric is None:
-            raise UserError("--precision and --metric go together")
-        if not (0 < precision < 1):
-            raise UserError(f"--precision: expected a fraction between 0 and 1 (got {precision})")
-        names = [o.name for o in outcome_union(loaded, chosen)]
-        if metric not in names:
-            raise UserError(f"--metric: unknown outcome {metric!r}{did_you_mean(metric, names)}")
-        if len(chosen) < 2:
-            raise UserError("--precision needs at least one recommendation set besides the baseline")
-        mx = max_replications if max_replications is not None else 20 * n
-        if mx < n:
-            raise UserError(f"--max-replications: must be >= --replications ({n})")
-        adaptive = {"precision": precision, "metric": metric, "max_replications": mx, "history": [],
-                    "stop_reason": None}
-    elif max_replications is not None:
-        raise UserError("--max-replications: only used with --precision and --metric")
-    ts = base.outputs.timeseries if timeseries is None else timeseries
 
-    now = dt.datetime.now()
-    folder = store.RunFolder.create(Path(out), base.name, now.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:6])
-    scen_text = yaml.safe_dump(dump_scenario(base), sort_keys=False, allow_unicode=True)
-    store.atomic_write_text(folder.path / store.SCENARIO, scen_text)
-    src = Path(loaded.path)
-    manifest: dict[str, Any] = {
+def _new_manifest(plan: ExperimentPlan, scen_text: str, chunk_size: int, now: dt.datetime) -> dict[str, Any]:
+    src = Path(plan.loaded.path)
+    return {
         "format": "scenario-sim-run/1",
-        "scenario": {"name": base.name, "file": str(src), "sha256": _sha256(src) if src.exists() else None,
+        "scenario": {"name": plan.loaded.baseline.name, "file": str(src),
+                     "sha256": _sha256(src) if src.exists() else None,
                      "effective_sha256": hashlib.sha256(scen_text.encode()).hexdigest()},
-        "seed": sd,
-        "seed_source": "command line" if seed is not None else "scenario file",
-        "replications_asked": n,
-        "replications_target": n,
+        "seed": plan.seed,
+        "seed_source": plan.seed_source,
+        "replications_asked": plan.replications,
+        "replications_target": plan.replications,
         "replications_done": 0,
-        "batch_size": n,
-        "chunk_size": cs,
-        "sets": chosen,
-        "timeseries": ts,
-        "adaptive": adaptive,
+        "batch_size": plan.replications,
+        "chunk_size": chunk_size,
+        "sets": plan.sets,
+        "timeseries": plan.timeseries,
+        "adaptive": plan.adaptive,
         "versions": _versions(),
         "git": _git_commit(),
-        "host": {"platform": platform.platform(), "cpus": __import__("os").cpu_count()},
-        "timings": {"started": now.isoformat(timespec="seconds")},
+        "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "timings": {"started": now.isoformat(timespec="seconds"), "segments": []},
         "status": "created",
         "failures": {"count": 0, "first": []},
     }
-    folder.write_manifest(manifest)
-    return _Run(folder, manifest, loaded, ex, progress, fault_injection, crash_on).execute()
 
 
-def resume_experiment(run_dir: str | Path, *, jobs: int | None = None, executor: str = "process",
-                      scheduler: str | None = None, progress: ProgressFn | None = None) -> ExperimentResult:
+def _shutdown_on_error(executor: Executor) -> None:
+    with contextlib.suppress(Exception):  # the original error is the one to report
+        executor.shutdown(cancel=True)
+
+
+def run_plan(plan: ExperimentPlan, executor: Executor | None = None, *, jobs: int | None = None,
+             progress: ProgressFn | None = None) -> ExperimentResult:
+    """Run a checked :class:`ExperimentPlan` (see :func:`run_experiment`)."""
+    ex = _executor(executor, jobs)
+    cs = plan.chunk_size if plan.chunk_size is not None else auto_chunk_size(plan.replications, ex.jobs)
+    ex.start(_payload(plan.loaded, plan.sets, plan.seed, plan.outcome_names, plan.timeseries))
+    try:
+        now = dt.datetime.now()
+        base = plan.loaded.baseline
+        folder = store.RunFolder.create(plan.out, base.name, now.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:6])
+        scen_text = yaml.safe_dump(dump_scenario(base), sort_keys=False, allow_unicode=True)
+        store.atomic_write_text(folder.path / store.SCENARIO, scen_text)
+        manifest = _new_manifest(plan, scen_text, cs, now)
+        folder.write_manifest(manifest)
+    except BaseException:
+        _shutdown_on_error(ex)
+        raise
+    return _Run(folder, manifest, plan.outcomes, ex, progress).execute()
+
+
+def run_experiment(scenario: str | Path | LoadedScenario, *, replications: int | None = None,
+                   seed: int | None = None, sets: list[str] | None = None, executor: Executor | None = None,
+                   jobs: int | None = None, out: str | Path = "results", chunk_size: int | None = None,
+                   timeseries: bool | None = None, precision: float | None = None, metric: str | None = None,
+                   max_replications: int | None = None, progress: ProgressFn | None = None) -> ExperimentResult:
+    """Run every recommendation set (or ``sets``; the baseline always) on common random numbers.
+
+    ``executor`` is any object with the :class:`~scenario_sim.experiment.executors.Executor`
+    protocol: ``LocalPool(jobs)``, ``DaskCluster(jobs, scheduler)``, ``InProcess()`` or your
+    own.  Without one, ``jobs`` worker processes run it (default: every core; ``jobs=1``
+    runs in this process).  ``replications`` and ``seed`` default to the scenario's; the
+    effective values are recorded in the manifest.  Returns the finished run; raises
+    :class:`UserError` for bad input, :class:`RunInterrupted` / :class:`RunFailed` for runs
+    that can be resumed.
+    """
+    plan = plan_experiment(scenario, replications=replications, seed=seed, sets=sets, out=out,
+                           chunk_size=chunk_size, timeseries=timeseries, precision=precision, metric=metric,
+                           max_replications=max_replications)
+    return run_plan(plan, executor, jobs=jobs, progress=progress)
+
+
+def resume_experiment(run_dir: str | Path, executor: Executor | None = None, *, jobs: int | None = None,
+                      progress: ProgressFn | None = None) -> ExperimentResult:
     """Finish an interrupted run in place, with exactly the results of an uninterrupted one."""
     refuse_in_worker_bootstrap("resume_experiment")
     folder = store.RunFolder.open(run_dir)
@@ -446,6 +604,8 @@ def resume_experiment(run_dir: str | Path, *, jobs: int | None = None, executor:
     if digest != m["scenario"].get("effective_sha256"):
         raise ResultsError(f"{scen}: changed since the run started (hash mismatch); refusing to mix results")
     loaded = load_scenario(scen)
-    ex = make_executor(executor, jobs, scheduler)
+    outcomes = outcome_union(loaded, m["sets"])
+    ex = _executor(executor, jobs)
+    ex.start(_payload(loaded, m["sets"], m["seed"], [o.name for o in outcomes], m["timeseries"]))
     m.setdefault("resumed", []).append(dt.datetime.now().isoformat(timespec="seconds"))
-    return _Run(folder, m, loaded, ex, progress, None).execute()
+    return _Run(folder, m, outcomes, ex, progress).execute()

@@ -5,15 +5,28 @@ each pair (set, baseline) is computed from the same streams in the same place.  
 receive the scenarios once (the *payload*: effective scenario per set, seed, options) and
 compile them once; after that only two integers go in and a small columnar result comes
 out.  A replication that raises is recorded with its error; the others go on.
+
+*Orphans.*  A pool worker started by :func:`init_worker` watches its parent process: if the
+parent dies without shutting the pool down (``kill -9``, out of memory), the worker exits at
+once instead of finishing its queue and holding its memory for minutes.
+
+*Test hook.*  ``_replication_hook`` is called with ``(set name, replication)`` before each
+replication, inside the per-replication error handling.  It is ``None`` in production and
+exists so the test suite can inject a failing replication or a dying worker (see
+``tests/fault_executors.py``) without a fault-injection parameter in the public API.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import pickle
+import threading
+import time
 import traceback
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,8 +44,6 @@ class Payload:
     seed: int
     outcomes: list[str]
     timeseries: bool = False
-    fault_injection: dict[str, list[int]] = field(default_factory=dict)  # tests only: set -> reps that raise
-    crash_on: list[int] = field(default_factory=list)  # tests only: reps at which the worker process dies
 
     def key(self) -> str:
         """Identity of the whole payload: a worker reuses compiled models only for the same one."""
@@ -41,6 +52,8 @@ class Payload:
 
 @dataclass
 class ChunkResult:
+    """The outcomes of replications ``start .. start+count-1`` of every set, as columns."""
+
     start: int
     count: int
     columns: dict[str, Any]
@@ -50,10 +63,35 @@ class ChunkResult:
 
 _compiled: dict[str, tuple[Payload, dict[str, CompiledScenario]]] = {}
 
+_replication_hook: Callable[[str, int], None] | None = None
+"""Tests only: called before each replication (see the module notes)."""
+
+_EXIT_ORPHANED = 70  # exit status of a worker whose parent vanished
+
 
 def init_worker(payload: Payload) -> None:
-    """Process-pool initializer: compile every set once per worker."""
+    """Process-pool initializer: exit when the parent dies; compile every set once per worker."""
+    watch_parent()
     _load(payload)
+
+
+def watch_parent() -> None:
+    """Start a daemon thread that ends this process as soon as its parent process is gone.
+
+    Waits on the parent's sentinel (a pipe the parent holds open), so it costs nothing while
+    the parent lives and reacts within milliseconds when it dies.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a multiprocessing child (e.g. in process): nothing to watch
+        return
+
+    def wait_then_exit() -> None:
+        from multiprocessing.connection import wait
+
+        wait([parent.sentinel])
+        os._exit(_EXIT_ORPHANED)
+
+    threading.Thread(target=wait_then_exit, name="scenario-sim-parent-watch", daemon=True).start()
 
 
 def _load(payload: Payload) -> tuple[Payload, dict[str, CompiledScenario]]:
@@ -64,10 +102,68 @@ def _load(payload: Payload) -> tuple[Payload, dict[str, CompiledScenario]]:
     return _compiled[key]
 
 
+def _error_text(exc: Exception) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+class _Columns:
+    """The growing columns of one chunk: one row per (replication, set)."""
+
+    def __init__(self, n: int, outcomes: list[str]):
+        self.sets: list[str] = []
+        self.reps = np.empty(n, dtype=np.int64)
+        self.errors: list[str | None] = []
+        self.outcomes = outcomes
+        self.values = np.full((n, len(outcomes)), np.nan)
+        self.index = {o: j for j, o in enumerate(outcomes)}
+        self.ts_parts: list[dict[str, Any]] = []
+
+    def add(self, payload: Payload, models: dict[str, CompiledScenario], name: str, rep: int) -> None:
+        """Run one replication of one set and append its row (or its error)."""
+        i = len(self.sets)
+        self.sets.append(name)
+        self.reps[i] = rep
+        try:
+            if _replication_hook is not None:
+                _replication_hook(name, rep)
+            r = simulate(models[name], payload.seed, rep, timeseries=payload.timeseries)
+        except Exception as exc:  # recorded, not fatal: the run goes on
+            self.errors.append(_error_text(exc))
+            return
+        for k, v in r.outcomes.items():
+            self.values[i, self.index[k]] = v
+        self.errors.append(None)
+        if r.timeseries is not None:
+            ts: dict[str, Any] = dict(r.timeseries)
+            ts["set"] = [name] * len(ts["day"])
+            ts["replication"] = np.full(len(ts["day"]), rep, dtype=np.int64)
+            self.ts_parts.append(ts)
+
+    def columns(self) -> dict[str, Any]:
+        cols: dict[str, Any] = {"set": self.sets, "replication": self.reps, "error": self.errors}
+        for j, o in enumerate(self.outcomes):
+            cols[o] = self.values[:, j]
+        return cols
+
+    def timeseries(self) -> dict[str, Any] | None:
+        """The daily series of every replication that gave one, outer-joined on column names."""
+        parts = self.ts_parts
+        if not parts:
+            return None
+        extra = sorted({k for p in parts for k in p} - {"set", "replication", "day"})
+        out: dict[str, Any] = {"set": [x for p in parts for x in p["set"]]}
+        for k in ("replication", "day"):
+            out[k] = np.concatenate([np.asarray(p[k], dtype=np.int64) for p in parts])
+        for k in extra:
+            out[k] = np.concatenate([np.asarray(p[k], dtype=float) if k in p else np.full(len(p["day"]), np.nan)
+                                     for p in parts])
+        return out
+
+
 def run_chunk(start: int, count: int, payload: Payload | None = None) -> ChunkResult:
     """Run replications [start, start+count) of every set; never raises for a model error."""
-    import time
-
     t0 = time.perf_counter()
     if payload is None:
         if not _compiled:
@@ -75,47 +171,8 @@ def run_chunk(start: int, count: int, payload: Payload | None = None) -> ChunkRe
         payload, models = next(iter(_compiled.values()))
     else:
         payload, models = _load(payload)
-    names = list(models)
-    n = count * len(names)
-    cols: dict[str, Any] = {"set": [], "replication": np.empty(n, dtype=np.int64), "error": []}
-    values = np.full((n, len(payload.outcomes)), np.nan)
-    index = {o: j for j, o in enumerate(payload.outcomes)}
-    ts_parts: list[dict[str, Any]] = []
-    i = 0
+    cols = _Columns(count * len(models), payload.outcomes)
     for rep in range(start, start + count):
-        if rep in payload.crash_on:  # simulates a lost worker (killed, out of memory)
-            os._exit(17)
-        for name in names:
-            cols["set"].append(name)
-            cols["replication"][i] = rep
-            try:
-                if rep in payload.fault_injection.get(name, ()):
-                    raise RuntimeError(f"injected fault in replication {rep}")
-                r = simulate(models[name], payload.seed, rep, timeseries=payload.timeseries)
-                for k, v in r.outcomes.items():
-                    values[i, index[k]] = v
-                cols["error"].append(None)
-                if r.timeseries is not None:
-                    ts: dict[str, Any] = dict(r.timeseries)
-                    ts["set"] = [name] * len(ts["day"])
-                    ts["replication"] = np.full(len(ts["day"]), rep, dtype=np.int64)
-                    ts_parts.append(ts)
-            except Exception as exc:  # recorded, not fatal: the run goes on
-                last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-                where = f" at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}" if last else ""
-                cols["error"].append(f"{type(exc).__name__}: {exc}{where}")
-            i += 1
-    for j, o in enumerate(payload.outcomes):
-        cols[o] = values[:, j]
-    ts_cols: dict[str, Any] | None = None
-    if ts_parts:
-        keys = ["set", "replication", "day", *sorted({k for p in ts_parts for k in p} - {"set", "replication", "day"})]
-        ts_cols = {}
-        for k in keys:
-            if k == "set":
-                ts_cols[k] = [x for p in ts_parts for x in p["set"]]
-            else:
-                ts_cols[k] = np.concatenate([np.asarray(p[k], dtype=float if k not in ("replication", "day")
-                                                        else np.int64) if k in p
-                                             else np.full(len(p["day"]), np.nan) for p in ts_parts])
-    return ChunkResult(start, count, cols, ts_cols, time.perf_counter() - t0)
+        for name in models:
+            cols.add(payload, models, name, rep)
+    return ChunkResult(start, count, cols.columns(), cols.timeseries(), time.perf_counter() - t0)
