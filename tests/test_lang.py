@@ -390,3 +390,212 @@ def test_python_dash_m_works() -> None:
 
     r = subprocess.run([sys.executable, "-m", "scenario_sim", "--help"], capture_output=True, text=True, check=False)
     assert r.returncode == 0 and "validate" in r.stdout
+
+
+# --------------------------------------------------------------------------- issue 13: meaning and reach
+
+
+EW_MAPPING = """\
+extends: reference            # the bundled reference scenario, by name, from any folder
+name: ew_mapping
+recommendations:
+  - name: ew_mapping
+    changes:
+      air_defense.readiness.early_warning: {enabled: true}
+"""
+
+
+def test_a_mapping_under_changes_merges_into_the_section(tmp_path: Path) -> None:
+    """Issue 13.3: the mapping form switches early warning on and keeps detection_probability."""
+    loaded = load_scenario(write(tmp_path, "ew.yaml", EW_MAPPING))
+    by_map = loaded.effective("ew_mapping")
+    dotted = loaded.effective("logistics_monitoring")
+    ew = by_map.air_defense.readiness.early_warning
+    assert ew.enabled and ew.detection_probability == 0.6
+    assert by_map.model_dump() == dotted.model_dump()
+    assert loaded.baseline.air_defense.readiness.early_warning.detection_probability == 0.6
+
+
+def test_a_distribution_under_changes_replaces_the_distribution(tmp_path: Path) -> None:
+    text = EW_MAPPING.replace("air_defense.readiness.early_warning: {enabled: true}",
+                              "attacker.surge.probability: {dist: fixed, value: 0.2}\n"
+                              "      attacker.surge.lag_days: {values: [1, 2], probs: [0.5, 0.5]}")
+    s = load_scenario(write(tmp_path, "d.yaml", text)).effective("ew_mapping")
+    assert s.attacker.surge.probability.model_dump() == {"dist": "fixed", "value": 0.2}
+    assert s.attacker.surge.lag_days.model_dump() == {"dist": "empirical", "values": [1, 2], "probs": [0.5, 0.5]}
+
+
+def test_recipe_extend_the_reference_and_add_one_set(tmp_path: Path) -> None:
+    """Issue 13.10: the recipe of docs/scenario-language.md, from a folder of its own."""
+    doc = (ROOT / "docs" / "scenario-language.md").read_text()
+    recipe = re.search(r"<!-- recipe: (\S+) -->\n```yaml\n(.*?)```", doc, re.S)
+    assert recipe is not None
+    folder = tmp_path / "elsewhere" / "deeper"
+    folder.mkdir(parents=True)
+    p = write(folder, recipe.group(1), recipe.group(2))
+    loaded = load_scenario(p)
+    reference = load_scenario(ROOT / "scenarios" / "reference.yaml")
+    assert loaded.set_names == [*reference.set_names, "faster_patriot_deliveries"]
+    patriot = next(x for x in loaded.effective("faster_patriot_deliveries").air_defense.systems if x.name == "patriot")
+    assert patriot.interceptors and patriot.interceptors.resupply
+    assert patriot.interceptors.resupply.interval_days == 10
+    mine = loaded.baseline.model_dump()
+    assert mine == reference.baseline.model_dump() | {"name": "my_study", "recommendations": mine["recommendations"]}
+
+
+def test_unknown_bundled_name_and_non_yaml_extends_are_located(tmp_path: Path) -> None:
+    p = write(tmp_path, "a.yaml", "name: a\nextends: refrence\n")
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(p)
+    assert exc.value.lines() == [f"{p}:2:10: extends: no bundled scenario named 'refrence' (did you mean "
+                                 "'reference'?) (bundled: minimal, reference; a file needs .yaml)"]
+    secret = write(tmp_path, "secret.txt", "SECRET_TOKEN: hunter2\n")
+    (tmp_path / "sub").mkdir()
+    q = write(tmp_path / "sub", "b.yaml", "extends: ../secret.txt\n")
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(q)
+    assert "hunter2" not in str(exc.value) and "SECRET" not in str(exc.value)
+    assert exc.value.lines() == [f"{q}:1:10: extends: extends names a YAML file: the path must end in .yaml or .yml"]
+    assert secret.exists()
+
+
+def test_errors_of_sets_come_with_the_baselines(tmp_path: Path, capsys: Any) -> None:
+    """Issue 13.8: a baseline error and a set error are reported together, each once."""
+    d = minimal_doc()
+    d["air_defense"]["systems"][0]["pk"]["drone"] = 3
+    d["recommendations"] = [{"name": "typo", "changes": {"air_defense.systems.guns.capacity_per_wav": 70}},
+                            {"name": "bad_value", "changes": {"consequences.energy.floor": 7}},
+                            {"name": "fine", "changes": {"air_defense.readiness.baseline": 0.9}}]
+    lines = _errors(tmp_path, d, capsys)
+    assert len(lines) == 3, lines
+    assert "air_defense.systems[guns].pk.drone: must be between 0 and 1 (got 3)" in lines[0]
+    assert any("recommendations[typo].changes.air_defense.systems.guns.capacity_per_wav" in x for x in lines)
+    assert any("recommendations[bad_value] -> consequences.energy.floor" in x for x in lines)
+    assert all(LOCATED.match(x) for x in lines)
+
+
+def test_a_set_named_baseline_is_rejected_with_its_line(tmp_path: Path, capsys: Any) -> None:
+    d = minimal_doc()
+    d["recommendations"].append({"name": "baseline", "changes": {"air_defense.readiness.baseline": 0.5}})
+    lines = _errors(tmp_path, d, capsys)
+    assert len(lines) == 1 and LOCATED.match(lines[0])
+    assert "recommendations[baseline].name: 'baseline' is the implicit set" in lines[0]
+
+
+# --------------------------------------------------------------------------- issue 14: hostile text
+
+
+@pytest.mark.parametrize("text, where, message", [
+    ("name: x\nnote: \x01\n", "2:7", "unacceptable character #x0001"),
+    ("name: x\na: &x [1, *x]\n", "2:4", "recursive alias"),
+    ("name: x\na: " + "[" * 1200 + "]" * 1200 + "\n", "2:", "nested more than 50 levels deep"),
+    ("name: x\nseed: " + "9" * 5000 + "\n", "2:7", "too many digits"),
+    ("name: x\nstart_date: 2025-02-30\n", "2:13", "is not a date we can use"),
+])
+def test_reader_and_composer_errors_are_one_located_line(tmp_path: Path, capsys: Any, text: str, where: str,
+                                                         message: str) -> None:
+    lines = _errors(tmp_path, text, capsys)
+    assert len(lines) == 1, lines
+    assert f"x.yaml:{where}" in lines[0] and message in lines[0] and LOCATED.match(lines[0])
+    assert "position" not in lines[0] and "<unicode string>" not in lines[0]
+
+
+def test_invalid_utf8_is_reported_at_line_and_column(tmp_path: Path, capsys: Any) -> None:
+    p = tmp_path / "u.yaml"
+    p.write_bytes(b"name: x\ndescription: d\xc3\xa9j\xc3\xa0 caf\xe9\n")
+    code, _, err = run_cli(["validate", str(p)], capsys)
+    assert code == 2
+    assert err.strip() == f"{p}:2:22: not UTF-8 text (invalid continuation byte: byte 0xe9)"
+
+
+def test_a_bom_is_accepted(tmp_path: Path, capsys: Any) -> None:
+    p = tmp_path / "bom.yaml"
+    p.write_bytes(b"\xef\xbb\xbf" + (ROOT / "scenarios" / "minimal.yaml").read_bytes())
+    code, _, err = run_cli(["validate", str(p)], capsys)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("factor", [".nan", ".inf", "-.inf", "1e308"])
+def test_scale_by_a_non_finite_or_overflowing_factor_is_located(tmp_path: Path, capsys: Any, factor: str) -> None:
+    text = (ROOT / "scenarios" / "minimal.yaml").read_text() + (
+        "  - name: huge\n    scale:\n      air_defense.systems.guns.capacity_per_wave: " + factor + "\n")
+    lines = _errors(tmp_path, text, capsys)
+    assert lines and all(LOCATED.match(x) for x in lines), lines
+    assert any(":46:" in x and "capacity_per_wave" in x for x in lines), lines
+
+
+# --------------------------------------------------------------------------- issue 14: hostile extends
+
+
+def test_extends_reads_only_regular_yaml_files_under_limits(tmp_path: Path) -> None:
+    """FIFOs, devices, folders and non-YAML files are refused without being read (and a
+    regression cannot hang or exhaust the machine: the child runs under rlimits)."""
+    import os
+
+    from tests.hostile import run_limited
+
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    (tmp_path / "folder.yaml").mkdir()
+    secret = write(tmp_path, "secret", "SECRET_TOKEN: hunter2\n")
+    cases = {
+        "fifo": "extends: pipe.yaml\n", "device": "extends: zero.yaml\n", "folder": "extends: folder.yaml\n",
+        "dev_zero": "extends: /dev/zero\n", "secret": f"extends: {secret}\n",
+        "shadow": "extends: ../../../../../../../../etc/shadow\n",
+    }
+    files = [str(write(tmp_path, f"case_{k}.yaml", v)) for k, v in cases.items()]
+    r = run_limited(["validate", *files, str(tmp_path / "pipe.yaml"), "/dev/zero"], timeout_s=60)
+    assert r.code == 2, r
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == len(files) + 2, lines
+    assert all(LOCATED.match(x) for x in lines[:len(files)]), lines
+    for expected in ("is a FIFO (named pipe), expected a YAML file", "is a device, expected a YAML file",
+                     "is a directory, expected a YAML file", "must end in .yaml or .yml"):
+        assert any(expected in x for x in lines), (expected, lines)
+    assert "hunter2" not in r.stderr and "root:" not in r.stderr and "Traceback" not in r.stderr
+    assert lines[-2] == f"{tmp_path / 'pipe.yaml'}: is a FIFO (named pipe), expected a YAML file"
+    assert lines[-1] == "/dev/zero: is a device, expected a YAML file"
+
+
+def test_a_diamond_of_extends_reads_each_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scenario_sim.lang import loader
+
+    write(tmp_path, "e.yaml", (ROOT / "scenarios" / "minimal.yaml").read_text())
+    write(tmp_path, "d.yaml", "extends: [e.yaml, e.yaml, ./e.yaml]\ndescription: d\n")
+    write(tmp_path, "b.yaml", "extends: [d.yaml, d.yaml]\nhorizon_days: 20\n")
+    write(tmp_path, "c.yaml", "extends: [d.yaml]\nhorizon_days: 25\n")
+    a = write(tmp_path, "a.yaml", "extends: [b.yaml, c.yaml, b.yaml]\nname: a\n")
+    reads: list[str] = []
+    real = loader.load_file_as
+
+    def counting(path: Any, shown: str) -> Any:
+        reads.append(Path(path).name)
+        return real(path, shown)
+
+    monkeypatch.setattr(loader, "load_file_as", counting)
+    s = load_scenario(a).baseline
+    assert sorted(reads) == ["a.yaml", "b.yaml", "c.yaml", "d.yaml", "e.yaml"]
+    assert (s.name, s.horizon_days, s.description) == ("a", 25, "d")
+
+
+def test_a_long_include_chain_and_many_sets_resolve_each_set_once(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation is linear in the number of sets: each set's own edits are applied once
+    per set that reaches them through a first include, not once per path."""
+    from scenario_sim.lang import loader
+
+    n = 300
+    recs = "".join(f"  - name: s{i}\n" + (f"    include: [s{i - 1}]\n" if i else "") +
+                   "    scale:\n      air_defense.systems.guns.capacity_per_wave: 1.001\n" for i in range(n))
+    text = (ROOT / "scenarios" / "minimal.yaml").read_text().split("recommendations:")[0] + "recommendations:\n" + recs
+    applied: list[str] = []
+    real = loader.apply_edit
+
+    def counting(doc: Any, edit: Any, root: Any, forbidden: Any = ()) -> None:
+        applied.append(edit.path)
+        real(doc, edit, root, forbidden)
+
+    monkeypatch.setattr(loader, "apply_edit", counting)
+    loaded = load_scenario(write(tmp_path, "chain.yaml", text))
+    assert len(applied) == n
+    assert loaded.effective(f"s{n - 1}").air_defense.systems[0].capacity_per_wave == 50  # 50.05 rounds to 50

@@ -1,6 +1,7 @@
 """The scenario language: YAML with marks, the typed schema, patches and the loader."""
 
-from scenario_sim.lang.loader import BASELINE, LoadedScenario, dump_scenario, load_scenario, load_text_scenario
+from scenario_sim.lang.checks import BASELINE
+from scenario_sim.lang.loader import LoadedScenario, dump_scenario, load_scenario, load_text_scenario
 from scenario_sim.lang.schema import Scenario
 
 __all__ = [

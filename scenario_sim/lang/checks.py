@@ -6,7 +6,7 @@ document (list items by index), so the loader can map it to the line it was writ
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from scenario_sim.lang.schema import Scenario
@@ -34,91 +34,135 @@ def _support(dist: Any, low: float, high: float | None, path: Path, what: str) -
         yield path, f"{what} must lie in {rng} (this distribution's support is [{lo:g}, {hi:g}])"
 
 
+Found = Iterator[tuple[Path, str]]
+
+BASELINE = "baseline"
+"""The implicit recommendation set that changes nothing (a set may not take its name)."""
+
+
 def cross_check(s: Scenario) -> list[tuple[Path, str]]:
     """Every cross-reference problem in a structurally valid scenario."""
     out: list[tuple[Path, str]] = []
-    classes = s.class_names
-    out += _dupes(classes, ("munitions",))
-    out += _dupes(s.system_names, ("air_defense", "systems"))
-    out += _dupes([lv.name for lv in s.sanctions.levers], ("sanctions", "levers"))
-    out += _dupes([r.name for r in s.recommendations], ("recommendations",))
+    for check in CHECKS:
+        out += check(s)
+    return out
 
-    # Every class needs an arsenal and a hit probability; no unknown class anywhere.
+
+def unique_names(s: Scenario) -> Found:
+    """Names are unique within their list, and no set is called ``baseline``."""
+    yield from _dupes(s.class_names, ("munitions",))
+    yield from _dupes(s.system_names, ("air_defense", "systems"))
+    yield from _dupes([lv.name for lv in s.sanctions.levers], ("sanctions", "levers"))
+    yield from _dupes([r.name for r in s.recommendations], ("recommendations",))
+    for i, r in enumerate(s.recommendations):
+        if r.name == BASELINE:
+            yield ("recommendations", i, "name"), (f"{BASELINE!r} is the implicit set that changes nothing; "
+                                                   "give this set another name")
+
+
+def classes_complete(s: Scenario) -> Found:
+    """Every class has an arsenal and a hit probability; no unknown class is named."""
+    classes = s.class_names
     for c in classes:
         if c not in s.attacker.arsenal:
-            out.append((("attacker", "arsenal"), f"missing arsenal for munition class {c!r}"))
+            yield ("attacker", "arsenal"), f"missing arsenal for munition class {c!r}"
         if c not in s.consequences.hit_probability:
-            out.append((("consequences", "hit_probability"), f"missing hit probability for class {c!r}"))
+            yield ("consequences", "hit_probability"), f"missing hit probability for class {c!r}"
     for c in s.attacker.arsenal:
         if c not in classes:
-            out.append((("attacker", "arsenal", c), _unknown(c, classes, "munition class")))
-    for c, cw in s.attacker.waves.classes.items():
+            yield ("attacker", "arsenal", c), _unknown(c, classes, "munition class")
+    for c in s.attacker.waves.classes:
         if c not in classes:
-            out.append((("attacker", "waves", "classes", c), _unknown(c, classes, "munition class")))
-        out += _support(cw.size, 0, None, ("attacker", "waves", "classes", c, "size"), "wave size")
+            yield ("attacker", "waves", "classes", c), _unknown(c, classes, "munition class")
     for c in s.consequences.hit_probability:
         if c not in classes:
-            out.append((("consequences", "hit_probability", c), _unknown(c, classes, "munition class")))
+            yield ("consequences", "hit_probability", c), _unknown(c, classes, "munition class")
+    for i, lv in enumerate(s.sanctions.levers):
+        for c in lv.production_effect:
+            if c not in classes:
+                yield ("sanctions", "levers", i, "production_effect", c), _unknown(c, classes, "munition class")
 
+
+def distribution_supports(s: Scenario) -> Found:
+    """Random quantities stay in their natural ranges."""
+    for c, cw in s.attacker.waves.classes.items():
+        yield from _support(cw.size, 0, None, ("attacker", "waves", "classes", c, "size"), "wave size")
     surge = s.attacker.surge
-    out += _support(surge.probability, 0, 1, ("attacker", "surge", "probability"), "probability")
-    out += _support(surge.lag_days, 0, None, ("attacker", "surge", "lag_days"), "lag")
-    out += _support(surge.size_multiplier, 0, None, ("attacker", "surge", "size_multiplier"), "multiplier")
-    out += _support(s.consequences.harm_per_civilian_hit, 0, None,
-                    ("consequences", "harm_per_civilian_hit"), "harm")
-    e = s.consequences.energy
-    if e.initial < e.floor:
-        out.append((("consequences", "energy", "initial"), f"must be >= floor ({e.floor:g})"))
+    yield from _support(surge.probability, 0, 1, ("attacker", "surge", "probability"), "probability")
+    yield from _support(surge.lag_days, 0, None, ("attacker", "surge", "lag_days"), "lag")
+    yield from _support(surge.size_multiplier, 0, None, ("attacker", "surge", "size_multiplier"), "multiplier")
+    yield from _support(s.consequences.harm_per_civilian_hit, 0, None,
+                        ("consequences", "harm_per_civilian_hit"), "harm")
+    for i, sys in enumerate(s.air_defense.systems):
+        if sys.interceptors and sys.interceptors.resupply:
+            yield from _support(sys.interceptors.resupply.lead_time_days, 0, None,
+                                ("air_defense", "systems", i, "interceptors", "resupply", "lead_time_days"),
+                                "lead time")
 
+
+def layers_consistent(s: Scenario) -> Found:
+    """Each layer engages known classes, once each, with a kill probability for each."""
+    classes = s.class_names
     for i, sys in enumerate(s.air_defense.systems):
         base = ("air_defense", "systems", i)
         for j, c in enumerate(sys.engages):
             if c not in classes:
-                out.append(((*base, "engages", j), _unknown(c, classes, "munition class")))
+                yield (*base, "engages", j), _unknown(c, classes, "munition class")
             elif c not in sys.pk:
-                out.append(((*base, "pk"), f"missing kill probability for engaged class {c!r}"))
+                yield (*base, "pk"), f"missing kill probability for engaged class {c!r}"
         if len(set(sys.engages)) != len(sys.engages):
-            out.append(((*base, "engages"), "a class is listed twice"))
+            yield (*base, "engages"), "a class is listed twice"
         for c in sys.pk:
             if c not in sys.engages:
-                out.append(((*base, "pk", c), f"class {c!r} has a kill probability but is not in engages"))
+                yield (*base, "pk", c), f"class {c!r} has a kill probability but is not in engages"
         for c in sys.coverage:
             if c not in sys.engages:
-                out.append(((*base, "coverage", c), f"class {c!r} has a coverage but is not in engages"))
-        if sys.interceptors and sys.interceptors.resupply:
-            r = sys.interceptors.resupply
-            out += _support(r.lead_time_days, 0, None, (*base, "interceptors", "resupply", "lead_time_days"),
-                            "lead time")
-            if s.day_of(r.first) < 0:
-                out.append(((*base, "interceptors", "resupply", "first"), "is before start_date"))
+                yield (*base, "coverage", c), f"class {c!r} has a coverage but is not in engages"
         d = sys.doctrine
         if d.reduced_shots_per_target > d.shots_per_target:
-            out.append(((*base, "doctrine", "reduced_shots_per_target"),
-                        f"must be <= shots_per_target ({d.shots_per_target})"))
+            yield (*base, "doctrine", "reduced_shots_per_target"), f"must be <= shots_per_target ({d.shots_per_target})"
 
+
+def dates_in_horizon(s: Scenario) -> Found:
+    """No date before ``start_date``."""
     for i, contact in enumerate(s.contacts.scheduled):
         if s.day_of(contact.date) < 0:
-            out.append((("contacts", "scheduled", i, "date"), f"is before start_date ({s.start_date})"))
+            yield ("contacts", "scheduled", i, "date"), f"is before start_date ({s.start_date})"
     if s.contacts.stochastic is not None and s.day_of(s.contacts.stochastic.start) < 0:
-        out.append((("contacts", "stochastic", "start"), "is before start_date"))
+        yield ("contacts", "stochastic", "start"), "is before start_date"
+    for i, sys in enumerate(s.air_defense.systems):
+        if sys.interceptors and sys.interceptors.resupply and s.day_of(sys.interceptors.resupply.first) < 0:
+            yield ("air_defense", "systems", i, "interceptors", "resupply", "first"), "is before start_date"
     for i, lv in enumerate(s.sanctions.levers):
-        for c in lv.production_effect:
-            if c not in classes:
-                out.append((("sanctions", "levers", i, "production_effect", c), _unknown(c, classes, "munition class")))
         if s.day_of(lv.start) < 0:
-            out.append((("sanctions", "levers", i, "start"), "is before start_date"))
+            yield ("sanctions", "levers", i, "start"), "is before start_date"
 
+
+def levels_consistent(s: Scenario) -> Found:
+    """The grid starts above its floor, and something can be hit."""
+    e = s.consequences.energy
+    if e.initial < e.floor:
+        yield ("consequences", "energy", "initial"), f"must be >= floor ({e.floor:g})"
     t = s.attacker.targets
     if t.energy + t.civilian + t.military <= 0:
-        out.append((("attacker", "targets"), "weights must not all be zero"))
+        yield ("attacker", "targets"), "weights must not all be zero"
 
-    names = [o.name for o in catalogue(classes, s.system_names, s.stocked_system_names)]
+
+def outcomes_known(s: Scenario) -> Found:
+    """``outputs`` name outcomes of the catalogue."""
+    names = [o.name for o in catalogue(s.class_names, s.system_names, s.stocked_system_names)]
     if s.outputs.primary not in names:
-        out.append((("outputs", "primary"), _suggest(s.outputs.primary, names, "outcome")))
+        yield ("outputs", "primary"), _suggest(s.outputs.primary, names, "outcome")
     for j, k in enumerate(s.outputs.key):
         if k not in names:
-            out.append((("outputs", "key", j), _suggest(k, names, "outcome")))
-    return out
+            yield ("outputs", "key", j), _suggest(k, names, "outcome")
+
+
+CHECKS: list[Callable[[Scenario], Found]] = [
+    unique_names, classes_complete, distribution_supports, layers_consistent, dates_in_horizon,
+    levels_consistent, outcomes_known,
+]
+"""The checks, in the order their problems are listed (the loader then sorts by line)."""
 
 
 def _suggest(name: str, known: list[str], what: str) -> str:

@@ -9,7 +9,13 @@ containers ourselves so that we can
 * reject duplicate keys (PyYAML silently keeps the last one);
 * reject every tag outside the YAML core schema (``!!python/object`` and friends);
 * cap the expanded size, so that an "alias bomb" (billion laughs) fails fast instead of
-  exhausting memory.
+  exhausting memory, and cap the nesting depth (while composing, so PyYAML's recursive
+  composer and its scanner, quadratic in the flow depth, stop at once), which also catches
+  recursive aliases (``&a [*a]``);
+* read only regular files, at most :data:`MAX_FILE_BYTES`, without blocking: a FIFO or a
+  device (``/dev/zero``) is refused before it is opened for reading;
+* turn every reader error into a located one: invalid UTF-8 and control characters are
+  reported at their line and column, never as a byte offset.
 
 Containers are :class:`SourceMap` / :class:`SourceList`, subclasses of ``dict``/``list`` that
 carry marks; everything downstream (pydantic included) sees ordinary dicts and lists.
@@ -18,6 +24,8 @@ carry marks; everything downstream (pydantic included) sees ordinary dicts and l
 from __future__ import annotations
 
 import datetime as _dt
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +39,9 @@ MAX_FILE_BYTES = 1_000_000
 
 MAX_NODES = 200_000
 """Expanded node budget; guards against alias bombs."""
+
+MAX_DEPTH = 50
+"""Deepest nesting of mappings and lists (the language needs about 8)."""
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -86,6 +97,7 @@ class _Builder:
         self.file = file
         self.nodes = 0
         self.scalar_loader = yaml.SafeLoader("")
+        self.active: list[yaml.Node] = []  # the containers being built, outermost first
 
     def build(self, node: yaml.Node) -> Any:
         self.nodes += 1
@@ -94,6 +106,19 @@ class _Builder:
                 [_problem(self.file, node, "", f"document expands to more than {MAX_NODES} values "
                           "(alias bomb?)")]
             )
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if any(n is node for n in self.active):
+            raise ScenarioError([_problem(self.file, node, "", "recursive alias (a value that contains itself)")])
+        if len(self.active) >= MAX_DEPTH:
+            raise ScenarioError([_problem(self.file, node, "", f"nested more than {MAX_DEPTH} levels deep")])
+        self.active.append(node)
+        try:
+            return self._container(node)
+        finally:
+            self.active.pop()
+
+    def _container(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP_TAG:
                 raise ScenarioError([_problem(self.file, node, "", f"tag {node.tag!r} is not allowed")])
@@ -122,10 +147,20 @@ class _Builder:
             lst = SourceList(items, mark=_mark(self.file, node))
             lst.marks = [_mark(self.file, n) for n in node.value]
             return lst
-        assert isinstance(node, yaml.ScalarNode)
+        raise ScenarioError([_problem(self.file, node, "", "unsupported YAML node")])  # pragma: no cover
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag not in _SAFE_SCALAR_TAGS:
             raise ScenarioError([_problem(self.file, node, "", f"tag {node.tag!r} is not allowed")])
-        value = self.scalar_loader.construct_object(node)
+        try:
+            value = self.scalar_loader.construct_object(node)
+        except ValueError as exc:
+            # int() refuses more than sys.get_int_max_str_digits() (4300) digits; a date
+            # such as 2025-02-30 is out of range.  Neither is a number or date we can use.
+            what = "a date" if node.tag.endswith(":timestamp") else "a number"
+            why = "too many digits" if "digits" in str(exc) else str(exc)
+            raise ScenarioError([_problem(self.file, node, "", f"{node.value[:20]!r} is not {what} we can "
+                                          f"use ({why})")]) from None
         if isinstance(value, _dt.datetime):
             # A timestamp with a time of day: the model works in whole days.
             raise ScenarioError([_problem(self.file, node, "", "expected a date (YYYY-MM-DD), got a timestamp")])
@@ -138,44 +173,133 @@ def _problem(file: str, node: yaml.Node | None, field: str, message: str) -> Pro
     return Problem(file, node.start_mark.line + 1, node.start_mark.column + 1, field, message)
 
 
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing to compose deeper than :data:`MAX_DEPTH`.
+
+    PyYAML composes recursively (1,000 levels is a RecursionError) and its scanner slows
+    down quadratically with the flow depth, so the limit is enforced while composing.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH + 1:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.MarkedYAMLError(problem=f"nested more than {MAX_DEPTH} levels deep", problem_mark=mark)
+            return super().compose_node(parent, index)  # type: ignore[no-untyped-call, no-any-return]
+        finally:
+            self._depth -= 1
+
+
+def line_col(text: str, index: int) -> tuple[int, int]:
+    """1-based (line, column) of character ``index`` in ``text``."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    loader = _DepthLimitedLoader(text)
+    try:
+        return loader.get_single_node()  # type: ignore[no-untyped-call, no-any-return]
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
+
+
 def load_text(text: str, file: str) -> Any:
     """Parse YAML text into SourceMap/SourceList/scalars with marks; raise ScenarioError."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise ScenarioError([Problem(file, None, None, "", f"file is larger than {MAX_FILE_BYTES} bytes")])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text, file)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        msg = (exc.problem or exc.context or "invalid YAML").strip()
+        msg = " ".join((exc.problem or exc.context or "invalid YAML").split())
         if mark is None:
             raise ScenarioError([Problem(file, None, None, "", f"invalid YAML: {msg}")]) from None
         raise ScenarioError([Problem(file, mark.line + 1, mark.column + 1, "", f"invalid YAML: {msg}")]) from None
+    except yaml.reader.ReaderError as exc:
+        # A control character: PyYAML reports a character position, we report line:col.
+        line, col = line_col(text, exc.position)
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise ScenarioError([Problem(file, line, col, "", f"invalid YAML: unacceptable character #x{char:04x} "
+                                     f"({exc.reason})")]) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError([Problem(file, None, None, "", f"invalid YAML: {exc}")]) from None
+        msg = " ".join(str(exc).split())
+        raise ScenarioError([Problem(file, 1, 1, "", f"invalid YAML: {msg}")]) from None
     if node is None:
         return None
     return _Builder(file).build(node)
 
 
+def read_regular_file(path: str | Path, name: str | None = None) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`; anything else is a
+    one-line ScenarioError.
+
+    FIFOs, devices and sockets are refused from ``stat`` before the file is opened (opening
+    a FIFO for reading blocks until a writer appears; ``/dev/zero`` never ends), and the
+    open itself is non-blocking and re-checked with ``fstat`` in case the path was swapped.
+    """
+    shown = str(path) if name is None else name
+
+    def fail(message: str) -> ScenarioError:
+        return ScenarioError([Problem(shown, None, None, "", message)])
+
+    try:
+        st = os.stat(path)
+        _require_regular(st.st_mode, fail)
+        if st.st_size > MAX_FILE_BYTES:
+            raise fail(f"file is larger than {MAX_FILE_BYTES} bytes")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            _require_regular(os.fstat(fd).st_mode, fail)
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
+        finally:
+            os.close(fd)
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    except NotADirectoryError:
+        raise fail("no such file (a part of the path is not a folder)") from None
+    except PermissionError:
+        raise fail("cannot read: permission denied") from None
+    except OSError as exc:
+        raise fail(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise fail(f"file is larger than {MAX_FILE_BYTES} bytes")
+    return data
+
+
+def _require_regular(mode: int, fail: Any) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file")
+    raise fail(f"is {kind}, expected a YAML file")
+
+
+def decode(data: bytes, file: str) -> str:
+    """UTF-8 text of ``data`` (a leading BOM is dropped); invalid bytes are a located error."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = len(data[data.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8", "replace")) + 1
+        raise ScenarioError([Problem(file, line, col, "", f"not UTF-8 text ({exc.reason}: byte "
+                                     f"0x{data[exc.start]:02x})")]) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
 def load_file(path: str | Path) -> Any:
     """Read and parse a YAML file; file-system errors become one-line ScenarioErrors."""
-    p = Path(path)
-    name = str(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError([Problem(name, None, None, "", f"file is larger than {MAX_FILE_BYTES} bytes")])
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([Problem(name, None, None, "", "no such file")]) from None
-    except IsADirectoryError:
-        raise ScenarioError([Problem(name, None, None, "", "is a directory, expected a YAML file")]) from None
-    except UnicodeDecodeError as exc:
-        why = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-        raise ScenarioError([Problem(name, None, None, "", why)]) from None
-    except OSError as exc:
-        raise ScenarioError([Problem(name, None, None, "", f"cannot read: {exc.strerror}")]) from None
-    return load_text(text, name)
+    return load_file_as(path, str(path))
+
+
+def load_file_as(path: str | Path, name: str) -> Any:
+    """:func:`load_file`, naming the file ``name`` in marks and messages."""
+    return load_text(decode(read_regular_file(path, name), name), name)
 
 
 def plain(value: Any) -> Any:
