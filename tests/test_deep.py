@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,12 +50,14 @@ def write_explore(folder: Path, cases: pd.DataFrame, reps: pd.DataFrame, sets: l
 
 
 def reps_from_means(means: dict[tuple[int, str], dict[str, float]], spread: float = 1.0,
-                    outcome: str = "harm") -> pd.DataFrame:
-    """Two replications per (case, world) and set at mean ± spread, so the means are exact."""
+                    outcome: str = "harm", only: str | None = None) -> pd.DataFrame:
+    """Two replications per (case, world) and set at mean ± spread, so the means are exact
+    (the spread on set ``only`` alone, when given: then it survives the pairing)."""
     rows = []
     for (case, world), by_set in means.items():
         for s, m in by_set.items():
-            for r, dev in enumerate((-spread, spread)):
+            sp = spread if only in (None, s) else 0.0
+            for r, dev in enumerate((-sp, sp)):
                 rows.append({"set": s, "case": case, "world": world, "replication": r, "error": None,
                              outcome: m + dev})
     return pd.DataFrame(rows)
@@ -162,3 +166,123 @@ def test_analysis_never_imports_lang_or_model() -> None:
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for n in names:
                 assert not n.startswith(("scenario_sim.lang", "scenario_sim.model")), f"{f.name} imports {n}"
+
+
+# --------------------------------------------------------------------------- scenario discovery
+
+
+def planted_run(tmp_path: Path, n_cases: int = 400) -> Path:
+    """Set A fails harm ≤ 10 exactly when u1 > 0.6 and u2 > 0.3; B is better than A exactly when u3 > 0.5."""
+    from scipy.stats import qmc
+
+    u = qmc.LatinHypercube(d=4, seed=7).random(n_cases)
+    cases = pd.DataFrame(u, columns=["u1", "u2", "u3", "u4"])
+    cases.insert(0, "case", range(n_cases))
+    means = {}
+    for c, (u1, u2, u3, _) in enumerate(u):
+        fail = u1 > 0.6 and u2 > 0.3
+        means[(c, "")] = {"baseline": 10.0 + u3, "A": 12.0 if fail else 8.0,
+                          "B": (12.0 if fail else 8.0) + (-1.0 if u3 > 0.5 else 1.0)}
+    return write_explore(tmp_path / "planted", cases, reps_from_means(means, spread=3.0),
+                         ["baseline", "A", "B"], [HARM], thresholds={"harm": 10})
+
+
+def test_prim_recovers_a_planted_box(tmp_path: Path) -> None:
+    from scenario_sim.analysis.discovery import discover
+
+    d = discover(load_ensemble(planted_run(tmp_path)), "A", "harm")
+    assert d.coverage >= 0.9 and d.density >= 0.9, (d.coverage, d.density)
+    lim = d.limits.set_index("input")
+    assert sorted(lim.index) == ["u1", "u2"]
+    assert lim.loc["u1", "low"] == pytest.approx(0.6, abs=0.05) and lim.loc["u1", "restricted_low"]
+    assert lim.loc["u2", "low"] == pytest.approx(0.3, abs=0.05) and lim.loc["u2", "restricted_low"]
+    assert not lim["restricted_high"].any()
+    assert d.trajectory["coverage"].iloc[0] == 1.0 and len(d.trajectory) > 3
+    assert "u1 ≥ 0.5" in d.describe() or "u1 ≥ 0.6" in d.describe()
+    # CART finds the same two inputs
+    best = d.cart.iloc[0]
+    assert best["coverage"] >= 0.9 and best["density"] >= 0.9 and "u1 >" in best["rule"] and "u2 >" in best["rule"]
+
+
+def test_discovery_on_the_paired_difference(tmp_path: Path) -> None:
+    from scenario_sim.analysis.discovery import discover
+
+    # B beats A (lower harm) exactly when u3 > 0.5; the baseline's own variation plays no part
+    d = discover(load_ensemble(planted_run(tmp_path)), "B", "harm", versus="A")
+    assert d.question.startswith("When does B beat A")
+    assert list(d.limits["input"]) == ["u3"]
+    assert d.limits["low"].iloc[0] == pytest.approx(0.5, abs=0.03)
+    assert d.coverage >= 0.95 and d.density >= 0.95
+
+
+def test_discovery_says_when_there_is_nothing_to_find(hand_run: Path) -> None:
+    from scenario_sim.analysis.discovery import NothingToDiscover, discover
+
+    with pytest.raises(NothingToDiscover, match="Never, in all 3 cases"):
+        discover(load_ensemble(hand_run), "B", "harm")
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def ishigami_run(tmp_path: Path, n: int = 1024, spread: float = 0.5, noise_sd: float = 0.0) -> Path:
+    """Set A's paired difference from the baseline is the Ishigami function (a = 7, b = 0.1) of a
+    Saltelli design; each case has two replications at f ± spread (exact mean, known noise)."""
+    from SALib.sample import sobol as sobol_sample
+
+    bounds = [[-math.pi, math.pi]] * 3
+    problem = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": bounds}
+    x = sobol_sample.sample(problem, n, calc_second_order=False, seed=3)
+    f = np.sin(x[:, 0]) + 7 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
+    cases = pd.DataFrame(x, columns=problem["names"])
+    cases.insert(0, "case", range(len(x)))
+    f = f + np.random.default_rng(5).normal(0.0, noise_sd, size=len(f))  # noise that reaches the case means
+    means = {(c, ""): {"baseline": 100.0, "A": 100.0 + float(v)} for c, v in enumerate(f)}
+    inputs = [{"name": nm, "low": -math.pi, "high": math.pi} for nm in problem["names"]]
+    reps = reps_from_means(means, spread=spread, outcome="energy", only="A")
+    return write_explore(tmp_path / "ishigami", cases, reps, ["baseline", "A"], [ENERGY],
+                         explore={"sampler": "sobol", "inputs": inputs, "sobol": {"N": n, "second_order": False}})
+
+
+def test_sobol_on_ishigami_matches_published_indices(tmp_path: Path) -> None:
+    from scenario_sim.analysis.sensitivity import sensitivity
+
+    res = sensitivity(load_ensemble(ishigami_run(tmp_path)), "energy")
+    assert res.method == "sobol"
+    t = res.indices.set_index("input")
+    # Ishigami and Homma (1990); Saltelli et al. (2008) table: S1 .314 .442 0, ST .558 .442 .244
+    assert t["S1"].tolist() == pytest.approx([0.314, 0.442, 0.0], abs=0.05)
+    assert t["ST"].tolist() == pytest.approx([0.558, 0.442, 0.244], abs=0.05)
+    assert (t["ST_low"] < t["ST"]).all() and (t["ST_high"] > t["ST"]).all()
+    # noise: two replications at f ± 0.5 have variance 0.5, so the case mean's noise is 0.25;
+    # V(f) = a²/8 + bπ⁴/5 + b²π⁸/18 + 1/2 = 13.84
+    nz = res.noise.iloc[0]
+    assert nz["noise_variance"] == pytest.approx(0.25)
+    assert nz["noise_share"] == pytest.approx(0.25 / 13.84, rel=0.05)
+    assert nz["smallest_index"] == pytest.approx(t["ST"].min(), abs=0.03)  # on the noise-free scale
+    assert nz["resolved"] and nz["replications_needed"] == 1
+
+
+def test_noise_statement_asks_for_more_replications_when_noise_swamps_an_index(tmp_path: Path) -> None:
+    from scenario_sim.analysis.sensitivity import sensitivity
+
+    # two replications at f + e ± 2 sqrt(2) with e ~ N(0, 8): within-case variance 16, so the case
+    # mean's noise is 8 (and the drawn e gives it that variance) against V(f) ≈ 13.8:
+    # η' ≈ 0.58, smallest (noise-free) index ≈ 0.24 -> about 2 · 0.58 / 0.24 ≈ 5 replications
+    res = sensitivity(load_ensemble(ishigami_run(tmp_path, n=512, spread=2 * math.sqrt(2),
+                                                   noise_sd=2 * math.sqrt(2))), "energy")
+    nz = res.noise.iloc[0]
+    assert nz["noise_variance"] == pytest.approx(8.0)
+    assert nz["noise_share"] == pytest.approx(8 / (13.84 + 8), rel=0.15)
+    assert not nz["resolved"]
+    assert 3 <= nz["replications_needed"] <= 8
+
+
+def test_sobol_refuses_cases_that_are_not_a_saltelli_design(hand_run: Path) -> None:
+    from scenario_sim.analysis.sensitivity import check_saltelli, sensitivity
+    from scenario_sim.errors import UserError
+
+    with pytest.raises(UserError, match="sobol needs a run sampled with --sampler sobol"):
+        sensitivity(load_ensemble(hand_run), method="sobol")
+    with pytest.raises(UserError, match="not a Saltelli design"):
+        check_saltelli(np.arange(12.0).reshape(4, 3), None)

@@ -1,0 +1,216 @@
+"""Scenario discovery: in which region of the uncertain inputs does something happen?
+
+Two questions, each turned into a yes/no label per point (case in a world):
+
+* **"When does set A fail the threshold?"** — the point mean of A misses the outcome's bound in
+  ``outputs.thresholds`` (or one given here).
+* **"When does set A beat set B?"** — on the *paired* difference: the mean over the point's
+  replications of ``A_r - B_r`` (same streams, so the case's luck cancels) is better than
+  ``margin`` in the outcome's direction.
+
+**PRIM** (Friedman and Fisher 1999) peels the input space down to a box where the label is
+common.  For the box it reports **coverage** (the share of all labelled points inside it),
+**density** (the share of points inside it that are labelled) and **mass** (the share of points
+inside it), the **restricted inputs** with their limits and quasi-p-values (the chance that a
+restriction this strong would arise by chance), and the whole **peeling trajectory**.  The box
+reported is the one with the highest coverage among those whose density reaches ``density``
+(default 0.8); when none does, the densest.  The implementation is EMA Workbench's
+``ema_workbench.analysis.prim`` (BSD licence, maintained with the workbench; see the README's
+dependency table for why not the stand-alone ``prim`` package).
+
+**CART** (scikit-learn's decision tree, depth 3, leaves of at least 5% of the points) is a
+second view: each leaf where the label is the majority is a box, with its own coverage and
+density.  Trees split greedily and axis by axis; where PRIM and CART agree on the inputs that
+matter the finding is robust to the method.
+
+The world, when the run has several, is a categorical input like any other.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scenario_sim.analysis.ensemble import (
+    EnsembleRun,
+    Threshold,
+    better_sign,
+    paired_point_stats,
+    point_inputs,
+    point_means,
+)
+from scenario_sim.errors import UserError
+
+DENSITY = 0.8
+PEEL_ALPHA = 0.05
+MASS_MIN = 0.05
+TREE_DEPTH = 3
+
+
+class NothingToDiscover(UserError):
+    """The label is the same at every point: there is no region to find."""
+
+
+@dataclass
+class Discovery:
+    """The result of one discovery question (see the module docstring)."""
+
+    question: str
+    outcome: str
+    unit: str
+    points: int
+    positives: int
+    trajectory: pd.DataFrame  # id, coverage, density, mass, res_dim
+    box_id: int
+    coverage: float
+    density: float
+    mass: float
+    limits: pd.DataFrame  # input, low, high, categories, restricted_low, restricted_high, qp_value, full_low, full_high
+    cart: pd.DataFrame  # leaf, rule, coverage, density, mass, n
+    cart_text: str
+    inputs: list[str] = field(default_factory=list)
+
+    @property
+    def restricted(self) -> list[str]:
+        """The inputs the chosen box restricts."""
+        return [str(i) for i in self.limits["input"]]
+
+    def describe(self) -> str:
+        """One sentence a planner can read."""
+        if self.limits.empty:
+            return (f"{self.question}: no box restricts any input (PRIM found no region; "
+                    f"{self.positives} of {self.points} cases are labelled).")
+        parts = [_limit_text(r) for r in self.limits.to_dict("records")]
+        return (f"{self.question}: mostly when {' and '.join(parts)} (coverage {self.coverage:.0%}, "
+                f"density {self.density:.0%}, {self.mass:.0%} of the cases; "
+                f"{self.positives} of {self.points} cases labelled).")
+
+
+def _limit_text(r: Mapping[Any, Any]) -> str:
+    if r["categories"]:
+        return f"{r['input']} in {{{r['categories']}}}"
+    lo = r["low"] if r["restricted_low"] else None
+    hi = r["high"] if r["restricted_high"] else None
+    if lo is not None and hi is not None:
+        return f"{lo:.4g} ≤ {r['input']} ≤ {hi:.4g}"
+    if lo is not None:
+        return f"{r['input']} ≥ {lo:.4g}"
+    return f"{r['input']} ≤ {hi:.4g}"
+
+
+def label(run: EnsembleRun, set_name: str, outcome: str, versus: str | None = None,
+          threshold: Threshold | None = None, margin: float = 0.0) -> tuple[pd.Series, str]:
+    """The yes/no label per point for the question, and the question in words."""
+    meta = run.outcome(outcome)
+    run.check_sets([set_name] + ([versus] if versus else []))
+    if versus is not None:
+        if versus == set_name:
+            raise UserError(f"--versus: compare {set_name!r} with another set")
+        sign = better_sign(meta)
+        d = paired_point_stats(run, outcome, set_name, versus)["diff"]
+        word = "fewer" if meta.direction == "lower" else "more"
+        extra = f" by more than {margin:g} {meta.unit}" if margin else ""
+        return (sign * d > margin).rename("label"), f"When does {set_name} beat {versus} ({word} {outcome}{extra})?"
+    th = threshold or run.thresholds.get(outcome)
+    if th is None:
+        raise UserError(f"no threshold for {outcome!r}: add outputs.thresholds.{outcome} to the scenario, "
+                        "or pass --threshold (or compare two sets with --versus)")
+    means, _ = point_means(run, outcome, [set_name])
+    fails = ~th.met(means[set_name].to_numpy())
+    return (pd.Series(fails, index=means.index, name="label"),
+            f"When does {set_name} fail {th.describe(meta.unit)}?")
+
+
+def _prim(x: pd.DataFrame, y: np.ndarray, density: float, peel_alpha: float,  # type: ignore[type-arg]
+          mass_min: float) -> tuple[pd.DataFrame, int, pd.DataFrame]:
+    with warnings.catch_warnings():  # the workbench warns about optional extras it does not need here
+        warnings.simplefilter("ignore")
+        from ema_workbench.analysis import prim
+
+        p = prim.Prim(x, y, threshold=density, peel_alpha=peel_alpha, mass_min=mass_min)
+        box = p.find_box()
+        traj = box.peeling_trajectory[["id", "coverage", "density", "mass", "res_dim"]].copy()
+        ok = traj[traj["density"] >= density - 1e-12]
+        pick = (ok.sort_values(["coverage", "density", "id"], ascending=[False, False, True]) if not ok.empty
+                else traj.sort_values(["density", "coverage", "id"], ascending=[False, False, True]))
+        i = int(pick["id"].iloc[0])
+        _, lims = box.inspect(i, style="data")[0]
+        lims = lims.copy()
+        lims.columns = [c[1] for c in lims.columns]
+        return traj.reset_index(drop=True), i, _limits(lims, box.box_lims[i], box.prim.box_init)
+
+
+def _limits(lims: pd.DataFrame, box: pd.DataFrame, init: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for name in lims.index:
+        lo, hi = box.loc[0, name], box.loc[1, name]
+        if isinstance(lo, set):
+            rows.append({"input": name, "low": math.nan, "high": math.nan,
+                         "categories": ", ".join(sorted(str(v) for v in lo)), "restricted_low": False,
+                         "restricted_high": False, "qp_value": float(np.nanmin(lims.loc[name, "qp value"])),
+                         "full_low": math.nan, "full_high": math.nan})
+            continue
+        qp = [float(v) for v in np.atleast_1d(lims.loc[name, "qp value"]) if not pd.isna(v)]
+        rows.append({"input": name, "low": float(lo), "high": float(hi), "categories": "",
+                     "restricted_low": bool(lo > init.loc[0, name]), "restricted_high": bool(hi < init.loc[1, name]),
+                     "qp_value": max(qp) if qp else math.nan,
+                     "full_low": float(init.loc[0, name]), "full_high": float(init.loc[1, name])})
+    cols = ["input", "low", "high", "categories", "restricted_low", "restricted_high", "qp_value",
+            "full_low", "full_high"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _cart(x: pd.DataFrame, y: np.ndarray, depth: int, mass_min: float,  # type: ignore[type-arg]
+          seed: int) -> tuple[pd.DataFrame, str]:
+    from sklearn.tree import DecisionTreeClassifier, export_text
+
+    xx = pd.get_dummies(x, prefix_sep="=", dtype=float)
+    tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=max(1, math.ceil(mass_min * len(xx))),
+                                  random_state=seed).fit(xx.to_numpy(), y)
+    t = tree.tree_
+    names = list(xx.columns)
+    leaf_of = tree.apply(xx.to_numpy())
+    rows: list[dict[str, Any]] = []
+
+    def walk(node: int, rule: list[str]) -> None:
+        if t.children_left[node] == -1:
+            inside = leaf_of == node
+            pos = int(y[inside].sum())
+            if pos * 2 > int(inside.sum()):
+                rows.append({"leaf": node, "rule": " and ".join(rule) or "(all cases)",
+                             "coverage": pos / max(1, int(y.sum())), "density": pos / int(inside.sum()),
+                             "mass": float(inside.mean()), "n": int(inside.sum())})
+            return
+        f, thr = names[int(t.feature[node])], float(t.threshold[node])
+        walk(int(t.children_left[node]), [*rule, f"{f} ≤ {thr:.4g}"])
+        walk(int(t.children_right[node]), [*rule, f"{f} > {thr:.4g}"])
+
+    walk(0, [])
+    cols = ["leaf", "rule", "coverage", "density", "mass", "n"]
+    table = pd.DataFrame(rows, columns=cols).sort_values("coverage", ascending=False).reset_index(drop=True)
+    return table, export_text(tree, feature_names=names, decimals=4)
+
+
+def discover(run: EnsembleRun, set_name: str, outcome: str | None = None, versus: str | None = None,
+             threshold: Threshold | None = None, margin: float = 0.0, density: float = DENSITY,
+             peel_alpha: float = PEEL_ALPHA, mass_min: float = MASS_MIN, tree_depth: int = TREE_DEPTH) -> Discovery:
+    """PRIM and CART for "when does ``set_name`` fail?" or, with ``versus``, "when does it beat ``versus``?"."""
+    name = outcome or run.primary
+    meta = run.outcome(name)
+    lab, question = label(run, set_name, name, versus, threshold, margin)
+    y = lab.to_numpy(dtype=bool)
+    if y.all() or not y.any():
+        raise NothingToDiscover(f"{question} {'Always' if y.all() else 'Never'}, in all {len(y)} cases: "
+                                "there is no region to find")
+    x = point_inputs(run, lab.index, with_world=True)
+    traj, i, limits = _prim(x, y, density, peel_alpha, mass_min)
+    row = traj[traj["id"] == i].iloc[0]
+    cart, text = _cart(x, y, tree_depth, mass_min, run.seed)
+    return Discovery(question, name, meta.unit, len(y), int(y.sum()), traj, i, float(row["coverage"]),
+                     float(row["density"]), float(row["mass"]), limits, cart, text, list(x.columns))
