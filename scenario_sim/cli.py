@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import click
 import yaml
@@ -24,7 +25,32 @@ def _echo_err(line: str) -> None:
     click.echo(line, err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _LazyGroup(click.Group):
+    """A group whose heavier commands are imported only when they are used.
+
+    ``calibrate`` pulls in scipy's optimisers; ``scenario-sim run --rank-by typo`` should not
+    wait for them before saying what is wrong.
+    """
+
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {"calibrate": ("scenario_sim.calibrate.command", "calibrate")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            import importlib
+
+            module, attr = self.lazy[cmd_name]
+            try:
+                cmd = getattr(importlib.import_module(module), attr)
+            except ImportError:  # pragma: no cover - the calibration layer is optional in a trimmed install
+                return None
+            self.add_command(cmd, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="scenario-sim")
 def cli() -> None:
     """Compare policy recommendation sets in a Monte Carlo model of strike waves,
@@ -66,14 +92,53 @@ def validate(files: tuple[str, ...]) -> None:
 @click.argument("file", metavar="FILE")
 @click.option("--set", "set_name", default="baseline", show_default=True,
               help="Recommendation set to apply before showing.")
-def show(file: str, set_name: str) -> None:
-    """Print the effective scenario (after `extends` and a recommendation set) as YAML."""
+@click.option("--diff", "diff_set", metavar="SET",
+              help="Print only what SET changes against the baseline, resolved (includes, scale factors).")
+def show(file: str, set_name: str, diff_set: str | None) -> None:
+    """Print the effective scenario (after `extends` and a recommendation set) as YAML.
+
+    FILE is a scenario file, the name of a bundled scenario, or a run folder (`latest`
+    works) whose recorded scenario is shown.
+    """
     from scenario_sim.lang import dump_scenario, load_scenario
 
-    loaded = load_scenario(resolve(file), validate_sets=False)
+    path = _scenario_path(file)
+    if diff_set is not None and set_name != "baseline":
+        raise click.UsageError("--diff compares a set with the baseline; give --diff SET without --set")
+    loaded = load_scenario(path, validate_sets=False)
+    if diff_set is not None:
+        from scenario_sim.report.setdiff import render_diff
+
+        base = dump_scenario(loaded.baseline)
+        click.echo(render_diff(file, diff_set, base, dump_scenario(loaded.effective(diff_set))))
+        return
     data = dump_scenario(loaded.effective(set_name))
     click.echo(f"# effective scenario: {file}, recommendation set: {set_name}")
     click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+
+
+def _scenario_path(arg: str) -> Path:
+    """A scenario argument: a run folder (or `latest`) means the scenario recorded in it."""
+    from scenario_sim.runrefs import is_latest, resolve_run
+
+    if is_latest(arg) or (Path(arg).is_dir() and (Path(arg) / "manifest.json").exists()):
+        run = resolve_run(arg)
+        return run / "scenario.yaml"
+    return resolve(arg)
+
+
+@cli.command()
+@click.argument("root", required=False, default="results", metavar="[DIR]")
+def runs(root: str) -> None:
+    """List the runs under DIR (default: results), newest first.
+
+    Shows when each started, its scenario, how many sets (the baseline included) and
+    replications it has, its status and its size on disk.  Any command that takes a run
+    folder also accepts `latest` (newest under results/) or DIR/latest.
+    """
+    from scenario_sim.runrefs import render_runs
+
+    click.echo(render_runs(Path(root)))
 
 
 @cli.command()

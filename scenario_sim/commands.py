@@ -6,6 +6,7 @@ import, and so each layer's command sits next to the others that print results.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import click
 
 from scenario_sim.bundled import resolve
 from scenario_sim.report.table import FORMATS
+from scenario_sim.runrefs import resolve_run
 
 
 def _split(values: tuple[str, ...], option: str = "--sets") -> list[str] | None:
@@ -63,6 +65,66 @@ class _Progress:
             self._p.__exit__(None, None, None)
 
 
+def _check_outcome(option: str, name: str, outcomes: list[Any], ranked: bool) -> None:
+    """``name`` is an outcome of the run (and, for ranking, one with a better direction)."""
+    from scenario_sim.errors import UserError
+    from scenario_sim.lang.patch import did_you_mean
+
+    by_name = {o.name: o for o in outcomes}
+    if name not in by_name:
+        raise UserError(f"{option}: unknown outcome {name!r}{did_you_mean(name, list(by_name))}")
+    if ranked and by_name[name].direction == "none":
+        raise UserError(f"{option}: outcome {name!r} has no better direction; rank by one that does "
+                        "(e.g. civilian_harm, leaked.total, energy.mean)")
+
+
+def _outcomes(loaded: Any, sets: list[str]) -> list[Any]:
+    """The outcomes a run of ``sets`` will have (baseline order first; a set may add some).
+
+    The same union as :func:`scenario_sim.experiment.engine.outcome_union`, without importing
+    the engine (pyarrow, scipy): a mistake in an option is reported in a fraction of a second.
+    """
+    from scenario_sim.model.compiled import compile_scenario
+
+    seen: dict[str, Any] = {}
+    for name in sets:
+        for o in compile_scenario(loaded.effective(name)).outcomes:
+            seen.setdefault(o.name, o)
+    return list(seen.values())
+
+
+def _preflight_rank_by(scenario: str | None, sets: list[str] | None, rank_by: str | None) -> Any:
+    """Load the scenario and check ``--rank-by`` before the engine is even imported.
+
+    Every other option of a new run is checked by
+    :func:`~scenario_sim.experiment.plan_experiment` before anything is written; ranking is
+    the CLI's own business, so it is checked here, first, in a fraction of a second.
+    Returns the loaded scenario, which the plan reuses (the file is read once).
+    """
+    from scenario_sim.lang import BASELINE, load_scenario
+
+    loaded = load_scenario(resolve(scenario))
+    known = loaded.set_names
+    chosen = [BASELINE, *[s for s in (sets or known[1:]) if s in known and s != BASELINE]]
+    _check_outcome("--rank-by", rank_by or loaded.baseline.outputs.primary,
+                   _outcomes(loaded, list(dict.fromkeys(chosen))), ranked=True)
+    return loaded
+
+
+def _preflight_resume(run_dir: Path, rank_by: str | None) -> None:
+    """Check --rank-by against the outcomes of the run being resumed, before resuming it."""
+    if rank_by is None:
+        return
+    from scenario_sim.lang import load_scenario
+
+    scen = run_dir / "scenario.yaml"
+    manifest = run_dir / "manifest.json"
+    if not (scen.exists() and manifest.exists()):
+        return  # the resume itself says what is wrong with the folder
+    sets = json.loads(manifest.read_text()).get("sets") or ["baseline"]
+    _check_outcome("--rank-by", rank_by, _outcomes(load_scenario(scen), list(sets)), ranked=True)
+
+
 def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, write: bool = True) -> None:
     from scenario_sim.analysis import compare, load_run, ranking, write_comparison
     from scenario_sim.report.table import caption, render
@@ -85,7 +147,7 @@ def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, write: boo
 
 
 def register(group: click.Group) -> None:
-    """Add the run, compare, report and calibrate commands."""
+    """Add the run, compare and report commands (calibrate is loaded lazily by :mod:`scenario_sim.cli`)."""
 
     @group.command()
     @click.argument("scenario", required=False, metavar="[SCENARIO]")
@@ -99,10 +161,11 @@ def register(group: click.Group) -> None:
     @click.option("--sets", multiple=True, metavar="NAME[,NAME]", help="Recommendation sets to run (default: all).")
     @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
                   help="Results root; the run goes in OUT/<scenario>/<timestamp>-<id>/.")
-    @click.option("--resume", "resume_dir", type=click.Path(), metavar="RUN_DIR", help="Finish an interrupted run.")
+    @click.option("--resume", "resume_dir", metavar="RUN_DIR",
+                  help="Finish an interrupted run (RUN_DIR may be `latest` or DIR/latest).")
     @click.option("--precision", type=float,
                   help="Adaptive: target 95% half-width as a fraction of the baseline mean.")
-    @click.option("--metric", help="Adaptive: the outcome --precision applies to.")
+    @click.option("--metric", help="Adaptive: the outcome --precision applies to (default: the primary outcome).")
     @click.option("--max-replications", type=click.IntRange(min=1), help="Adaptive: stop here at the latest.")
     @click.option("--timeseries/--no-timeseries", default=None, help="Store daily time series.")
     @click.option("--chunk-size", type=click.IntRange(min=1),
@@ -124,23 +187,33 @@ def register(group: click.Group) -> None:
         manifest.json, scenario.yaml, replications.parquet, summary.csv and comparison.csv.
         Exit status: 0 ok, 1 some replications failed, 2 bad input, 130 interrupted.
         """
-        from scenario_sim.experiment import make_executor, resume_experiment, run_experiment
+        chosen_sets = _split(sets)
+        plan = None
+        if resume_dir is not None:
+            if scenario or replications or seed is not None or sets or precision or metric or chunk_size:
+                from scenario_sim.errors import UserError
+
+                raise UserError("--resume: takes its scenario, seed, sets and replications from the run "
+                                "folder; give only --jobs/--executor/--scheduler with it")
+            run_dir = resolve_run(resume_dir)
+            _preflight_resume(run_dir, rank_by)
+        else:
+            loaded = _preflight_rank_by(scenario, chosen_sets, rank_by)
+            if precision is not None and metric is None:
+                metric = loaded.baseline.outputs.primary
+        from scenario_sim.experiment import make_executor, plan_experiment, resume_experiment, run_plan
 
         ex = make_executor(executor, jobs, scheduler)  # command-line words become an executor here
+        if resume_dir is None:  # every other option checked, nothing written yet
+            plan = plan_experiment(loaded, replications=replications, seed=seed, sets=chosen_sets, out=out,
+                                   chunk_size=chunk_size, timeseries=timeseries, precision=precision,
+                                   metric=metric, max_replications=max_replications)
         show = sys.stderr.isatty() and not quiet
         with _Progress(show, "running") as progress:
-            if resume_dir is not None:
-                if scenario or replications or seed is not None or sets or precision or metric or chunk_size:
-                    from scenario_sim.errors import UserError
-
-                    raise UserError("--resume: takes its scenario, seed, sets and replications from the run "
-                                    "folder; give only --jobs/--executor/--scheduler with it")
-                result = resume_experiment(resume_dir, ex, progress=progress)
+            if plan is None:
+                result = resume_experiment(run_dir, ex, progress=progress)
             else:
-                result = run_experiment(resolve(scenario), replications=replications, seed=seed,
-                                        sets=_split(sets), executor=ex, out=out, chunk_size=chunk_size,
-                                        timeseries=timeseries, precision=precision, metric=metric,
-                                        max_replications=max_replications, progress=progress)
+                result = run_plan(plan, ex, progress=progress)
         _print_ranking(result.run_dir, rank_by, fmt_name)
         m = result.manifest
         if fmt_name == "table":
@@ -168,21 +241,15 @@ def register(group: click.Group) -> None:
     def compare_cmd(run_dir: str, rank_by: str | None, fmt_name: str) -> None:
         """Rank the sets of a finished run by paired differences from the baseline.
 
-        Also (re)writes comparison.csv in RUN_DIR with every outcome's statistics.
+        Also (re)writes comparison.csv in RUN_DIR with every outcome's statistics. RUN_DIR may
+        be `latest` (the newest run under results/) or DIR/latest.
         """
-        _print_ranking(Path(run_dir), rank_by, fmt_name)
+        _print_ranking(resolve_run(run_dir), rank_by, fmt_name)
 
     @group.command(name="report")
     @click.argument("run_dir", metavar="RUN_DIR")
     def report_cmd(run_dir: str) -> None:
-        """Write a self-contained report.html (and PNG plots) into RUN_DIR."""
+        """Write a self-contained report.html (and PNG plots) into RUN_DIR (`latest` works)."""
         from scenario_sim.report.html import write_report
 
-        click.echo(str(write_report(Path(run_dir))))
-
-    try:
-        from scenario_sim.calibrate.command import calibrate
-    except ImportError:  # pragma: no cover - the calibration layer is optional in a trimmed install
-        pass
-    else:
-        group.add_command(calibrate)
+        click.echo(str(write_report(resolve_run(run_dir))))

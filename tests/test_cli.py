@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +82,164 @@ def test_empty_sets_is_an_error_not_all_sets(small: Path, tmp_path: Path, capsys
     code, _, err = cli(["run", str(small), "--sets", value, "--out", str(tmp_path), "-q", "-j", "1"], capsys)
     one_line_error(code, err, "--sets: names no recommendation set")
     assert not any(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------- 13.7 checked before the run
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--rank-by", "civilan_harm"], "--rank-by: unknown outcome 'civilan_harm' (did you mean 'civilian_harm'?)"),
+    (["--rank-by", "waves"], "--rank-by: outcome 'waves' has no better direction"),
+    (["--precision", "0.05", "--metric", "leaked"], "--metric: unknown outcome 'leaked'"),
+    (["--precision", "0.05", "--metric", "civilan_harm"], "--metric: unknown outcome 'civilan_harm'"),
+    (["--metric", "civilian_harm"], "--precision and --metric go together"),
+    (["--sets", "beter_guns"], "--sets: unknown recommendation set 'beter_guns' (did you mean 'better_guns'?)"),
+    (["--sets", "perfect", "--rank-by", "energy.means"], "--rank-by: unknown outcome 'energy.means'"),
+])
+def test_options_are_checked_before_anything_runs_or_is_created(small: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str],
+                                                                extra: list[str], message: str) -> None:
+    out = tmp_path / "results"
+    code, _, err = cli(["run", str(small), "--out", str(out), "-q", "-j", "1", *extra], capsys)
+    one_line_error(code, err, message)
+    assert not out.exists(), "a results folder was left behind"
+
+
+def test_a_misspelt_rank_by_fails_before_the_engine_is_imported(small: Path, tmp_path: Path) -> None:
+    """The check comes before the heavy layers: a fresh interpreter never imports the engine."""
+    code = ("import sys\nfrom scenario_sim.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            "    print(e.code, 'scenario_sim.experiment.engine' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code, "run", str(small), "--rank-by", "civilan_harm", "--out",
+                        str(tmp_path / "r")], env=subprocess_env(), capture_output=True, text=True, check=False)
+    assert r.stdout.split() == ["2", "False"], r.stdout + r.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_out_that_is_a_file_or_not_writable_is_refused_up_front(small: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    code, _, err = cli(["run", str(small), "--out", str(f / "sub"), "-q", "-j", "1"], capsys)
+    one_line_error(code, err, "is not a folder")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("permissions do not apply to this user (root)")
+        code, _, err = cli(["run", str(small), "--out", str(locked / "res"), "-q", "-j", "1"], capsys)
+        one_line_error(code, err, "is not writable")
+    finally:
+        locked.chmod(0o755)
+
+
+# --------------------------------------------------------------------------- 13.9 run management
+
+
+@pytest.fixture(scope="module")
+def two_runs(small: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results root holding two complete runs of ``small`` and one interrupted run."""
+    from scenario_sim.experiment import RunInterrupted, run_experiment
+
+    root = tmp_path_factory.mktemp("res")
+    run_experiment(small, jobs=1, out=root)
+    run_experiment(small, jobs=1, out=root, sets=["perfect"], replications=4)
+
+    def stop(done: int, total: int) -> None:
+        if done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted):
+        run_experiment(small, jobs=1, out=root, chunk_size=2, progress=stop)
+    return root
+
+
+def test_latest_resolves_to_the_newest_run(two_runs: Path) -> None:
+    from scenario_sim.runrefs import resolve_run, run_folders
+
+    runs = run_folders(two_runs)
+    assert len(runs) == 3
+    statuses = [json.loads((r / "manifest.json").read_text())["status"] for r in runs]
+    assert statuses == ["complete", "complete", "interrupted"]
+    for ref in ("latest", "@latest"):
+        assert resolve_run(str(two_runs / ref)) == runs[-1]
+        assert resolve_run(str(two_runs / "small" / ref)) == runs[-1]
+    assert resolve_run(str(runs[0])) == runs[0]
+
+
+def test_latest_under_an_empty_root_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(["compare", str(tmp_path / "latest")], capsys)
+    one_line_error(code, err, "no run folder under")
+
+
+def test_runs_lists_every_run_newest_first(two_runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(["runs", str(two_runs)], capsys)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].split() == ["started", "scenario", "sets", "replications", "status", "size", "folder"]
+    rows = [ln.split() for ln in lines[1:]]
+    assert len(rows) == 3
+    # started (date, time), scenario, sets, replications, status, size (value, unit), folder
+    assert [r[5] for r in rows] == ["interrupted", "complete", "complete"]
+    assert [r[3] for r in rows] == ["3", "2", "3"]  # sets, the baseline included
+    assert rows[1][4] == "4" and rows[2][4] == "6" and rows[0][4].endswith("/6")  # done/target while unfinished
+    assert all(r[2] == "small" for r in rows)
+    assert all(r[7] in ("B", "KB", "MB") and float(r[6]) > 0 for r in rows)
+    assert [Path(r[8]) for r in rows] == [*reversed(__import__("scenario_sim.runrefs").runrefs.run_folders(two_runs))]
+
+
+def test_latest_works_for_compare_report_resume_and_show(small: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_sim.experiment import RunInterrupted, run_experiment
+
+    root = tmp_path / "results"
+    run_experiment(small, jobs=1, out=root)
+    latest = str(root / "small" / "latest")
+    code, out, _ = cli(["compare", latest, "--format", "csv"], capsys)
+    assert code == 0 and out.startswith("rank,set,")
+    code, out, _ = cli(["show", latest, "--set", "perfect"], capsys)
+    assert code == 0 and "capacity_per_wave: 100000" in out
+
+    def stop(done: int, total: int) -> None:
+        if done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted):
+        run_experiment(small, jobs=1, out=root, chunk_size=2, progress=stop)
+    code, out, err = cli(["run", "--resume", latest, "-q", "-j", "1", "--format", "csv"], capsys)
+    assert code == 0, err
+    code, out, _ = cli(["report", str(root / "@latest")], capsys)
+    assert code == 0 and Path(out.strip()).name == "report.html" and Path(out.strip()).exists()
+
+
+def test_show_diff_prints_the_resolved_changes_of_a_set(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(["show", "reference", "--diff", "combined"], capsys)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert "what combined changes against the baseline, resolved" in lines[0]
+    body = dict(ln.split(": ", 1) for ln in lines[1:])
+    # From included sets: a scale factor resolved to the value the model gets.
+    assert body["air_defense.systems.patriot.interceptors.resupply.interval_days"] == "30 -> 15"
+    assert body["air_defense.readiness.after_contact.enabled"] == "false -> true"
+    assert body["attacker.surge.probability.high"] == "0.575 -> 0.4025"
+    assert not any(k.startswith(("recommendations", "name", "description")) for k in body)
+    code, out, _ = cli(["show", "reference", "--diff", "baseline"], capsys)
+    assert code == 0 and "nothing: this set runs exactly the baseline" in out
+    code, _, err = cli(["show", "reference", "--diff", "combind"], capsys)
+    one_line_error(code, err, "unknown recommendation set 'combind' (did you mean 'combined'?)")
+
+
+# --------------------------------------------------------------------------- 13.13 --precision
+
+
+def test_precision_alone_targets_the_primary_outcome(small: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(["run", str(small), "--precision", "0.001", "-n", "3", "--max-replications", "6",
+                          "--out", str(tmp_path), "-q", "-j", "1"], capsys)
+    assert code == 0, err
+    from scenario_sim.runrefs import resolve_run
+
+    m = json.loads((resolve_run(str(tmp_path / "latest")) / "manifest.json").read_text())
+    assert m["adaptive"]["metric"] == "civilian_harm"  # the scenario's outputs.primary
+    assert m["replications_done"] == 6 and "adaptive: maximum of 6" in out

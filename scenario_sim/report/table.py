@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from scenario_sim.analysis.compare import to_json
+if TYPE_CHECKING:  # pandas is imported by the caller; registering the CLI must stay light
+    import pandas as pd
 
 FORMATS = ("table", "csv", "json", "markdown")
 ZERO_MARK = "≈0"
@@ -62,6 +61,8 @@ def render(ranked: pd.DataFrame, fmt_name: str, title: str, note: str) -> str:
     if fmt_name == "csv":
         return str(ranked.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
     if fmt_name == "json":
+        from scenario_sim.analysis.compare import to_json  # scipy: imported only when printing
+
         return to_json(ranked)
     rows = _rows(ranked)
     if fmt_name == "markdown":
