@@ -33,6 +33,21 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
 ]
 
 
+def number(v: Any) -> str:
+    """A bound as written in a scenario file: 3650, 0.01, 1e+12."""
+    if isinstance(v, (int, float)) and float(v).is_integer() and abs(v) < 1e6:
+        return str(int(v))
+    return f"{v:.3g}"
+
+
+def bound_text(c: Any) -> str:
+    out = ""
+    for k, sym in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"), ("max_length", "items ≤")):
+        if getattr(c, k, None) is not None:
+            out += f" {sym} {number(getattr(c, k))}"
+    return out
+
+
 def type_name(tp: Any) -> str:
     if tp == S.Distribution:
         return "distribution"
@@ -48,9 +63,7 @@ def type_name(tp: Any) -> str:
         out = type_name(args[0])
         for meta in args[1:]:
             for c in getattr(meta, "metadata", []):
-                for k, sym in (("ge", "≥"), ("gt", ">"), ("le", "≤")):
-                    if hasattr(c, k):
-                        out += f" {sym} {getattr(c, k)}"
+                out += bound_text(c)
         return out
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -89,7 +102,8 @@ def tables() -> str:
             out.append(model.__doc__.strip().splitlines()[0] + "\n")
         out.append("| field | type | default | meaning |\n|---|---|---|---|")
         for name, f in model.model_fields.items():
-            cells = [f"`{f.alias or name}`", type_name(f.annotation), default_text(f), f.description or ""]
+            kind = type_name(f.annotation) + "".join(bound_text(c) for c in f.metadata)
+            cells = [f"`{f.alias or name}`", kind, default_text(f), f.description or ""]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)

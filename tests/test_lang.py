@@ -599,3 +599,126 @@ def test_a_long_include_chain_and_many_sets_resolve_each_set_once(tmp_path: Path
     loaded = load_scenario(write(tmp_path, "chain.yaml", text))
     assert len(applied) == n
     assert loaded.effective(f"s{n - 1}").air_defense.systems[0].capacity_per_wave == 50  # 50.05 rounds to 50
+
+
+# --------------------------------------------------------------------------- issue 14: bounds and budget
+
+
+MINIMAL = (ROOT / "scenarios" / "minimal.yaml").read_text()
+
+
+def _edit(old: str, new: str, text: str = MINIMAL) -> str:
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+def _validate_lines(tmp_path: Path, text: str, capsys: Any, name: str = "m.yaml") -> list[str]:
+    p = write(tmp_path, name, text)
+    code, _, err = run_cli(["validate", str(p)], capsys)
+    assert code == 2 and "Traceback" not in err
+    return [x.replace(f"{tmp_path}/", "") for x in err.strip().splitlines()]
+
+
+def test_documented_examples_of_bounds_are_what_validate_prints(tmp_path: Path, capsys: Any) -> None:
+    doc = (ROOT / "docs" / "scenario-language.md").read_text()
+    for tag, (old, new) in {"nan": ("harm_per_civilian_hit: 0.5", "harm_per_civilian_hit: .nan"),
+                            "budget": ("size: {dist: poisson, mean: 20}", "size: {dist: poisson, mean: 1e8}")}.items():
+        shown = re.search(rf"<!-- example: {tag} -->\n\s*```\n\s*(.*?)\n", doc)
+        assert shown is not None, tag
+        assert _validate_lines(tmp_path, _edit(old, new), capsys) == [shown.group(1)]
+
+
+@pytest.mark.parametrize("old, new, field, message", [
+    ("harm_per_civilian_hit: 0.5", "harm_per_civilian_hit: .nan", "consequences.harm_per_civilian_hit", "finite"),
+    ("initial_stock: 1000", "initial_stock: .inf", "attacker.arsenal.drone.initial_stock", "finite"),
+    ("production_per_day: 20", "production_per_day: -.inf", "attacker.arsenal.drone.production_per_day", "finite"),
+    ("unit_cost_usd: 35000 ", "unit_cost_usd: .inf ", "munitions[drone].unit_cost_usd", "finite"),
+    ("capacity_per_wave: 50", "capacity_per_wave: 50\n      cost_per_shot_usd: .inf",
+     "air_defense.systems[guns].cost_per_shot_usd", "finite"),
+    ("readiness: {baseline: 1.0}", "readiness: {baseline: .nan}", "air_defense.readiness.baseline", "finite"),
+    ("probability: 0.8, size: {dist: poisson, mean: 20}", "probability: 0.8, size: {dist: poisson, mean: .inf}",
+     "attacker.waves.classes.drone.size.mean", "finite"),
+    ("readiness: {baseline: 1.0}", "readiness: {baseline: 1.0}\n  systems_x: 1", "air_defense.systems_x",
+     "unknown field"),
+])
+def test_nan_and_inf_are_rejected_where_written(tmp_path: Path, capsys: Any, old: str, new: str, field: str,
+                                                message: str) -> None:
+    lines = _validate_lines(tmp_path, _edit(old, new), capsys)
+    line_no = MINIMAL[:MINIMAL.index(old)].count("\n") + 1 + (1 if new.startswith(old) and "\n" in new else 0)
+    assert len(lines) == 1 and lines[0].startswith(f"m.yaml:{line_no}:"), lines
+    assert field in lines[0] and message in lines[0]
+
+
+@pytest.mark.parametrize("edit, field, message", [
+    ({"contacts": {"stochastic": {"rate_per_day": 1e7}}}, "contacts.stochastic.rate_per_day", "must be <= 10"),
+    ({"contacts": {"stochastic": {"rate_per_day": float("inf")}}}, "contacts.stochastic.rate_per_day", "finite"),
+    ({"attacker": {"waves": {"schedule": "poisson", "waves_per_day": 1e300}}}, "attacker.waves.waves_per_day",
+     "must be <= 24"),
+    ({"attacker": {"waves": {"waves_per_day": float("inf")}}}, "attacker.waves.waves_per_day", "finite"),
+    ({"air_defense": {"systems": [{"name": "guns", "interceptors": {"initial_stock": 10, "resupply": {
+        "first": 0, "interval_days": 1e-9, "quantity": 5}}}]}},
+     "air_defense.systems[guns].interceptors.resupply.interval_days", "must be >= 1"),
+    ({"horizon_days": 3651}, "horizon_days", "must be <= 3650"),
+    ({"attacker": {"waves": {"size_growth_per_month": 3}}}, "attacker.waves.size_growth_per_month", "must be <= 1"),
+    ({"attacker": {"waves": {"classes": {"drone": {"size": {"dist": "negbin", "mean": 20, "dispersion": 1e-300}}}}}},
+     "attacker.waves.classes.drone.size.dispersion", "must be >= 0.01"),
+    ({"attacker": {"waves": {"classes": {"drone": {"size": {"dist": "uniform", "low": 0, "high": 1e9}}}}}},
+     "attacker.waves.classes.drone.size", "a wave could hold 1e+09 munitions"),
+    ({"horizon_days": 3650, "attacker": {"waves": {"size_growth_per_month": 0.1}}},
+     "attacker.waves.classes.drone.size", "per-munition draws, over the budget of 4e+07"),
+    ({"horizon_days": 3650, "attacker": {"waves": {"schedule": "poisson", "waves_per_day": 24, "classes": {
+        "drone": {"probability": 0.0}}}}, "contacts": {"stochastic": {"rate_per_day": 10}}},
+     "attacker.waves.waves_per_day", "events (waves, contacts, deliveries), over the budget of 1e+05"),
+])
+def test_values_that_would_hang_or_exhaust_memory_are_located_errors(tmp_path: Path, edit: dict[str, Any],
+                                                                     field: str, message: str) -> None:
+    from scenario_sim.lang.patch import deep_merge
+
+    doc = plain(deep_merge(minimal_doc(), edit))
+    p = write(tmp_path, "m.yaml", yaml.safe_dump(doc, sort_keys=False))
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(p)
+    lines = exc.value.lines()
+    assert any(field in x and message in x for x in lines), lines
+    assert all(LOCATED.match(x) for x in lines), lines
+
+
+def test_the_reference_over_eight_years_is_over_budget_and_without_growth_runs(tmp_path: Path) -> None:
+    """The issue's 2920-day reference (7.9 GB) is refused before the run; ten years without
+    wave growth are within budget, and one replication of it stays under the rlimits."""
+    from tests.hostile import run_limited
+
+    ref = (ROOT / "scenarios" / "reference.yaml").read_text()
+    long = write(tmp_path, "long.yaml", _edit("horizon_days: 365", "horizon_days: 2920", ref).replace(
+        "extends: calibration/fragment.yaml", f"extends: {ROOT / 'scenarios/calibration/fragment.yaml'}"))
+    with pytest.raises(ScenarioError, match="per-munition draws, over the budget"):
+        load_scenario(long)
+    flat = write(tmp_path, "flat.yaml", "extends: reference\nname: flat\nhorizon_days: 3650\n"
+                 "attacker: {waves: {size_growth_per_month: 0}}\n")
+    assert load_scenario(flat).baseline.horizon_days == 3650
+    r = run_limited(["run", str(flat), "-n", "1", "--sets", "baseline", "--jobs", "1", "--out", str(tmp_path / "r")],
+                    timeout_s=240)
+    assert r.code == 0, r
+
+
+def test_one_replication_at_the_edge_of_the_budget_fits_its_memory(tmp_path: Path) -> None:
+    """A scenario at ~90% of the draw budget runs one replication under a 2 GB address-space limit."""
+    from scenario_sim.lang.budget import MAX_DRAWS_PER_REPLICATION, work
+    from tests.hostile import run_python_limited
+
+    base = load_scenario(ROOT / "scenarios" / "reference.yaml").baseline
+    k = 0.9 * MAX_DRAWS_PER_REPLICATION / work(base)["total_draws"]
+    edge = write(tmp_path, "edge.yaml", "extends: reference\nname: edge\nattacker:\n  arsenal:\n" +
+                 "".join(f"    {c}: {{initial_stock: 1.0e+9}}\n" for c in base.class_names) +
+                 "  waves:\n    classes:\n" + "".join(
+                     f"      {c}: {{size: {{dist: negbin, mean: {cw.size.mean() * k:.6g}, dispersion: 2}}}}\n"
+                     for c, cw in base.attacker.waves.classes.items()))
+    loaded = load_scenario(edge)
+    assert 0.8 < work(loaded.baseline)["total_draws"] / MAX_DRAWS_PER_REPLICATION < 1.0
+    r = run_python_limited(
+        "import resource, sys\nfrom scenario_sim.lang import load_scenario\nfrom scenario_sim.model import simulate\n"
+        f"o = simulate(load_scenario({str(edge)!r}).baseline, 1, 0).outcomes\n"
+        "print(o['launched.total'], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n", timeout_s=240)
+    assert r.code == 0, r
+    launched, _ = r.stdout.split()
+    assert float(launched) > 100 * 64_000  # about 140x the reference year's launches

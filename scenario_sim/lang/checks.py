@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from scenario_sim.lang.budget import within_budget
 from scenario_sim.lang.schema import Scenario
 from scenario_sim.outcomes import catalogue
 
@@ -160,7 +161,7 @@ def outcomes_known(s: Scenario) -> Found:
 
 CHECKS: list[Callable[[Scenario], Found]] = [
     unique_names, classes_complete, distribution_supports, layers_consistent, dates_in_horizon,
-    levels_consistent, outcomes_known,
+    levels_consistent, outcomes_known, within_budget,
 ]
 """The checks, in the order their problems are listed (the loader then sorts by line)."""
 

@@ -32,8 +32,18 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
+MAX_MAGNITUDE = 1e12
+"""Largest absolute value of any distribution parameter (every parameter is also finite)."""
+
+MAX_COUNT_MEAN = 1e9
+"""Largest mean of a count distribution (numpy's Poisson sampler fails near 1e19)."""
+
+Value = Annotated[float, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+Magnitude = Annotated[float, Field(ge=0, le=MAX_MAGNITUDE)]
+
+
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def sample(self, rng: np.random.Generator, size: int) -> FloatArray:  # pragma: no cover
         raise NotImplementedError
@@ -49,7 +59,7 @@ class Fixed(_Dist):
     """A constant (a "random" quantity with no randomness)."""
 
     dist: Literal["fixed"] = "fixed"
-    value: float
+    value: Value
 
     def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
         return np.full(size, self.value, dtype=float)
@@ -65,9 +75,9 @@ class Poisson(_Dist):
     """Counts with the given mean (variance equal to the mean)."""
 
     dist: Literal["poisson"]
-    mean_: float = Field(alias="mean", ge=0)
+    mean_: float = Field(alias="mean", ge=0, le=MAX_COUNT_MEAN)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
         return rng.poisson(self.mean_, size).astype(float)
@@ -88,10 +98,10 @@ class NegBin(_Dist):
     """
 
     dist: Literal["negbin"]
-    mean_: float = Field(alias="mean", ge=0)
-    dispersion: float = Field(gt=0)
+    mean_: float = Field(alias="mean", ge=0, le=MAX_COUNT_MEAN)
+    dispersion: float = Field(ge=0.01, le=MAX_MAGNITUDE)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
         if self.mean_ == 0:
@@ -110,8 +120,8 @@ class Uniform(_Dist):
     """Continuous uniform on [low, high]."""
 
     dist: Literal["uniform"]
-    low: float
-    high: float
+    low: Value
+    high: Value
 
     @model_validator(mode="after")
     def _order(self) -> Uniform:
@@ -133,9 +143,9 @@ class Triangular(_Dist):
     """Triangular on [low, high] with its peak at ``mode``."""
 
     dist: Literal["triangular"]
-    low: float
-    mode: float
-    high: float
+    low: Value
+    mode: Value
+    high: Value
 
     @model_validator(mode="after")
     def _order(self) -> Triangular:
@@ -163,10 +173,10 @@ class LogNormal(_Dist):
     """
 
     dist: Literal["lognormal"]
-    mean_: float = Field(alias="mean", gt=0)
-    sd: float = Field(ge=0)
+    mean_: float = Field(alias="mean", gt=0, le=MAX_MAGNITUDE)
+    sd: Magnitude
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     def _mu_sigma(self) -> tuple[float, float]:
         s2 = math.log1p((self.sd / self.mean_) ** 2)
@@ -187,8 +197,8 @@ class Empirical(_Dist):
     """A discrete distribution over listed ``values`` with probabilities ``probs`` (sum 1)."""
 
     dist: Literal["empirical"]
-    values: list[float] = Field(min_length=1)
-    probs: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1)
+    values: list[Value] = Field(min_length=1, max_length=10_000)
+    probs: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1, max_length=10_000)
 
     @model_validator(mode="after")
     def _check(self) -> Empirical:

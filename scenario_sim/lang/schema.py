@@ -8,6 +8,13 @@ cross-checked in :mod:`scenario_sim.lang.checks` so that a typo names the line i
 
 The model in :mod:`scenario_sim.model` reads every field defined here; ``docs/model.md``
 explains what each one does to the numbers.
+
+Bounds.  Every number is finite (``.nan`` and ``.inf`` are errors at the line they are
+written on) and bounded.  The bounds are of two kinds: *plausibility* (a share is in
+[0, 1], a growth rate is at most +100% a month, deliveries come at most daily) and *cost*:
+together with the work budget of :mod:`scenario_sim.lang.budget` they keep one replication
+within a stated time and memory, so a scenario that would hang or exhaust memory is a
+validation error, not a run that never ends.
 """
 
 from __future__ import annotations
@@ -26,6 +33,31 @@ from pydantic import (
 
 from scenario_sim.lang.distributions import Distribution, Fixed
 
+MAX_HORIZON_DAYS = 3650
+"""Ten years: longer than any planning question the model is built for; the work budget
+(:mod:`scenario_sim.lang.budget`), not the horizon, is what bounds a replication's cost."""
+
+MAX_COUNT = 1e12
+"""Stocks and thresholds of munitions or interceptors (far above any real arsenal)."""
+
+MAX_RATE_COUNT = 1e9
+"""Per-day production, per-wave capacity and per-delivery quantities."""
+
+MAX_USD = 1e12
+"""Unit costs and costs per shot, USD."""
+
+MAX_DAYS = 3650.0
+"""Durations, delays and ramps, days (the longest horizon)."""
+
+MAX_GROWTH_PER_MONTH = 1.0
+"""Compound growth per 30 days: at most doubling every month."""
+
+MAX_WAVES_PER_DAY = 24.0
+"""Wave opportunities per day on the poisson schedule (one an hour)."""
+
+MAX_CONTACTS_PER_DAY = 10.0
+"""Stochastic leader contacts per day."""
+
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case identifier: a-z, 0-9, _")]
 
@@ -37,8 +69,12 @@ def _probability(v: float) -> float:
 
 
 Probability = Annotated[float, AfterValidator(_probability)]
-NonNegative = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
+Count = Annotated[float, Field(ge=0, le=MAX_COUNT)]
+RateCount = Annotated[float, Field(ge=0, le=MAX_RATE_COUNT)]
+Usd = Annotated[float, Field(ge=0, le=MAX_USD)]
+Days = Annotated[float, Field(ge=0, le=MAX_DAYS)]
+Growth = Annotated[float, Field(gt=-1, le=MAX_GROWTH_PER_MONTH)]
+Weight = Annotated[float, Field(ge=0, le=1e6)]
 
 
 def _date_or_offset(v: Any) -> dt.date | int:
@@ -75,7 +111,7 @@ DateOrOffset = Annotated[
 class Section(BaseModel):
     """Base for every section: unknown keys are errors (a typo must never pass silently)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- munitions
@@ -86,7 +122,7 @@ class Munition(Section):
 
     name: Name
     description: str = Field("", description="free text shown in reports")
-    unit_cost_usd: NonNegative = Field(description="cost of one munition to the attacker, USD")
+    unit_cost_usd: Usd = Field(description="cost of one munition to the attacker, USD")
 
 
 # --------------------------------------------------------------------------- contacts
@@ -108,7 +144,8 @@ class ScheduledContact(Section):
 class StochasticContacts(Section):
     """Further contacts as a Poisson process (thinned by sanction side effects)."""
 
-    rate_per_day: NonNegative = Field(description="mean contacts per day before sanctions")
+    rate_per_day: Annotated[float, Field(ge=0, le=MAX_CONTACTS_PER_DAY)] = Field(
+        description="mean contacts per day before sanctions")
     kind: ContactKind = "call"
     start: DateOrOffset = Field(0, description="no stochastic contacts before this date (e.g. the end "
                                 "of the record of known contacts)")
@@ -117,7 +154,7 @@ class StochasticContacts(Section):
 class Contacts(Section):
     """Direct leader contacts, broadcast to every listener (attacker, defender, civil defence)."""
 
-    scheduled: list[ScheduledContact] = Field([], description="contacts on known dates")
+    scheduled: list[ScheduledContact] = Field([], max_length=10_000, description="contacts on known dates")
     stochastic: StochasticContacts | None = Field(None, description="further contacts as a Poisson process")
     broadcast_denied: bool = Field(
         False, description="whether contacts with status 'denied' are broadcast to listeners"
@@ -130,12 +167,12 @@ class Contacts(Section):
 class Arsenal(Section):
     """One munition class's stock and production."""
 
-    initial_stock: NonNegative = Field(description="munitions in stock at day 0")
-    production_per_day: NonNegative = Field(description="munitions produced per day at day 0")
-    production_growth_per_month: Annotated[float, Field(gt=-1)] = Field(
+    initial_stock: Count = Field(description="munitions in stock at day 0")
+    production_per_day: RateCount = Field(description="munitions produced per day at day 0")
+    production_growth_per_month: Growth = Field(
         0.0, description="compound growth of production per 30 days (0.05 = +5% a month)"
     )
-    reserve_stock: NonNegative = Field(0.0, description="stock the attacker never launches below")
+    reserve_stock: Count = Field(0.0, description="stock the attacker never launches below")
 
 
 class ClassWave(Section):
@@ -152,8 +189,9 @@ class Waves(Section):
         "nightly",
         description="nightly: one wave opportunity each night; poisson: waves at a rate per day",
     )
-    waves_per_day: Positive = Field(1.0, description="wave opportunities per day (poisson schedule)")
-    size_growth_per_month: Annotated[float, Field(gt=-1)] = Field(
+    waves_per_day: Annotated[float, Field(gt=0, le=MAX_WAVES_PER_DAY)] = Field(
+        1.0, description="wave opportunities per day (poisson schedule)")
+    size_growth_per_month: Growth = Field(
         0.0, description="compound growth of wave sizes per 30 days"
     )
     classes: dict[str, ClassWave] = Field(description="per munition class: participation and size")
@@ -170,16 +208,16 @@ class Surge(Section):
     )
     lag_days: Distribution = Field(description="days from contact to the surge wave")
     size_multiplier: Distribution = Field(description="surge wave size as a multiple of an ordinary wave")
-    stockpile_days: NonNegative = Field(0.0, description="days before the surge during which waves shrink")
+    stockpile_days: Days = Field(0.0, description="days before the surge during which waves shrink")
     stockpile_wave_factor: Probability = Field(1.0, description="ordinary wave size multiplier while stockpiling")
 
 
 class TargetMix(Section):
     """Relative weights of what a hit strikes."""
 
-    energy: NonNegative = Field(description="weight of energy infrastructure")
-    civilian: NonNegative = Field(description="weight of civilian areas")
-    military: NonNegative = Field(description="weight of military targets")
+    energy: Weight = Field(description="weight of energy infrastructure")
+    civilian: Weight = Field(description="weight of civilian areas")
+    military: Weight = Field(description="weight of military targets")
 
 
 class Attacker(Section):
@@ -203,15 +241,16 @@ class Doctrine(Section):
     )
     shots_per_target: int = Field(1, ge=1, le=8)
     reduced_shots_per_target: int = Field(1, ge=1, le=8)
-    reduce_below_stock: NonNegative = Field(0.0, description="use reduced shots when stock is below this")
+    reduce_below_stock: Count = Field(0.0, description="use reduced shots when stock is below this")
 
 
 class Resupply(Section):
     """Periodic interceptor deliveries."""
 
     first: DateOrOffset = Field(description="date (or day offset) the first delivery is due")
-    interval_days: Positive
-    quantity: int = Field(ge=0, description="interceptors per delivery")
+    interval_days: float = Field(ge=1, le=MAX_DAYS, description="days between deliveries (at most daily: the "
+                                 "model resolves engagements once a night)")
+    quantity: int = Field(ge=0, le=int(MAX_RATE_COUNT), description="interceptors per delivery")
     lead_time_days: Distribution = Field(
         default_factory=lambda: Fixed(value=0.0), description="delay of each delivery past its due date"
     )
@@ -220,7 +259,7 @@ class Resupply(Section):
 class Interceptors(Section):
     """A layer's interceptor inventory."""
 
-    initial_stock: int = Field(ge=0, description="interceptors on hand at day 0")
+    initial_stock: int = Field(ge=0, le=int(MAX_COUNT), description="interceptors on hand at day 0")
     resupply: Resupply | None = Field(None, description="periodic deliveries; omit for none")
 
 
@@ -235,20 +274,21 @@ class System(Section):
         default_factory=dict,
         description="share of a class's munitions flying within this layer's reach (default 1)",
     )
-    capacity_per_wave: int = Field(ge=0, description="targets engaged per wave at full readiness")
+    capacity_per_wave: int = Field(ge=0, le=int(MAX_RATE_COUNT),
+                                   description="targets engaged per wave at full readiness")
     interceptors: Interceptors | None = Field(
         None, description="inventory; omit for unlimited (electronic warfare, guns)"
     )
     doctrine: Doctrine = Field(Doctrine(), description="shots per target")
-    cost_per_shot_usd: NonNegative = Field(0.0, description="cost of one interceptor or engagement, USD")
+    cost_per_shot_usd: Usd = Field(0.0, description="cost of one interceptor or engagement, USD")
 
 
 class AfterContact(Section):
     """A rule that switches something on for a while after each contact."""
 
     enabled: bool = Field(False, description="switch the rule on")
-    delay_days: NonNegative = Field(0.0, description="days from the contact until the rule acts")
-    duration_days: NonNegative = Field(0.0, description="days the rule stays in force")
+    delay_days: Days = Field(0.0, description="days from the contact until the rule acts")
+    duration_days: Days = Field(0.0, description="days the rule stays in force")
 
 
 class ReadinessAfterContact(AfterContact):
@@ -262,7 +302,7 @@ class EarlyWarning(Section):
 
     enabled: bool = Field(False, description="switch the rule on")
     detection_probability: Probability = Field(0.0, description="chance a planned surge is spotted")
-    lead_days: NonNegative = Field(1.0, description="how long before the surge readiness is raised")
+    lead_days: Days = Field(1.0, description="how long before the surge readiness is raised")
     level: Probability = 1.0
 
 
@@ -278,7 +318,7 @@ class AirDefense(Section):
     """Ordered air-defence layers and the readiness rules."""
 
     readiness: Readiness = Field(description="readiness level and rules")
-    systems: list[System] = Field(min_length=1, description="layers, outermost first")
+    systems: list[System] = Field(min_length=1, max_length=16, description="layers, outermost first")
 
 
 # --------------------------------------------------------------------------- sanctions
@@ -293,11 +333,11 @@ class Lever(Section):
     description: str = Field("", description="free text shown in reports")
     enabled: bool = Field(False, description="whether the lever acts (recommendation sets switch it on)")
     start: DateOrOffset = Field(0, description="date (or day offset) the lever starts")
-    ramp_days: NonNegative = Field(0.0, description="days from start to full effect (linear)")
+    ramp_days: Days = Field(0.0, description="days from start to full effect (linear)")
     production_effect: dict[str, Probability] = Field(
         default_factory=dict, description="fractional cut in production per class at full effect"
     )
-    evasion_half_life_days: Positive | None = Field(
+    evasion_half_life_days: Annotated[float, Field(gt=0, le=1e6)] | None = Field(
         None, description="half-life of the effect through evasion; omit for no decay"
     )
     contact_rate_effect: Probability = Field(
@@ -308,7 +348,7 @@ class Lever(Section):
 class Sanctions(Section):
     """Additional sanction levers (status-quo sanctions are in the production rates)."""
 
-    levers: list[Lever] = Field([], description="the levers, each switched on or off")
+    levers: list[Lever] = Field([], max_length=64, description="the levers, each switched on or off")
 
 
 # --------------------------------------------------------------------------- consequences
@@ -319,7 +359,7 @@ class Energy(Section):
 
     loss_per_hit: Probability = Field(description="share of grid capacity lost per energy hit")
     protection: Probability = Field(0.0, description="share of that loss avoided by protective works")
-    repair_per_day: NonNegative = Field(description="share of capacity restored per day")
+    repair_per_day: Probability = Field(description="share of capacity restored per day")
     floor: Probability = Field(description="capacity never falls below this")
     threshold: Probability = Field(description="days ending below this count as days_below")
     initial: Probability = Field(1.0, description="capacity at day 0")
@@ -360,7 +400,8 @@ class Recommendation(Section):
     description: str = Field("", description="what the set does, in a planner's words")
     include: list[str] = Field([], description="other sets applied first (a bundle)")
     changes: dict[str, Any] = Field(default_factory=dict, description="dotted path -> new value")
-    scale: dict[str, float] = Field(default_factory=dict, description="dotted path -> multiplier")
+    scale: dict[str, Annotated[float, Field(ge=-1e6, le=1e6)]] = Field(
+        default_factory=dict, description="dotted path -> multiplier (finite)")
 
 
 class Scenario(Section):
@@ -369,17 +410,17 @@ class Scenario(Section):
     name: Name = Field(description="scenario name (names the results folder); a-z, 0-9, _")
     description: str = Field("", description="free text shown in reports")
     start_date: dt.date = Field(description="calendar date of day 0")
-    horizon_days: int = Field(gt=0, le=3650, description="days simulated")
-    replications: int = Field(100, gt=0, description="default replications per set (run -n overrides)")
-    seed: int = Field(0, ge=0, description="default master seed (run --seed overrides)")
-    munitions: list[Munition] = Field(min_length=1, description="the munition classes")
+    horizon_days: int = Field(gt=0, le=MAX_HORIZON_DAYS, description="days simulated")
+    replications: int = Field(100, gt=0, le=1_000_000, description="default replications per set (run -n overrides)")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="default master seed (run --seed overrides)")
+    munitions: list[Munition] = Field(min_length=1, max_length=16, description="the munition classes")
     contacts: Contacts = Field(Contacts(), description="leader contacts")
     attacker: Attacker = Field(description="the attacker")
     air_defense: AirDefense = Field(description="the air defence")
     sanctions: Sanctions = Field(Sanctions(), description="sanction levers")
     consequences: Consequences = Field(description="consequences of leakers")
     outputs: Outputs = Field(Outputs(), description="ranking and display")
-    recommendations: list[Recommendation] = Field([], description="named patches over this baseline")
+    recommendations: list[Recommendation] = Field([], max_length=10_000, description="named patches over this baseline")
 
     # Convenience accessors used across the package.
     @property
