@@ -243,3 +243,62 @@ def test_precision_alone_targets_the_primary_outcome(small: Path, tmp_path: Path
     m = json.loads((resolve_run(str(tmp_path / "latest")) / "manifest.json").read_text())
     assert m["adaptive"]["metric"] == "civilian_harm"  # the scenario's outputs.primary
     assert m["replications_done"] == 6 and "adaptive: maximum of 6" in out
+
+
+# --------------------------------------------------------------------------- 13.12 output that fits
+
+
+@pytest.fixture(scope="module")
+def long_names_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run whose set names are as long as the reference's longest (so the table is wide)."""
+    from scenario_sim.experiment import run_experiment
+
+    d = minimal_doc()
+    d.update(name="wide", horizon_days=30, replications=5, seed=1)
+    d["recommendations"] = [
+        {"name": "infrastructure_protection", "changes": {"air_defense.systems.guns.pk.drone": 0.7}},
+        {"name": "civil_defense_on_contact", "changes": {"air_defense.systems.guns.pk.drone": 0.5}},
+    ]
+    p = tmp_path_factory.mktemp("wide") / "wide.yaml"
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    return run_experiment(p, jobs=1, out=tmp_path_factory.mktemp("wide-res")).run_dir
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 140])
+def test_terminal_table_fits_the_terminal_and_every_column_has_a_header(
+        long_names_run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        width: int) -> None:
+    monkeypatch.setenv("COLUMNS", str(width))
+    code, out, _ = cli(["compare", str(long_names_run)], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert max(len(ln.rstrip()) for ln in lines) <= width, "\n".join(lines)
+    header = next(ln for ln in lines if ln.startswith("┃"))
+    cells = [c.strip() for c in header.strip("┃").split("┃")]
+    assert all(cells), f"a column without a header: {header}"
+    assert "set" in cells and "difference [95% CI]" in cells
+    rows = [ln for ln in lines if ln.startswith("│")]
+    assert len(rows) == 3 and all(len(r.split("│")) == len(cells) + 2 for r in rows)  # no row wrapped
+    every = ["rank", "set", "mean", "difference [95% CI]", "change", "P(better)", "P(best)"]
+    assert cells == [c for c in every if c in cells]  # columns keep their order when some are dropped
+    flat = " ".join(out.split())  # the footnote wraps at the width
+    missing = [c for c in every if c not in cells]
+    if missing:
+        assert all(c in flat.split("Not shown at this width:")[1] for c in missing)
+        assert "--format csv gives every statistic" in flat
+    else:
+        assert "Not shown" not in flat
+    if width >= 140:
+        assert not missing
+    if width == 80:  # the long set names do not fit with every column, but the key ones stay
+        assert missing and {"set", "mean", "difference [95% CI]", "P(better)"} <= set(cells)
+    # The footer explains what is shown and mentions nothing that is not.
+    assert "p-value" not in out and "Holm" not in out
+
+
+def test_markdown_table_has_a_header_for_every_column(long_names_run: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(["compare", str(long_names_run), "--format", "markdown"], capsys)
+    assert code == 0
+    header = next(ln for ln in out.splitlines() if ln.startswith("| rank"))
+    assert all(c.strip() for c in header.strip("|").split("|"))
