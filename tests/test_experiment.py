@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -462,3 +464,184 @@ def test_ctrl_c_returns_promptly_and_leaves_no_workers(tmp_path: Path) -> None:
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
 
 
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_workers_exit_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    proc, kids = _start_long_run(tmp_path)
+    try:
+        os.kill(proc.pid, signal.SIGKILL)  # the main process alone: its pool is never shut down
+        proc.wait(timeout=10)
+        assert _gone_within(kids, 10), f"orphans still alive: {_alive(kids)}"
+    finally:
+        for p in _alive(kids):
+            os.kill(p, signal.SIGKILL)
+
+
+def _interrupted_run(small: Path, out: Path, chunks: int = 2) -> Path:
+    calls = {"n": 0}
+
+    def stop(done: int, total: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == chunks + 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted):
+        run_experiment(small, jobs=1, out=out, chunk_size=4, progress=stop)
+    return next((out / "small").iterdir())
+
+
+_HOLD = """
+import sys, time
+from pathlib import Path
+from scenario_sim.experiment.lock import FolderLock
+with FolderLock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_second_writer_gets_one_line_naming_the_holder(small: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    full = run_experiment(small, jobs=1, out=tmp_path / "full")
+    run_dir = _interrupted_run(small, tmp_path / "part")
+    before = (run_dir / "manifest.json").read_bytes()
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(run_dir)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        code, _, err = _cli(["run", "--resume", str(run_dir), "-q", "--jobs", "1"], capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert f"in use by pid {holder.pid} on {socket.gethostname()} since " in err
+        assert (run_dir / "manifest.json").read_bytes() == before  # the loser wrote nothing
+    finally:
+        holder.kill()  # a killed holder releases the lock: flock dies with its process
+        holder.wait()
+    r = resume_experiment(run_dir, InProcess())
+    assert r.manifest["status"] == "complete" and _bytes(run_dir) == _bytes(full.run_dir)
+    assert not (run_dir / ".lock.json").exists()
+
+
+def test_concurrent_resumes_one_wins_and_the_data_stays_complete(small: Path, tmp_path: Path) -> None:
+    """Two real resumes at once: exactly one finishes, the other is refused; never 'failed' over complete data."""
+    full = run_experiment(small, jobs=1, out=tmp_path / "full")
+    run_dir = _interrupted_run(small, tmp_path / "part", chunks=1)
+    cmd = [sys.executable, "-m", "scenario_sim", "run", "--resume", str(run_dir), "-q", "--jobs", "1",
+           "--format", "csv"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+    codes = sorted(c for c, _ in results)
+    assert codes[0] == 0, results
+    assert codes[1] in (0, 2), results  # 2: refused (in use, or already complete), one line
+    for c, err in results:
+        if c == 2:
+            assert ("in use by pid" in err or "already complete" in err) and len(err.strip().splitlines()) == 1
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["status"] == "complete" and _bytes(run_dir) == _bytes(full.run_dir)
+
+
+def _enospc(*args: object, **kwargs: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_disk_full_writing_the_manifest_is_one_line_and_resumable(small: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_sim.experiment import store
+
+    full = run_experiment(small, jobs=1, out=tmp_path / "full")
+    real = store.RunFolder.write_manifest
+    writes = {"n": 0}
+
+    def fills_up(self: store.RunFolder, data: dict[str, object]) -> None:
+        writes["n"] += 1
+        if writes["n"] >= 4:  # creation, running, end of the batch: then the disk is full
+            _enospc()
+        real(self, data)
+
+    monkeypatch.setattr(store.RunFolder, "write_manifest", fills_up)
+    code, _, err = _cli(["run", str(small), "--out", str(tmp_path / "r"), "-q", "--jobs", "1"], capsys)
+    monkeypatch.undo()
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "disk full (No space left on device)" in err and "Free some space, then resume with:" in err
+    assert "internal error" not in err
+    run_dir = next((tmp_path / "r" / "small").iterdir())
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "running"  # the last write that fit
+    resume = shlex.split(err.split("resume with: ")[1])
+    code, _, err = _cli([*resume[1:], "-q", "--jobs", "1"], capsys)
+    assert code == 0, err
+    assert _bytes(run_dir) == _bytes(full.run_dir)
+
+
+def test_disk_full_during_consolidation_is_one_line_and_resumable(small: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_sim.experiment import store
+
+    full = run_experiment(small, jobs=1, out=tmp_path / "full")
+    real = store.RunFolder._merge
+
+    def half_then_full(self: store.RunFolder, parts: list[Path], name: str, schema: object) -> None:
+        real(self, parts[: len(parts) // 2], name, schema)  # some of the bytes reach the disk...
+        _enospc()  # ...then it is full
+
+    monkeypatch.setattr(store.RunFolder, "_merge", half_then_full)
+    with pytest.raises(RunFailed, match=r"disk full .*Free some space, then resume with") as exc:
+        run_experiment(small, jobs=1, out=tmp_path / "r", chunk_size=4)
+    monkeypatch.undo()
+    assert "\n" not in str(exc.value)
+    run_dir = next((tmp_path / "r" / "small").iterdir())
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "failed"
+    assert len(list((run_dir / "parts").glob("chunk-*"))) == 6  # every chunk kept
+    resume_experiment(run_dir, InProcess())
+    assert _bytes(run_dir) == _bytes(full.run_dir)
+
+
+def test_disk_full_creating_the_folder_leaves_nothing(small: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from scenario_sim.experiment import store
+
+    monkeypatch.setattr(store, "atomic_write_bytes", _enospc)
+    with pytest.raises(UserError, match="cannot write the run folder") as exc:
+        run_experiment(small, jobs=1, out=tmp_path)
+    assert "resume" not in str(exc.value).lower()
+    assert not list((tmp_path / "small").iterdir())
+
+
+def test_resume_advice_only_where_a_resume_can_succeed(small: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from scenario_sim.experiment import engine
+
+    # A path with a space: the advice must be copy-pasteable into a shell.
+    spaced = tmp_path / "my results"
+
+    def stop(done: int, total: int) -> None:
+        if done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted) as exc:
+        run_experiment(small, jobs=1, out=spaced, chunk_size=4, progress=stop)
+    run_dir = next((spaced / "small").iterdir())
+    cmd = shlex.split(str(exc.value).split("Resume with: ")[1])
+    assert cmd[:3] == ["scenario-sim", "run", "--resume"] and Path(cmd[3]) == run_dir
+
+    # A deterministic error (a bug) is not cured by resuming: no advice to resume.
+    def bug(self: object, target: int) -> bool:
+        raise KeyError("outcome")
+
+    monkeypatch.setattr(engine._Run, "_precision_met", bug)
+    with pytest.raises(RunFailed) as failed:
+        run_experiment(small, replications=4, precision=0.1, metric="leaked.total", jobs=1, out=tmp_path / "b")
+    assert "Resume with" not in str(failed.value) and "a resume would repeat this error" in str(failed.value)
+
+
+def test_adaptive_stops_when_a_set_always_fails(small: Path, tmp_path: Path) -> None:
+    every = list(range(200))
+    r = run_experiment(small, replications=4, precision=0.01, metric="leaked.total", out=tmp_path,
+                       executor=FaultyInProcess({"perfect": every}), max_replications=40)
+    a = r.manifest["adaptive"]
+    assert r.manifest["replications_done"] == 4 and a["history"][-1]["unjudged"] == ["perfect"]
+    assert "no successful paired replications of perfect" in a["stop_reason"]
+    assert r.failures == 4

@@ -47,10 +47,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import math
 import os
 import platform
+import shlex
+import shutil
 import subprocess
 import time
 import uuid
@@ -72,6 +75,7 @@ from scenario_sim.errors import ResultsError, UserError
 from scenario_sim.experiment import store
 from scenario_sim.experiment.executors import Executor, default_executor
 from scenario_sim.experiment.guard import HINT, refuse_in_worker_bootstrap
+from scenario_sim.experiment.lock import FolderLock
 from scenario_sim.experiment.stats import t_interval
 from scenario_sim.experiment.worker import ChunkResult, Payload
 from scenario_sim.lang import BASELINE, LoadedScenario, dump_scenario, load_scenario
@@ -321,6 +325,39 @@ def _payload(loaded: LoadedScenario, sets: list[str], seed: int, names: list[str
 # --------------------------------------------------------------------------- the run
 
 
+def resume_command(run_dir: Path) -> str:
+    """The command that finishes ``run_dir``, quoted for a POSIX shell (paths may have spaces)."""
+    return f"scenario-sim run --resume {shlex.quote(str(run_dir))}"
+
+
+def resume_hint(run_dir: Path) -> str:
+    return f"Resume with: {resume_command(run_dir)}"
+
+
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _failure_message(run_dir: Path, exc: Exception, note: str) -> str:
+    """One line: what stopped the run, and whether (and after what) a resume can succeed."""
+    what = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        return (f"{run_dir}: disk full ({exc.strerror}); finished chunks are saved{note}. "
+                f"Free some space, then resume with: {resume_command(run_dir)}")
+    if isinstance(exc, OSError) and exc.errno in _NOT_WRITABLE:
+        return (f"{run_dir}: cannot write ({exc.strerror}); finished chunks are saved{note}. "
+                f"Make the folder writable, then resume with: {resume_command(run_dir)}")
+    if isinstance(exc, BrokenExecutor):
+        return (f"run failed ({what}); if a worker said it was starting, {HINT}; finished chunks are "
+                f"saved{note}. {resume_hint(run_dir)}")
+    transient = isinstance(exc, (OSError, MemoryError, TimeoutError)) or type(exc).__module__.startswith("distributed")
+    if transient:  # a lost connection, a killed Dask worker, memory: another session can finish it
+        return f"run failed ({what}); finished chunks are saved{note}. {resume_hint(run_dir)}"
+    # Anything else is deterministic (a bug): a resume would run into it again.
+    return (f"run failed ({what}); finished chunks are saved in {run_dir}{note}, but a resume would "
+            "repeat this error: please report it")
+
+
 class _Run:
     """One session of a run (the first, or a resume) on a started executor."""
 
@@ -347,35 +384,34 @@ class _Run:
         segments.append(self.segment)
 
     def execute(self) -> ExperimentResult:
-        """Run what is missing, consolidate, summarise; the executor must have been started."""
+        """Run what is missing, consolidate, summarise; the executor must have been started.
+
+        Whatever stops the session (Ctrl-C, a lost worker, a full disk, a bug) shuts the
+        executor down at once and leaves the folder resumable; the message suggests
+        ``--resume`` only when a resume can succeed.
+        """
         m = self.m
         m["status"] = "running"
         m["executor"] = {"kind": self.executor.name, "jobs": self.executor.jobs}
         try:
             self._write_timings()
-        except BaseException:
-            _shutdown_on_error(self.executor)
-            raise
-        try:
             self._loop()
+            self.executor.shutdown()
+            return self._finish()
         except KeyboardInterrupt:
-            self.executor.shutdown(cancel=True)
-            self._stop("interrupted")
-            raise RunInterrupted(f"interrupted; finished chunks are saved. Resume with: "
-                                 f"scenario-sim run --resume {self.folder.path}") from None
+            _shutdown_on_error(self.executor)
+            note = self._stop("interrupted")
+            raise RunInterrupted(f"interrupted; finished chunks are saved{note}. "
+                                 f"{resume_hint(self.folder.path)}") from None
         except UserError:
-            self.executor.shutdown(cancel=True)
+            _shutdown_on_error(self.executor)
             self._stop("failed")
             raise
         except Exception as exc:
-            self.executor.shutdown(cancel=True)
+            _shutdown_on_error(self.executor)
             m["error"] = f"{type(exc).__name__}: {exc}"
-            self._stop("failed")
-            hint = f"; if a worker said it was starting, {HINT}" if isinstance(exc, BrokenExecutor) else ""
-            raise RunFailed(f"run failed ({type(exc).__name__}: {exc}){hint}; finished chunks are saved. "
-                            f"Resume with: scenario-sim run --resume {self.folder.path}") from None
-        self.executor.shutdown()
-        return self._finish()
+            note = self._stop("failed")
+            raise RunFailed(_failure_message(self.folder.path, exc, note)) from None
 
     def _write_timings(self) -> None:
         """Bring this session's segment and the run totals up to date, and write the manifest."""
@@ -390,9 +426,15 @@ class _Run:
         tm["replications_per_second"] = round(done / wall, 1) if wall else None
         self.folder.write_manifest(self.m)
 
-    def _stop(self, status: str) -> None:
+    def _stop(self, status: str) -> str:
+        """Record why the session stopped; best effort (the disk may be full): returns a note
+        for the message when the manifest could not be written."""
         self.m["status"] = status
-        self._write_timings()
+        try:
+            self._write_timings()
+        except OSError as exc:
+            return f" (manifest.json could not be updated: {exc.strerror or exc})"
+        return ""
 
     def _loop(self) -> None:
         m = self.m
@@ -432,6 +474,11 @@ class _Run:
         verdict = self._precision(target)
         adaptive["history"] = [h for h in adaptive.get("history", []) if h["replications"] < target]
         adaptive["history"].append(verdict)
+        if verdict["unjudged"]:  # more replications cannot help: they fail the same way
+            adaptive["stop_reason"] = (f"stopped after {target} replications: no successful paired replications "
+                                       f"of {', '.join(verdict['unjudged'])} to judge the precision of "
+                                       f"{adaptive['metric']} (see failures)")
+            return True
         if verdict["met"]:
             adaptive["stop_reason"] = (f"precision met: every set's 95% half-width on {adaptive['metric']} "
                                        f"within {adaptive['precision']:g} of the baseline mean after "
@@ -454,17 +501,25 @@ class _Run:
         df = pd.concat(frames)
         df = df[df["replication"] < n]
         wide = df[df["error"].isna()].pivot(index="replication", columns="set", values=metric).sort_index()
-        base = wide[BASELINE]
-        base_mean = float(base.mean())
+        base = wide[BASELINE] if BASELINE in wide else pd.Series(dtype=float)
+        base_mean = float(base.mean()) if base.size else math.nan
         rel: dict[str, float] = {}
+        unjudged: list[str] = [] if base.size else [BASELINE]
         for name in self.sets[1:]:
-            d = (wide[name] - base).dropna().to_numpy()
-            lo, hi = t_interval(float(d.mean()), float(d.std(ddof=1)) if d.size > 1 else math.nan, int(d.size))
+            d = (wide[name] - base).dropna().to_numpy() if name in wide and base.size else np.empty(0)
+            if d.size == 0:  # every replication of the set (or of the baseline) failed
+                unjudged.append(name)
+                continue
+            if d.size == 1:  # no spread yet: not met, add a batch
+                rel[name] = math.inf
+                continue
+            lo, hi = t_interval(float(d.mean()), float(d.std(ddof=1)), int(d.size))
             half = (hi - lo) / 2
             rel[name] = half / abs(base_mean) if base_mean != 0 else (0.0 if half == 0 else math.inf)
         worst = max(rel.values()) if rel else 0.0
-        return {"replications": n, "baseline_mean": base_mean, "relative_half_width": rel, "worst": worst,
-                "met": bool(worst <= self.m["adaptive"]["precision"])}
+        return {"replications": n, "baseline_mean": None if math.isnan(base_mean) else base_mean,
+                "relative_half_width": rel, "worst": worst, "unjudged": unjudged,
+                "met": bool(not unjudged and worst <= self.m["adaptive"]["precision"])}
 
     def _finish(self) -> ExperimentResult:
         m = self.m
@@ -548,6 +603,26 @@ def _shutdown_on_error(executor: Executor) -> None:
         executor.shutdown(cancel=True)
 
 
+def _create_folder(plan: ExperimentPlan, chunk_size: int) -> tuple[store.RunFolder, FolderLock, dict[str, Any]]:
+    """A new, locked run folder with its scenario and manifest; nothing is left if that fails."""
+    now = dt.datetime.now()
+    base = plan.loaded.baseline
+    folder = store.RunFolder.create(plan.out, base.name, now.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:6])
+    lock = FolderLock(folder.path).acquire()
+    try:
+        scen_text = yaml.safe_dump(dump_scenario(base), sort_keys=False, allow_unicode=True)
+        store.atomic_write_text(folder.path / store.SCENARIO, scen_text)
+        manifest = _new_manifest(plan, scen_text, chunk_size, now)
+        folder.write_manifest(manifest)
+    except BaseException as exc:
+        lock.release()
+        shutil.rmtree(folder.path, ignore_errors=True)  # no chunk has run: nothing worth keeping
+        if isinstance(exc, OSError):
+            raise ResultsError(f"{folder.path}: cannot write the run folder ({exc.strerror or exc})") from None
+        raise
+    return folder, lock, manifest
+
+
 def run_plan(plan: ExperimentPlan, executor: Executor | None = None, *, jobs: int | None = None,
              progress: ProgressFn | None = None) -> ExperimentResult:
     """Run a checked :class:`ExperimentPlan` (see :func:`run_experiment`)."""
@@ -555,17 +630,12 @@ def run_plan(plan: ExperimentPlan, executor: Executor | None = None, *, jobs: in
     cs = plan.chunk_size if plan.chunk_size is not None else auto_chunk_size(plan.replications, ex.jobs)
     ex.start(_payload(plan.loaded, plan.sets, plan.seed, plan.outcome_names, plan.timeseries))
     try:
-        now = dt.datetime.now()
-        base = plan.loaded.baseline
-        folder = store.RunFolder.create(plan.out, base.name, now.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:6])
-        scen_text = yaml.safe_dump(dump_scenario(base), sort_keys=False, allow_unicode=True)
-        store.atomic_write_text(folder.path / store.SCENARIO, scen_text)
-        manifest = _new_manifest(plan, scen_text, cs, now)
-        folder.write_manifest(manifest)
+        folder, lock, manifest = _create_folder(plan, cs)
     except BaseException:
         _shutdown_on_error(ex)
         raise
-    return _Run(folder, manifest, plan.outcomes, ex, progress).execute()
+    with lock:
+        return _Run(folder, manifest, plan.outcomes, ex, progress).execute()
 
 
 def run_experiment(scenario: str | Path | LoadedScenario, *, replications: int | None = None,
@@ -594,18 +664,19 @@ def resume_experiment(run_dir: str | Path, executor: Executor | None = None, *, 
     """Finish an interrupted run in place, with exactly the results of an uninterrupted one."""
     refuse_in_worker_bootstrap("resume_experiment")
     folder = store.RunFolder.open(run_dir)
-    m = folder.manifest()
-    if m.get("status") in ("complete", "complete_with_failures"):
-        raise UserError(f"{folder.path}: run is already complete (status {m['status']})")
-    scen = folder.path / store.SCENARIO
-    if not scen.exists():
-        raise ResultsError(f"{scen}: missing; the run folder is incomplete and cannot be resumed")
-    digest = hashlib.sha256(scen.read_bytes()).hexdigest()
-    if digest != m["scenario"].get("effective_sha256"):
-        raise ResultsError(f"{scen}: changed since the run started (hash mismatch); refusing to mix results")
-    loaded = load_scenario(scen)
-    outcomes = outcome_union(loaded, m["sets"])
-    ex = _executor(executor, jobs)
-    ex.start(_payload(loaded, m["sets"], m["seed"], [o.name for o in outcomes], m["timeseries"]))
-    m.setdefault("resumed", []).append(dt.datetime.now().isoformat(timespec="seconds"))
-    return _Run(folder, m, outcomes, ex, progress).execute()
+    with FolderLock(folder.path):
+        m = folder.manifest()  # read again under the lock: another session may just have finished it
+        if m.get("status") in ("complete", "complete_with_failures"):
+            raise UserError(f"{folder.path}: run is already complete (status {m['status']})")
+        scen = folder.path / store.SCENARIO
+        if not scen.exists():
+            raise ResultsError(f"{scen}: missing; the run folder is incomplete and cannot be resumed")
+        digest = hashlib.sha256(scen.read_bytes()).hexdigest()
+        if digest != m["scenario"].get("effective_sha256"):
+            raise ResultsError(f"{scen}: changed since the run started (hash mismatch); refusing to mix results")
+        loaded = load_scenario(scen)
+        outcomes = outcome_union(loaded, m["sets"])
+        ex = _executor(executor, jobs)
+        ex.start(_payload(loaded, m["sets"], m["seed"], [o.name for o in outcomes], m["timeseries"]))
+        m.setdefault("resumed", []).append(dt.datetime.now().isoformat(timespec="seconds"))
+        return _Run(folder, m, outcomes, ex, progress).execute()
