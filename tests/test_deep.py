@@ -286,3 +286,41 @@ def test_sobol_refuses_cases_that_are_not_a_saltelli_design(hand_run: Path) -> N
         sensitivity(load_ensemble(hand_run), method="sobol")
     with pytest.raises(UserError, match="not a Saltelli design"):
         check_saltelli(np.arange(12.0).reshape(4, 3), None)
+
+
+# --------------------------------------------------------------------------- EMA Workbench
+
+
+def test_ema_workbench_reads_the_export(tmp_path: Path) -> None:
+    """The archive round-trips through ema_workbench.util.load_results itself."""
+    import warnings
+
+    from scenario_sim.analysis.ema import export_ema
+
+    means = {}
+    for case in (0, 1, 2):
+        means[(case, "calm")] = {"baseline": 10.0 + case, "A": 6.0 - case}
+        means[(case, "surge")] = {"baseline": 12.0 + case, "A": 14.5}
+    cases = pd.DataFrame({"case": [0, 1, 2], "growth": [0.1, 0.25, 0.4], "pk": [0.7, 0.8, 0.9]})
+    reps = reps_from_means(means)
+    reps.loc[(reps["case"] == 2) & (reps["set"] == "A") & (reps["world"] == "calm"), "error"] = "boom"
+    run = write_explore(tmp_path / "ema", cases, reps, ["baseline", "A"], [HARM],
+                        explore={"sampler": "lhs", "worlds": [{"name": "calm"}, {"name": "surge"}]})
+    path = export_ema(run)
+    assert path == run / "ema_results.tar.gz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from ema_workbench.util import load_results
+
+        experiments, outcomes = load_results(str(path))
+    assert len(experiments) == 3 * 2 * 2
+    assert sorted(experiments["policy"].cat.categories) == ["A", "baseline"]
+    first = experiments.iloc[0]
+    assert (first["case"], first["world"], first["policy"], first["growth"]) == (0, "calm", "baseline", 0.1)
+    got = pd.Series(outcomes["harm"], index=pd.MultiIndex.from_frame(experiments[["case", "world", "policy"]]))
+    assert got[(1, "calm", "A")] == 5.0 and got[(2, "surge", "baseline")] == 14.0
+    assert math.isnan(got[(2, "calm", "A")])  # every replication failed there
+    assert experiments["replications"].tolist().count(0) == 1
+    # the bytes depend on the run only
+    first_bytes = path.read_bytes()
+    assert export_ema(run, tmp_path / "again.tar.gz").read_bytes() == first_bytes
