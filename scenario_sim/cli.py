@@ -155,6 +155,10 @@ def _register_optional_commands() -> None:
     from scenario_sim import commands
 
     commands.register(cli)
+    # deep uncertainty: robust, discover, sensitivity, export (issue 10)
+    from scenario_sim import deep_cli
+
+    deep_cli.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -324,3 +324,64 @@ def test_ema_workbench_reads_the_export(tmp_path: Path) -> None:
     # the bytes depend on the run only
     first_bytes = path.read_bytes()
     assert export_ema(run, tmp_path / "again.tar.gz").read_bytes() == first_bytes
+
+
+# --------------------------------------------------------------------------- CLI and report
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "scenario_sim", *args], capture_output=True, text=True, cwd=ROOT,
+                       check=False, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_cli_discover_sensitivity_robust_export(tmp_path: Path) -> None:
+    run = str(planted_run(tmp_path))
+    code, out, err = _cli("discover", run, "--set", "A", "--outcome", "harm")
+    assert code == 0, err
+    assert "When does A fail harm ≤ 10 casualties?" in out and "u1" in out and "coverage" in out
+    code, out, err = _cli("discover", run, "--set", "B", "--versus", "A", "--format", "json")
+    assert code == 0, err
+    assert [r["input"] for r in json.loads(out)["limits"]] == ["u3"]
+    code, out, err = _cli("robust", run, "--format", "table")
+    assert code == 0, err
+    assert "max regret" in out and "Value of information" in out
+    code, out, err = _cli("sensitivity", run)
+    assert code == 0, err
+    assert "RBD-FAST" in out and "replication noise" in out
+    code, out, err = _cli("export", run, "--format", "ema", "--out", str(tmp_path / "x.tar.gz"))
+    assert code == 0 and out.strip() == str(tmp_path / "x.tar.gz"), err
+
+
+def test_cli_mistakes_are_one_line_and_exit_2(tmp_path: Path, hand_run: Path) -> None:
+    for args, msg in [(("discover", str(hand_run), "--set", "Z"), "unknown set 'Z'"),
+                      (("discover", str(hand_run), "--set", "A", "--outcome", "harn"), "did you mean 'harm'"),
+                      (("sensitivity", str(tmp_path / "nope")), "no such run folder"),
+                      (("robust", str(hand_run), "--outcome", "harm", "--sets", "baseline,Q"), "unknown set 'Q'")]:
+        code, _, err = _cli(*args)
+        assert code == 2, (args, err)
+        assert msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_report_of_an_explore_run(tmp_path: Path) -> None:
+    from scenario_sim.report.html import write_report
+
+    means = {}
+    for case in range(40):
+        g = case / 40
+        means[(case, "calm")] = {"baseline": 10.0, "A": 8.0 - g, "B": 9.0}
+        means[(case, "surge")] = {"baseline": 10.0, "A": 12.0 - 4 * g, "B": 9.5}
+    cases = pd.DataFrame({"case": range(40), "growth": [c / 40 for c in range(40)],
+                          "pk": [(c * 7 % 40) / 40 for c in range(40)]})
+    run = write_explore(tmp_path / "rep", cases, reps_from_means(means), ["baseline", "A", "B"], [HARM],
+                        thresholds={"harm": 9.2},
+                        explore={"sampler": "lhs", "worlds": [{"name": "calm"}, {"name": "surge"}]})
+    page = write_report(run).read_text()
+    assert "Robustness across cases and worlds" in page and "Value of information" in page
+    assert "These depend on the world: A (only in calm)" in page
+    assert "B" in page and "every world (calm, surge)" in page
+    assert "When does A beat baseline" in page and (run / "plots" / "prim_A_harm.png").exists()
+    assert (run / "plots" / "sensitivity_harm.png").exists()

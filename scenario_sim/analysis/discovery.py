@@ -140,27 +140,28 @@ def _prim(x: pd.DataFrame, y: np.ndarray, density: float, peel_alpha: float,  # 
         pick = (ok.sort_values(["coverage", "density", "id"], ascending=[False, False, True]) if not ok.empty
                 else traj.sort_values(["density", "coverage", "id"], ascending=[False, False, True]))
         i = int(pick["id"].iloc[0])
-        _, lims = box.inspect(i, style="data")[0]
-        lims = lims.copy()
-        lims.columns = [c[1] for c in lims.columns]
-        return traj.reset_index(drop=True), i, _limits(lims, box.box_lims[i], box.prim.box_init)
+        # box.qp[i]: {restricted input: [qp of the lower limit, qp of the upper limit], -1 = none}.
+        # (inspect(style="data") would give the same, but it fails on categorical inputs with pandas 3)
+        qp = {str(k): [float(v) for v in vals if v is not None and v >= 0] for k, vals in box.qp[i].items()}
+        return traj.reset_index(drop=True), i, _limits(qp, box.box_lims[i], box.prim.box_init)
 
 
-def _limits(lims: pd.DataFrame, box: pd.DataFrame, init: pd.DataFrame) -> pd.DataFrame:
+def _limits(qp: dict[str, list[float]], box: pd.DataFrame, init: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for name in lims.index:
-        lo, hi = box.loc[0, name], box.loc[1, name]
+    for name in sorted(qp, key=lambda n: min(qp[n], default=1.0)):
+        lo: Any = box.loc[0, name]
+        hi: Any = box.loc[1, name]
+        q = max(qp[name]) if qp[name] else math.nan
         if isinstance(lo, set):
             rows.append({"input": name, "low": math.nan, "high": math.nan,
                          "categories": ", ".join(sorted(str(v) for v in lo)), "restricted_low": False,
-                         "restricted_high": False, "qp_value": float(np.nanmin(lims.loc[name, "qp value"])),
-                         "full_low": math.nan, "full_high": math.nan})
+                         "restricted_high": False, "qp_value": q, "full_low": math.nan, "full_high": math.nan})
             continue
-        qp = [float(v) for v in np.atleast_1d(lims.loc[name, "qp value"]) if not pd.isna(v)]
         rows.append({"input": name, "low": float(lo), "high": float(hi), "categories": "",
-                     "restricted_low": bool(lo > init.loc[0, name]), "restricted_high": bool(hi < init.loc[1, name]),
-                     "qp_value": max(qp) if qp else math.nan,
-                     "full_low": float(init.loc[0, name]), "full_high": float(init.loc[1, name])})
+                     "restricted_low": bool(lo > float(init.loc[0, name])),  # type: ignore[arg-type]
+                     "restricted_high": bool(hi < float(init.loc[1, name])),  # type: ignore[arg-type]
+                     "qp_value": q, "full_low": float(init.loc[0, name]),  # type: ignore[arg-type]
+                     "full_high": float(init.loc[1, name])})  # type: ignore[arg-type]
     cols = ["input", "low", "high", "categories", "restricted_low", "restricted_high", "qp_value",
             "full_low", "full_high"]
     return pd.DataFrame(rows, columns=cols)

@@ -147,7 +147,11 @@ def _analyse(method: str, problem: dict[str, Any], x: np.ndarray, y: np.ndarray,
                                  "mu": np.asarray(r["mu"], dtype=float), "sigma": np.asarray(r["sigma"], dtype=float)})
         from SALib.analyze import rbd_fast
 
-        r = rbd_fast.analyze(problem, x, y, seed=seed)
+        # M harmonics; SALib's bootstrap halves the sample and needs 2M below that half
+        m = min(10, (len(y) - 1) // 4 - 1)
+        if m < 1:
+            raise UserError(f"sensitivity: {len(y)} cases are too few for a given-data estimate (at least 12)")
+        r = rbd_fast.analyze(problem, x, y, M=m, seed=seed)
         return pd.DataFrame({"S1": r["S1"], "S1_conf": r["S1_conf"]})
 
 

@@ -85,6 +85,12 @@ def _what_was_run(data: RunData) -> str:
 
 def write_report(run_dir: str | Path) -> Path:
     """Write ``report.html`` and ``plots/*.png`` into a finished run folder; return the report path."""
+    from scenario_sim.analysis.ensemble import is_explore_run
+
+    if is_explore_run(run_dir):  # an ensemble of cases: robustness, discovery, sensitivity, VOI
+        from scenario_sim.report.ensemble import write_explore_report
+
+        return write_explore_report(run_dir)
     data = load_run(run_dir)
     run = data.path
     table = compare(data)

@@ -1,0 +1,386 @@
+"""Printing and reporting the deep-uncertainty analyses of an explore run.
+
+Text (terminal table, CSV, JSON, Markdown) for ``scenario-sim robust``, ``discover`` and
+``sensitivity``, and the report of an explore run: what was run, the robustness table per key
+outcome, the PRIM boxes with their peeling-trajectory and box-limit plots, sensitivity bars, the
+value-of-information table and a plain-language paragraph on which conclusions hold in every
+world and which depend on one.  :func:`scenario_sim.report.html.write_report` hands explore runs
+to :func:`write_explore_report`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from scenario_sim.analysis.discovery import Discovery, NothingToDiscover, discover
+from scenario_sim.analysis.ensemble import EnsembleRun, load_ensemble
+from scenario_sim.analysis.robust import RULES, Robustness, robustness
+from scenario_sim.analysis.sensitivity import Sensitivity, sensitivity
+from scenario_sim.analysis.voi import value_of_information
+from scenario_sim.errors import UserError
+from scenario_sim.experiment import store
+from scenario_sim.report import plots
+from scenario_sim.report.table import fmt
+
+# --------------------------------------------------------------------------- text
+
+
+def _render(frame: pd.DataFrame, fmt_name: str, title: str, note: str = "") -> str:
+    """A table of already formatted cells in the requested format (csv/json take raw frames)."""
+    if fmt_name == "markdown":
+        cols = list(frame.columns)
+        lines = [f"**{title}**", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+        lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in frame.itertuples(index=False)]
+        return "\n".join(lines + ([f"\n{note}"] if note else []))
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, caption=note or None, caption_justify="left")
+    for c in frame.columns:
+        t.add_column(str(c), justify="left" if c in ("set", "input", "rule", "information", "world") else "right")
+    for r in frame.itertuples(index=False):
+        t.add_row(*[str(v) for v in r])
+    console = Console(width=150, record=True, force_terminal=False)
+    with console.capture() as cap:
+        console.print(t)
+    return cap.get()
+
+
+def _raw(frame: pd.DataFrame, fmt_name: str) -> str:
+    if fmt_name == "csv":
+        return str(frame.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    return json.dumps(json.loads(frame.to_json(orient="records")), indent=2)
+
+
+def _ci(x: float, lo: float, hi: float, unit: str) -> str:
+    if math.isnan(lo):
+        return fmt(x, unit)
+    return f"{fmt(x, unit)} [{fmt(lo, unit)}, {fmt(hi, unit)}]"
+
+
+def robustness_cells(rb: Robustness) -> pd.DataFrame:
+    """The robustness table with formatted cells, best expected value first."""
+    u = rb.unit
+    rows = []
+    for r in rb.table.sort_values(["rank_expected", "set"]).to_dict("records"):
+        rows.append({
+            "set": r["set"], "expected": fmt(r["expected"], u), "worst case": fmt(r["worst_case"], u),
+            "mean regret": _ci(r["mean_regret"], r["mean_regret_low"], r["mean_regret_high"], u),
+            "90th pct regret": _ci(r["p90_regret"], r["p90_regret_low"], r["p90_regret_high"], u),
+            "max regret": _ci(r["max_regret"], r["max_regret_low"], r["max_regret_high"], u),
+            "satisficing": "–" if math.isnan(r["satisficing"]) else f"{r['satisficing']:.0%}",
+        })
+    return pd.DataFrame(rows)
+
+
+def choice_sentence(rb: Robustness) -> str:
+    """Which set each rule chooses, and whether the robust choice differs from the EV choice."""
+    ev = rb.choices["expected"]
+    parts = [f"{RULES[k]}: {v}" for k, v in rb.choices.items()]
+    differs = [k for k, d in rb.robust_differs.items() if d]
+    verdict = (f"The robust choice differs from the expected-value choice ({ev}) under "
+               f"{', '.join(RULES[k] for k in differs)}." if differs else
+               f"Every robust rule agrees with the expected-value choice ({ev}).")
+    return "; ".join(parts) + ". " + verdict
+
+
+def robustness_text(rb: Robustness, voi: pd.DataFrame | None, fmt_name: str) -> str:
+    """``scenario-sim robust`` output."""
+    if fmt_name in ("csv", "json"):
+        if voi is None or fmt_name == "csv":
+            return _raw(rb.table, fmt_name)
+        return json.dumps({"robustness": json.loads(rb.table.to_json(orient="records")),
+                           "choices": rb.choices, "robust_differs": rb.robust_differs,
+                           "value_of_information": json.loads(voi.to_json(orient="records"))}, indent=2)
+    th = f"; satisficing: {rb.threshold}" if rb.threshold else "; no threshold in outputs.thresholds"
+    title = f"Robustness on {rb.outcome} ({rb.unit}, {rb.direction} is better), {len(rb.means)} cases × worlds"
+    note = (f"Regret: shortfall from the best set in the same case, in {rb.unit}; {rb.level:.0%} bootstrap "
+            f"intervals over cases{th}.")
+    out = [_render(robustness_cells(rb), fmt_name, title, note), choice_sentence(rb)]
+    if rb.dropped_points:
+        out.append(f"{rb.dropped_points} case(s) left out: some set had no successful replication there.")
+    if voi is not None:
+        out.append(_render(voi_cells(voi), fmt_name, f"Value of information on {rb.outcome} ({rb.unit})",
+                           "EVPI: the gain if every input and the world were known before choosing; partial "
+                           "EVPI: if only that one were known."))
+    return "\n".join(out)
+
+
+def voi_cells(voi: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for r in voi.to_dict("records"):
+        rows.append({"information": "everything (EVPI)" if r["information"] == "all" else r["information"],
+                     "value": fmt(r["value"], str(r["unit"])),
+                     "share of EVPI": "–" if math.isnan(r["share_of_evpi"]) else f"{r['share_of_evpi']:.0%}",
+                     "groups": r["groups"], "chosen set(s)": r["choice"]})
+    return pd.DataFrame(rows)
+
+
+def limits_cells(d: Discovery) -> pd.DataFrame:
+    rows = []
+    for r in d.limits.to_dict("records"):
+        if r["categories"]:
+            box, full = "{" + str(r["categories"]) + "}", "all worlds"
+        else:
+            box = f"{fmt(r['low'])} – {fmt(r['high'])}"
+            full = f"{fmt(r['full_low'])} – {fmt(r['full_high'])}"
+        rows.append({"input": r["input"], "box": box, "full range": full,
+                     "quasi-p": "–" if math.isnan(r["qp_value"]) else f"{r['qp_value']:.2g}"})
+    return pd.DataFrame(rows, columns=["input", "box", "full range", "quasi-p"])
+
+
+def discovery_text(d: Discovery, fmt_name: str) -> str:
+    """``scenario-sim discover`` output."""
+    if fmt_name == "csv":
+        return _raw(d.limits, "csv")
+    if fmt_name == "json":
+        return json.dumps({"question": d.question, "outcome": d.outcome, "cases": d.points,
+                           "labelled": d.positives, "box": {"id": d.box_id, "coverage": d.coverage,
+                                                            "density": d.density, "mass": d.mass},
+                           "limits": json.loads(d.limits.to_json(orient="records")),
+                           "trajectory": json.loads(d.trajectory.to_json(orient="records")),
+                           "cart": json.loads(d.cart.to_json(orient="records"))}, indent=2)
+    title = (f"PRIM box {d.box_id} of {len(d.trajectory)}: coverage {d.coverage:.0%}, density {d.density:.0%}, "
+             f"mass {d.mass:.0%}")
+    traj = d.trajectory.iloc[:: max(1, len(d.trajectory) // 12)].copy()
+    traj_cells = pd.DataFrame({"box": traj["id"], "coverage": [f"{v:.0%}" for v in traj["coverage"]],
+                               "density": [f"{v:.0%}" for v in traj["density"]],
+                               "mass": [f"{v:.0%}" for v in traj["mass"]], "inputs restricted": traj["res_dim"]})
+    cart = pd.DataFrame({"rule": d.cart["rule"], "coverage": [f"{v:.0%}" for v in d.cart["coverage"]],
+                         "density": [f"{v:.0%}" for v in d.cart["density"]], "cases": d.cart["n"]})
+    return "\n".join([
+        d.describe(),
+        _render(limits_cells(d), fmt_name, title, "quasi-p: chance of a restriction this strong by luck alone."),
+        _render(traj_cells, fmt_name, "Peeling trajectory"),
+        _render(cart, fmt_name, "CART leaves where the answer is mostly yes"),
+    ])
+
+
+def sensitivity_cells(res: Sensitivity) -> pd.DataFrame:
+    rows = []
+    u = res.unit
+    for r in res.indices.to_dict("records"):
+        row: dict[str, Any] = {"set": r["set"], "world": r["world"] or "–", "input": r["input"]}
+        if res.method == "morris":
+            row.update({"mu*": _ci(r["mu_star"], r["mu_star_low"], r["mu_star_high"], u), "mu": fmt(r["mu"], u),
+                        "sigma": fmt(r["sigma"], u)})
+        else:
+            row["S1"] = _ci(r["S1"], r["S1_low"], r["S1_high"], "")
+            if "ST" in r:
+                row["ST"] = _ci(r["ST"], r["ST_low"], r["ST_high"], "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def noise_sentences(res: Sensitivity) -> list[str]:
+    out = []
+    for r in res.noise.to_dict("records"):
+        where = f"{r['set']}{' in world ' + r['world'] if r['world'] else ''}"
+        share = "–" if math.isnan(r["noise_share"]) else f"{r['noise_share']:.1%}"
+        need = r["replications_needed"]
+        tail = ("enough" if r["resolved"] else f"{need:g} per case would be needed to bring it below the "
+                f"smallest index ({r['smallest_index']:.3g})") if not math.isnan(need) else "cannot be judged"
+        out.append(f"{where}: replication noise is {share} of the variance of the effect across cases with "
+                   f"{r['replications']:g} replications per case; {tail}.")
+    return out
+
+
+def sensitivity_text(res: Sensitivity, fmt_name: str) -> str:
+    """``scenario-sim sensitivity`` output."""
+    if fmt_name in ("csv", "json"):
+        if fmt_name == "csv":
+            return _raw(res.indices, "csv")
+        return json.dumps({"outcome": res.outcome, "method": res.method,
+                           "indices": json.loads(res.indices.to_json(orient="records")),
+                           "noise": json.loads(res.noise.to_json(orient="records"))}, indent=2)
+    what = {"sobol": "Sobol indices (Saltelli design)", "morris": "Morris elementary effects",
+            "rbd_fast": "first-order indices (RBD-FAST, given data)"}[res.method]
+    title = f"{what} of each set's paired difference from the baseline in {res.outcome} ({res.unit})"
+    return "\n".join([_render(sensitivity_cells(res), fmt_name, title,
+                              "95% bootstrap intervals (SALib)."), *noise_sentences(res)])
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    from scenario_sim.report.html import _table
+
+    return _table(list(frame.columns), [list(r) for r in frame.itertuples(index=False)])
+
+
+def _prim_plot(d: Discovery) -> Any:
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9.5, 3.4))
+    t = d.trajectory
+    sc = a.scatter(t["coverage"], t["density"], c=t["res_dim"], cmap="Greys", edgecolors="black", s=22)
+    chosen = t[t["id"] == d.box_id]
+    a.scatter(chosen["coverage"], chosen["density"], marker="s", s=90, facecolors="none", edgecolors="black")
+    a.set_xlabel("coverage (share of labelled cases inside)")
+    a.set_ylabel("density (share inside that are labelled)")
+    a.set_title("peeling trajectory (square: reported box)")
+    fig.colorbar(sc, ax=a, label="inputs restricted")
+    lim = d.limits[d.limits["categories"] == ""]
+    for i, r in enumerate(lim.to_dict("records")):
+        span = (r["full_high"] - r["full_low"]) or 1.0
+        lo, hi = (r["low"] - r["full_low"]) / span, (r["high"] - r["full_low"]) / span
+        b.plot([0, 1], [i, i], color="#bbbbbb", linewidth=6)
+        b.plot([lo, hi], [i, i], color="black", linewidth=6)
+        b.text(lo, i + 0.25, f"{r['low']:.3g}", fontsize=7)
+        b.text(hi, i + 0.25, f"{r['high']:.3g}", fontsize=7, ha="right")
+    b.set_yticks(range(len(lim)), [str(v) for v in lim["input"]])
+    b.set_xlim(-0.02, 1.02)
+    b.set_ylim(-0.7, max(0.7, len(lim) - 0.3))
+    b.set_xlabel("position within the sampled range (0 = low end, 1 = high end)")
+    b.set_title("box limits (black) within each input's range (grey)")
+    return fig
+
+
+def _sensitivity_plot(res: Sensitivity) -> Any:
+    worlds = list(dict.fromkeys(res.indices["world"]))
+    shown = "all" if "all" in worlds else worlds[0]  # the world-weighted effect when there are several
+    sub = res.indices[res.indices["world"] == shown]
+    sets = list(dict.fromkeys(sub["set"]))
+    inputs = list(dict.fromkeys(sub["input"]))
+    fig, axes = plt.subplots(len(sets), 1, figsize=(8, 0.28 * len(inputs) * len(sets) + 1.0 * len(sets)),
+                             squeeze=False)
+    col = "mu_star" if res.method == "morris" else ("ST" if "ST" in sub else "S1")
+    for ax, s in zip(axes[:, 0], sets, strict=True):
+        rows = sub[sub["set"] == s].set_index("input").reindex(inputs)
+        y = np.arange(len(inputs))
+        if col != "S1" and "S1" in rows:
+            ax.barh(y + 0.2, rows["S1"], height=0.4, color="#999999", label="first order S1")
+        ax.barh(y - (0.2 if "S1" in rows and col != "S1" else 0), rows[col], height=0.4, color="black",
+                xerr=rows[f"{col}_conf"], ecolor="#555555", label={"ST": "total ST", "S1": "first order S1",
+                                                                   "mu_star": "mu*"}[col])
+        ax.set_yticks(y, inputs)
+        ax.invert_yaxis()
+        ax.set_title(f"{s}: effect on {res.outcome} vs baseline" + (f" (world: {shown})" if shown else ""))
+        ax.set_xlabel("share of variance" if col != "mu_star" else f"{res.unit} per step")
+        ax.legend(loc="lower right", fontsize=7)
+    return fig
+
+
+def conclusions_paragraph(run: EnsembleRun, outcome: str, sets: list[str]) -> str:
+    """Which sets beat the baseline in every world, and which only in some (plain language)."""
+    from scenario_sim.analysis.ensemble import better_sign, paired_point_stats
+
+    meta = run.outcome(outcome)
+    sign = better_sign(meta)
+    everywhere, some, nowhere = [], [], []
+    for s in sets:
+        if s == run.baseline:
+            continue
+        d = paired_point_stats(run, outcome, s, run.baseline)
+        by_world = (sign * d["diff"]).groupby(level="world").mean()
+        good = [str(w) or "the only world" for w, v in by_world.items() if v > 0]
+        if len(good) == len(by_world):
+            everywhere.append(s)
+        elif good:
+            some.append(f"{s} (only in {', '.join(good)})")
+        else:
+            nowhere.append(s)
+    worlds = [w for w in run.worlds if w]
+    scope = f"every world ({', '.join(worlds)})" if len(worlds) > 1 else "the one world explored"
+    parts = [f"On average over cases, these sets reduce {outcome} against the baseline in {scope}: "
+             f"{', '.join(everywhere) or 'none'}."] if meta.direction == "lower" else [
+             f"On average over cases, these sets improve {outcome} over the baseline in {scope}: "
+             f"{', '.join(everywhere) or 'none'}."]
+    if some:
+        parts.append("These depend on the world: " + "; ".join(some) + ".")
+    if nowhere:
+        parts.append(f"No better than the baseline in any world: {', '.join(nowhere)}.")
+    if len(worlds) <= 1:
+        parts.append("With a single world, this says nothing about structural assumptions on adversary "
+                     "behaviour; run explore with --worlds to test them.")
+    return " ".join(parts)
+
+
+def _robust_section(run: EnsembleRun, outcome: str) -> str:
+    rb = robustness(run, outcome)
+    voi = value_of_information(run, outcome)
+    return (f"<h3>{_e(outcome)} ({_e(rb.unit)}, {_e(rb.direction)} is better)</h3>"
+            + _html_table(robustness_cells(rb))
+            + f"<p>{_e(choice_sentence(rb))}</p>"
+            + (f"<p class=muted>Satisficing threshold: {_e(rb.threshold)}.</p>" if rb.threshold else "")
+            + "<h4>Value of information</h4>" + _html_table(voi_cells(voi)))
+
+
+def _discovery_section(run: EnsembleRun, outcome: str, plots_dir: Path) -> str:
+    out = []
+    for s in run.sets[1:]:
+        try:
+            d = discover(run, s, outcome, versus=run.baseline)
+        except NothingToDiscover as exc:
+            out.append(f"<p>{_e(exc)}</p>")
+            continue
+        img = plots.save(_prim_plot(d), plots_dir / f"prim_{s}_{outcome}.png")
+        from scenario_sim.report.html import _img
+
+        out.append(f"<h4>{_e(d.question)}</h4><p>{_e(d.describe())}</p>" + _html_table(limits_cells(d))
+                   + _img(img, f"PRIM for {s}"))
+    return "".join(out)
+
+
+def explore_sections(run: EnsembleRun, plots_dir: Path) -> list[str]:
+    """The report sections of an explore run (HTML fragments)."""
+    outcome = run.primary
+    keys = [k for k in dict.fromkeys([outcome, *run.key]) if k in run.outcomes
+            and run.outcomes[k].direction != "none" and k in run.frame.columns]
+    sections = ["<h2>Which conclusions hold</h2><p>" + _e(conclusions_paragraph(run, outcome, run.sets)) + "</p>"]
+    sections.append("<h2>Robustness across cases and worlds</h2>" + "".join(_robust_section(run, k) for k in keys))
+    sections.append(f"<h2>When does each set beat the baseline on {_e(outcome)}? (PRIM)</h2>"
+                    + _discovery_section(run, outcome, plots_dir))
+    try:
+        res = sensitivity(run, outcome)
+    except UserError as exc:
+        sections.append(f"<h2>Sensitivity</h2><p>{_e(exc)}</p>")
+    else:
+        img = plots.save(_sensitivity_plot(res), plots_dir / f"sensitivity_{outcome}.png")
+        from scenario_sim.report.html import _img
+
+        sections.append("<h2>Which inputs drive each set's benefit</h2>" + _html_table(sensitivity_cells(res))
+                        + _img(img, "sensitivity") + "".join(f"<p>{_e(s)}</p>" for s in noise_sentences(res)))
+    return sections
+
+
+def write_explore_report(run_dir: str | Path) -> Path:
+    """``report.html`` for an explore run (see the module docstring)."""
+    from scenario_sim.report.html import CSS
+
+    run = load_ensemble(run_dir)
+    plots_dir = run.path / "plots"
+    plots_dir.mkdir(exist_ok=True)
+    m = run.manifest
+    name = str(m.get("scenario", {}).get("name", run.path.name))
+    ex = run.sampler
+    facts = [("scenario", name), ("cases", f"{len(run.cases)} ({ex.get('sampler', '?')} sampling)"),
+             ("uncertain inputs", ", ".join(run.inputs)),
+             ("worlds", ", ".join(f"{w or '(one world)'} ({v:.0%})" for w, v in run.world_weights.items())),
+             ("sets", ", ".join(run.sets)), ("master seed", m.get("seed"))]
+    what = "<h2>What was run</h2><dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts) + "</dl>"
+    body = [what, *explore_sections(run, plots_dir),
+            "<h2>Limits</h2><p class=warn>Case means carry replication noise, which inflates maximum regret and "
+            "value of information; PRIM boxes describe where things happen in the sampled ranges, not why. "
+            "See docs/deep-uncertainty.md.</p>"]
+    title = f"scenario-sim explore report: {name}"
+    doc = (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
+           f"<meta name=viewport content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>"
+           f"<h1>{_e(title)}</h1><p class=muted>Run folder: {_e(run.path)}</p>{''.join(body)}</body></html>")
+    out = run.path / "report.html"
+    store.atomic_write_text(out, doc)
+    return out
