@@ -18,9 +18,11 @@ from scenario_sim.lang import schema as S
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("(top level)", S.Scenario), ("munitions[]", S.Munition), ("contacts", S.Contacts),
-    ("contacts.scheduled[]", S.ScheduledContact), ("contacts.stochastic", S.StochasticContacts),
+    ("contacts.scheduled[]", S.ScheduledContact), ("contacts.scheduled[].response", S.ForcedResponse),
+    ("contacts.stochastic", S.StochasticContacts),
     ("attacker", S.Attacker), ("attacker.arsenal.<class>", S.Arsenal), ("attacker.waves", S.Waves),
-    ("attacker.waves.classes.<class>", S.ClassWave), ("attacker.surge", S.Surge), ("attacker.targets", S.TargetMix),
+    ("attacker.waves.classes.<class>", S.ClassWave), ("attacker.surge", S.Surge), ("attacker.pause", S.Pause),
+    ("attacker.targets", S.TargetMix),
     ("air_defense", S.AirDefense), ("air_defense.readiness", S.Readiness),
     ("air_defense.readiness.after_contact", S.ReadinessAfterContact),
     ("air_defense.readiness.early_warning", S.EarlyWarning), ("air_defense.systems[]", S.System),
@@ -29,7 +31,10 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("sanctions", S.Sanctions), ("sanctions.levers[]", S.Lever), ("consequences", S.Consequences),
     ("consequences.energy", S.Energy), ("consequences.civil_defense", S.CivilDefense),
     ("consequences.civil_defense.after_contact", S.AfterContact), ("outputs", S.Outputs),
-    ("recommendations[]", S.Recommendation),
+    ("recommendations[]", S.Recommendation), ("uncertainties[]", S.Uncertainty),
+    ("uncertainties[].range (uniform)", S.UniformRange), ("uncertainties[].range (triangular)", S.TriangularRange),
+    ("uncertainties[].range (loguniform)", S.LogUniformRange), ("uncertainties[].range (discrete)", S.DiscreteRange),
+    ("worlds[]", S.WorldView),
 ]
 
 
@@ -51,6 +56,8 @@ def bound_text(c: Any) -> str:
 def type_name(tp: Any) -> str:
     if tp == S.Distribution:
         return "distribution"
+    if tp == S.Range or tp == typing.get_args(S.Range)[0]:
+        return "range (uniform, triangular, loguniform or discrete)"
     if tp == S.Probability:
         return "probability [0, 1]"
     if tp == S.DateOrOffset:

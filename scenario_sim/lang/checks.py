@@ -159,9 +159,28 @@ def outcomes_known(s: Scenario) -> Found:
             yield ("outputs", "key", j), _suggest(k, names, "outcome")
 
 
+def contact_responses(s: Scenario) -> Found:
+    """The pause section and recorded responses to contacts."""
+    pause = s.attacker.pause
+    if pause is not None:
+        base = ("attacker", "pause")
+        yield from _support(pause.probability, 0, 1, (*base, "probability"), "probability")
+        yield from _support(pause.lag_days, 0, None, (*base, "lag_days"), "lag")
+        yield from _support(pause.duration_days, 0, None, (*base, "duration_days"), "duration")
+        top = s.attacker.surge.probability.support()[1] + pause.probability.support()[1]
+        if s.attacker.surge.enabled and pause.enabled and top > 1 + 1e-12:
+            yield ((*base, "probability"), f"surge and pause probabilities can sum to {top:g}; they share one "
+                   "draw per contact and must not exceed 1 together")
+    for i, contact in enumerate(s.contacts.scheduled):
+        r = contact.response
+        if r is not None and r.kind == "pause" and r.pause_days is None and pause is None:
+            yield (("contacts", "scheduled", i, "response"), "a recorded pause needs pause_days "
+                   "(or an attacker.pause section to take its duration from)")
+
+
 CHECKS: list[Callable[[Scenario], Found]] = [
-    unique_names, classes_complete, distribution_supports, layers_consistent, dates_in_horizon,
-    levels_consistent, outcomes_known, within_budget,
+    unique_names, classes_complete, distribution_supports, contact_responses, layers_consistent,
+    dates_in_horizon, levels_consistent, outcomes_known, within_budget,
 ]
 """The checks, in the order their problems are listed (the loader then sorts by line)."""
 

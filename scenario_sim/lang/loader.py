@@ -73,7 +73,8 @@ def _is_tag(node: Any, part: Any) -> bool:
     return isinstance(part, str) and (not part.isidentifier() or "[" in part or part in _UNION_TAGS)
 
 
-_UNION_TAGS = {"fixed", "poisson", "negbin", "uniform", "triangular", "lognormal", "empirical", "date", "int"}
+_UNION_TAGS = {"fixed", "poisson", "negbin", "uniform", "triangular", "lognormal", "empirical", "date", "int",
+               "loguniform", "discrete"}
 
 
 def _problem(doc: Any, loc: tuple[Any, ...], message: str, file: str) -> Problem:
@@ -503,9 +504,17 @@ def _load(doc: SourceMap, name: str, validate_sets: bool) -> LoadedScenario:
                 loaded.effective(set_name)
             except ScenarioError as exc:
                 problems += _in_set(set_name, exc.problems)
+        problems += _ensemble_problems(loaded)
         if problems:
             raise ScenarioError(list(dict.fromkeys(problems)))
     return loaded
+
+
+def _ensemble_problems(loaded: LoadedScenario) -> list[Problem]:
+    """Problems in ``worlds:`` and ``uncertainties:`` (see :mod:`scenario_sim.lang.uncertainty`)."""
+    from scenario_sim.lang.uncertainty import check_ensemble
+
+    return check_ensemble(loaded.document, loaded.baseline, loaded.path)
 
 
 def _in_set(set_name: str, problems: list[Problem]) -> list[Problem]:

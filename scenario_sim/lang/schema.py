@@ -129,6 +129,18 @@ class Munition(Section):
 
 
 ContactKind = Literal["call", "meeting"]
+PauseScope = Literal["waves", "energy", "civilian", "military"]
+
+
+class ForcedResponse(Section):
+    """A known answer to one scheduled contact (the history, not a draw)."""
+
+    kind: Literal["surge", "pause", "none"] = Field(description="surge, pause or none")
+    pause_days: Annotated[float, Field(gt=0, le=MAX_DAYS)] | None = Field(
+        None, description="length of the pause (default: attacker.pause.duration_days)")
+    scope: PauseScope | None = Field(None, description="what the pause spares (default: attacker.pause.scope)")
+    wave_factor: Probability | None = Field(
+        None, description="scope waves: share of wave sizes during the pause (default: attacker.pause.wave_factor)")
 
 
 class ScheduledContact(Section):
@@ -139,6 +151,9 @@ class ScheduledContact(Section):
     status: Literal["confirmed", "denied"] = Field("confirmed", description="denied contacts are broadcast only "
                                                    "with contacts.broadcast_denied")
     note: str = Field("", description="source or remark")
+    response: ForcedResponse | None = Field(
+        None, description="the attacker's answer to this contact as recorded, instead of a drawn one "
+        "(e.g. the 30-day energy pause agreed on 2025-03-18)")
 
 
 class StochasticContacts(Section):
@@ -212,6 +227,28 @@ class Surge(Section):
     stockpile_wave_factor: Probability = Field(1.0, description="ordinary wave size multiplier while stockpiling")
 
 
+class Pause(Section):
+    """The attacker's other answer to a leader contact: a pause in strikes after a lag.
+
+    A contact is answered by a surge with probability ``surge.probability``, by a pause with
+    ``pause.probability``, or by nothing; the two probabilities share one uniform per contact
+    and must not sum to more than 1.
+    """
+
+    enabled: bool = Field(True, description="false switches pauses off entirely")
+    triggers: list[ContactKind] = Field(["call", "meeting"], description="contact kinds that can trigger a pause")
+    probability: Distribution = Field(
+        description="chance a contact is answered by a pause; a distribution is drawn once per replication"
+    )
+    lag_days: Distribution = Field(default_factory=lambda: Fixed(value=0.0),
+                                   description="days from contact to the start of the pause")
+    duration_days: Distribution = Field(description="days the pause lasts")
+    scope: PauseScope = Field(
+        "waves", description="waves: wave sizes times wave_factor (0 = no waves); energy, civilian or "
+        "military: waves go on but spare that target class (its share goes to the other classes)")
+    wave_factor: Probability = Field(0.0, description="scope waves: share of wave sizes during a pause (0 = none)")
+
+
 class TargetMix(Section):
     """Relative weights of what a hit strikes."""
 
@@ -226,6 +263,7 @@ class Attacker(Section):
     arsenal: dict[str, Arsenal] = Field(description="per munition class: stock and production")
     waves: Waves = Field(description="the ordinary wave process")
     surge: Surge = Field(description="the answer to leader contacts")
+    pause: Pause | None = Field(None, description="the other answer to leader contacts: a pause; omit for none")
     targets: TargetMix = Field(description="relative weights of energy, civilian and military targets")
 
 
@@ -404,6 +442,88 @@ class Recommendation(Section):
         default_factory=dict, description="dotted path -> multiplier (finite)")
 
 
+# --------------------------------------------------------------------------- deep uncertainty
+
+
+class _Range(Section):
+    def extremes(self) -> list[float]:  # pragma: no cover - every range overrides it
+        raise NotImplementedError
+
+
+class UniformRange(_Range):
+    """Every value in [low, high] equally likely."""
+
+    dist: Literal["uniform"]
+    low: float
+    high: float
+
+    def extremes(self) -> list[float]:
+        return [self.low, self.high]
+
+
+class TriangularRange(_Range):
+    """Values in [low, high], most likely near ``mode``."""
+
+    dist: Literal["triangular"]
+    low: float
+    mode: float
+    high: float
+
+    def extremes(self) -> list[float]:
+        return [self.low, self.high]
+
+
+class LogUniformRange(_Range):
+    """Every order of magnitude in [low, high] equally likely (low > 0)."""
+
+    dist: Literal["loguniform"]
+    low: Annotated[float, Field(gt=0)]
+    high: Annotated[float, Field(gt=0)]
+
+    def extremes(self) -> list[float]:
+        return [self.low, self.high]
+
+
+class DiscreteRange(_Range):
+    """One of the listed values, each equally likely."""
+
+    dist: Literal["discrete"]
+    values: list[float] = Field(min_length=1, description="the values (each equally likely)")
+
+    def extremes(self) -> list[float]:
+        return list(self.values)
+
+
+Range = Annotated[
+    UniformRange | TriangularRange | LogUniformRange | DiscreteRange,
+    Field(discriminator="dist"),
+]
+"""The range of an uncertain input: ``{dist: uniform|triangular|loguniform|discrete, ...}``."""
+
+
+class Uncertainty(Section):
+    """An uncertain input for ``scenario-sim explore``: a number whose value is sampled per case."""
+
+    name: Name
+    path: str = Field(description="dotted path of the number, as recommendation sets write it (list items by name)")
+    range: Range = Field(description="the values it may take: uniform, triangular, loguniform or discrete")
+    scale: bool = Field(False, description="true: the sampled value multiplies the baseline value instead of "
+                        "replacing it (a factor range)")
+    description: str = Field(description="what the input is and why the range")
+    source: str = Field(description="where the range comes from: [data ...], [seed ...], [assumption: ...]")
+
+
+class WorldView(Section):
+    """A structural view of adversary behaviour: a named patch over the baseline, with a weight."""
+
+    name: Name
+    description: str = Field("", description="the view, in a planner's words")
+    weight: Weight = Field(1.0, description="relative belief in this view (normalised over worlds)")
+    changes: dict[str, Any] = Field(default_factory=dict, description="dotted path -> new value")
+    scale: dict[str, Annotated[float, Field(ge=-1e6, le=1e6)]] = Field(
+        default_factory=dict, description="dotted path -> multiplier (finite)")
+
+
 class Scenario(Section):
     """A complete scenario: a baseline world plus named recommendation sets."""
 
@@ -421,6 +541,10 @@ class Scenario(Section):
     consequences: Consequences = Field(description="consequences of leakers")
     outputs: Outputs = Field(Outputs(), description="ranking and display")
     recommendations: list[Recommendation] = Field([], max_length=10_000, description="named patches over this baseline")
+    uncertainties: list[Uncertainty] = Field([], max_length=10_000,
+                                             description="uncertain inputs sampled by scenario-sim explore")
+    worlds: list[WorldView] = Field([], max_length=10_000, description="alternative views of adversary behaviour "
+                                    "for scenario-sim explore (the baseline as written is used when empty)")
 
     # Convenience accessors used across the package.
     @property

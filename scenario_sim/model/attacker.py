@@ -27,6 +27,11 @@ Surges (a listener on the contact broadcast)
     (all drawn whether or not the contact surges); during the
     ``stockpile_days`` before it, ordinary waves shrink by ``stockpile_wave_factor``.
     Listeners of ``surge_planned`` (early warning) hear of the plan when it is made.
+
+Pauses (:mod:`scenario_sim.model.response`)
+    The same uniform ``U`` decides between a surge, a pause (``attacker.pause``) and nothing;
+    a scheduled contact's recorded ``response`` overrides the draw.  During a pause of scope
+    ``waves`` every wave's request is multiplied by ``wave_factor``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import simpy
 from scenario_sim.model.clock import WAVE_TIME
 from scenario_sim.model.compiled import CompiledScenario
 from scenario_sim.model.contacts import Contact
+from scenario_sim.model.response import Responses
 from scenario_sim.model.rng import Buffer, Streams
 
 LaunchFn = Callable[[float, list[int], list[int], int], None]
@@ -127,6 +133,7 @@ class Attacker:
             else float(a.surge.probability.sample(streams.rng("attacker.surge.probability"), 1)[0])
         )
         self._stockpile_factor = a.surge.stockpile_wave_factor
+        self.responses = Responses(model.scenario, streams)
 
     # -- processes -------------------------------------------------------------------
     def processes(self) -> list[Generator[simpy.Event, Any, None]]:
@@ -152,12 +159,18 @@ class Attacker:
         if self._stockpile and self._saving(t):
             k = self._stockpile_factor
             sizes = [round(x * k) for x in scaled.tolist()]
+        if self.responses.windows:
+            f = self.responses.wave_factor(t)
+            if f != 1.0:
+                k = f * (self._stockpile_factor if self._stockpile and self._saving(t) else 1.0)
+                sizes = [round(x * k) for x in scaled.tolist()]
         self._emit(t, self.launch(day, sizes), nominal, -1)
 
     def surge_wave(self, when: float, slot: int) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(when - self.env.now)
         nominal = self.slots[slot]
-        launched = self.launch(int(when), nominal)
+        f = self.responses.wave_factor(when) if self.responses.windows else 1.0
+        launched = self.launch(int(when), nominal if f == 1.0 else [round(x * f) for x in nominal])
         self.surges += 1
         self._emit(self.env.now, launched, nominal, slot)
 
@@ -180,7 +193,11 @@ class Attacker:
         g = self.model.size_growth[min(int(when), self.model.horizon - 1)]
         slot = len(self.slots)
         self.slots.append([round(x * g * mult) for x in draws])
-        if not (surge.enabled and contact.kind in surge.triggers and u < self.surge_probability):
+        answer = self.responses.decide(contact, u, self.surge_probability)
+        if answer == "pause":
+            self.responses.start_pause(contact)
+            return
+        if answer != "surge":
             return
         if when >= self.model.horizon:
             return

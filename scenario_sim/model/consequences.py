@@ -2,7 +2,9 @@
 
 Hits
     Each leaker of class *c* hits a target with probability ``hit_probability[c]``; a hit
-    strikes energy, civilian or military targets in proportion to ``attacker.targets``.
+    strikes energy, civilian or military targets in proportion to ``attacker.targets`` (a
+    target class spared by a pause, :mod:`scenario_sim.model.response`, has weight 0 for the
+    waves in the pause; the same target uniforms decide among the other classes).
     One uniform per launched munition for the hit test (stream ``consequences.hits.<class>``)
     and one for the target (``consequences.targets.<class>``), in wave-aligned blocks; the
     leakers of a wave are the first munitions of its block, so fewer leakers can only mean
@@ -66,8 +68,13 @@ class ConsequenceResult:
 
 
 def resolve_consequences(model: CompiledScenario, streams: Streams, times: FloatArray, launched: IntArray,
-                         leaked: IntArray, cd_active: np.ndarray[Any, Any], blocks: Blocks) -> ConsequenceResult:
-    """Hits, harm and the energy trajectory for a replication's waves."""
+                         leaked: IntArray, cd_active: np.ndarray[Any, Any], blocks: Blocks,
+                         spared: IntArray | None = None) -> ConsequenceResult:
+    """Hits, harm and the energy trajectory for a replication's waves.
+
+    ``spared`` (per wave, a bit mask over energy, civilian, military) zeroes those target
+    weights for that wave; None means no wave spares anything.
+    """
     cq = model.scenario.consequences
     W, C = launched.shape
     starts, totals = blocks.starts, blocks.totals
@@ -86,8 +93,13 @@ def resolve_consequences(model: CompiledScenario, streams: Streams, times: Float
         h = range_counts(u < model.hit_probability[c], st, leaked[:, c])
         hits[:, c] = h
         v = uniforms(streams.rng(f"consequences.targets.{name}"), n)
-        energy_hits += range_counts(v < cut_e, st, h)
-        civ_hits += range_counts((v >= cut_e) & (v < cut_c), st, h)
+        if spared is None:
+            energy_hits += range_counts(v < cut_e, st, h)
+            civ_hits += range_counts((v >= cut_e) & (v < cut_c), st, h)
+        else:
+            thr_e, thr_c = _spared_cuts(n, st, h, spared, (t.energy, t.civilian, t.military), cut_e, cut_c)
+            energy_hits += range_counts(v < thr_e, st, h)
+            civ_hits += range_counts((v >= thr_e) & (v < thr_c), st, h)
     n_civ = int(civ_hits.sum())
     harm = np.zeros(W)
     if n_civ:
@@ -110,3 +122,23 @@ def resolve_consequences(model: CompiledScenario, streams: Streams, times: Float
         series[d] = level
         level = min(1.0, level + repair)
     return ConsequenceResult(hits, energy_hits, civ_hits, harm, series)
+
+
+def _spared_cuts(n: int, starts: IntArray, hits: IntArray, spared: IntArray, weights: tuple[float, float, float],
+                 cut_e: float, cut_c: float) -> tuple[FloatArray, FloatArray]:
+    """Per-munition target thresholds: the ordinary cuts, re-weighted for waves that spare a class.
+
+    Only a wave's first ``hits`` positions decide targets, so only those are rewritten.
+    """
+    thr_e = np.full(n, cut_e)
+    thr_c = np.full(n, cut_c)
+    for w in np.flatnonzero(spared).tolist():
+        mask = int(spared[w])
+        we, wc, wm = (0.0 if mask & (1 << i) else x for i, x in enumerate(weights))
+        total = we + wc + wm
+        # Everything spared: hits land on nothing that is counted (as if on military targets).
+        e, c = (we / total, (we + wc) / total) if total > 0 else (0.0, 0.0)
+        a, b = int(starts[w]), int(starts[w] + hits[w])
+        thr_e[a:b] = e
+        thr_c[a:b] = c
+    return thr_e, thr_c

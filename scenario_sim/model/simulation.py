@@ -49,6 +49,7 @@ from scenario_sim.model.consequences import CivilDefense, resolve_consequences
 from scenario_sim.model.contacts import ContactBus, scheduled_contacts, stochastic_contacts
 from scenario_sim.model.draws import Blocks
 from scenario_sim.model.outcomes import Tally, evaluate
+from scenario_sim.model.response import Responses
 from scenario_sim.model.rng import Streams
 
 
@@ -75,6 +76,9 @@ class Replication:
     timeseries: dict[str, np.ndarray[Any, Any]] | None = None
     waves: list[Wave] | None = None
     contacts: list[float] = field(default_factory=list)
+    draws: dict[str, float] = field(default_factory=dict)
+    """Per-replication draws of uncertain quantities (``surge_probability``, ``pause_probability``;
+    NaN where the scenario has no such mechanism), kept apart from the outcomes."""
 
 
 class WaveLog:
@@ -89,6 +93,8 @@ class WaveLog:
         self.slot: list[int] = []
         self.ready: list[float] = []
         self.cd: list[bool] = []
+        self.spared: list[int] = []
+        self.responses: Responses | None = None  # the attacker's, once it exists (pauses spare targets)
 
     def record(self, t: float, launched: list[int], nominal: list[int], slot: int) -> None:
         """Called by the attacker for every wave opportunity (slot >= 0: a surge)."""
@@ -99,6 +105,8 @@ class WaveLog:
         ad, cd = self._ad, self._cd_rule
         self.ready.append(ad.readiness(t) if ad.raises else ad.baseline)
         self.cd.append(cd.active(t) if cd.windows else cd.spec.always_active)
+        rs = self.responses
+        self.spared.append(rs.spared(t) if rs is not None and rs.windows else 0)
 
 
 @dataclass
@@ -121,6 +129,7 @@ class Components:
         civil_defense = CivilDefense(env, model)
         log = WaveLog(air_defense, civil_defense)
         attacker = Attacker(env, model, streams, log.record)
+        log.responses = attacker.responses
         return cls(env, streams, ContactBus(), attacker, air_defense, civil_defense, log)
 
 
@@ -179,7 +188,9 @@ class World:
         blocks = self._blocks(W, C)
         leaked, layers = resolve_layers(m, self.streams, times, launched, readiness, self.air_defense.deliveries,
                                         blocks)
-        cons = resolve_consequences(m, self.streams, times, launched, leaked, cd, blocks)
+        spared = np.asarray(log.spared, dtype=np.int64)
+        cons = resolve_consequences(m, self.streams, times, launched, leaked, cd, blocks,
+                                    spared if spared.any() else None)
         out = evaluate(Tally(m, launched, leaked, layers, cons, self.attacker.surges, len(self.bus.log)))
         ts = self._timeseries(times, launched, leaked, layers) if timeseries else None
         if ts is not None:
@@ -190,7 +201,9 @@ class World:
             waves = [Wave(float(times[w]), log.slot[w] >= 0, launched[w].tolist(), intercepted[w].tolist(),
                           leaked[w].tolist(), cons.hits[w].tolist(), float(readiness[w]), bool(cd[w]),
                           {lr.name: lr.killed[w].tolist() for lr in layers}) for w in range(W)]
-        return Replication(out, ts, waves, [c.time for c in self.bus.log])
+        draws = {"surge_probability": float(self.attacker.surge_probability),
+                 "pause_probability": self.attacker.responses.pause_probability}
+        return Replication(out, ts, waves, [c.time for c in self.bus.log], draws)
 
     def _blocks(self, W: int, C: int) -> Blocks:
         """Where each wave's munitions sit in the per-class draw arrays.
