@@ -1,12 +1,28 @@
-"""``scenario-sim calibrate``: scenario parameters and the contact event study from public records."""
+"""``scenario-sim calibrate``: scenario parameters and the contact event study from public records.
+
+The Python entry point is::
+
+    cal = calibrate_records("data/attacks_excerpt.csv", "data/leader_contacts.csv",
+                            CalibrationOptions(since=date(2025, 2, 8), until=date(2025, 2, 16)))
+    cal["observed"]["shahed"]["destroyed_rate"]     # everything calibration.json holds
+    write_fragment(cal, "fragment.yaml")            # the scenario fragment for ``extends``
+    write_outputs(cal, "calibration/")              # calibration.json, fragment.yaml, plots
+
+``records`` may be a path or a :class:`RecordSet` already read, so a caller that calibrates
+several windows of one file (a time-split backtest) reads it once.  Every number a scenario
+takes from the records is written into the fragment, so a scenario that extends it never
+retypes one: wave probabilities and sizes, production and its growth, the surge
+probability range, the unscheduled-contact rate, and the electronic-warfare and gun-layer
+kill probabilities for drones (see :func:`layer_kill_probabilities`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +32,16 @@ import pandas as pd
 import yaml
 
 from scenario_sim import __version__
-from scenario_sim.calibrate.classify import load_mapping
-from scenario_sim.calibrate.contacts import read_contacts
-from scenario_sim.calibrate.estimate import daily_series, fit_truncated_negbin, growth, periods, rates
-from scenario_sim.calibrate.eventstudy import event_study
-from scenario_sim.calibrate.records import read_records
+from scenario_sim.calibrate.classify import Mapping, load_mapping
+from scenario_sim.calibrate.contacts import ContactRow, read_contacts
+from scenario_sim.calibrate.estimate import daily_series, fit_truncated_negbin, growth, periods, rates, wilson
+from scenario_sim.calibrate.eventstudy import EventStudyOptions, event_study
+from scenario_sim.calibrate.records import RecordSet, read_records
 from scenario_sim.errors import DataError, UserError
 from scenario_sim.experiment.store import atomic_write_text
+
+ATTRIBUTION = ("Ukrainian Air Force daily reports, compiled by Petro Ivaniuk, Kaggle dataset "
+               "'Massive Missile Attacks on Ukraine'")
 
 
 class _Date(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
@@ -37,118 +56,284 @@ class _Date(click.ParamType):  # type: ignore[type-arg]  # generic only in newer
             self.fail(f"expected YYYY-MM-DD (got {value!r})", param, ctx)
 
 
-def calibrate_records(attacks: str | Path, contacts: str | Path | None = None, since: dt.date | None = None,
-                      until: dt.date | None = None, period: str = "quarter", sources: str = "national",
-                      national_channels: tuple[str, ...] = ("kpszsu",), dating: str = "launch",
-                      mapping: str | Path | None = None, window: int = 3, pre_window: int = 28,
-                      event_classes: list[str] | None = None, status: str = "confirmed",
-                      n_placebo: int = 10000, seed: int = 0, surge_multiplier: float = 2.5,
-                      defeated: str = "destroyed") -> dict[str, Any]:
-    """Everything ``calibrate`` computes, as one JSON-ready mapping.
+@dataclass(frozen=True)
+class CalibrationOptions:
+    """Every choice ``calibrate`` makes; recorded in calibration.json's provenance.
 
     ``defeated`` says what counts as defeated in the headline ``interception_rate``:
     ``destroyed``, or ``destroyed+not_reach_goal`` (drones lost to electronic warfare were
     reported separately for part of the record).  Both rates are always in the output.
+    ``ew_layer`` and ``gun_layer`` name the scenario's electronic-warfare and gun layers whose
+    kill probabilities against ``drone_classes`` the fragment sets (None: leave them out).
     """
-    records, report = read_records(attacks)
-    mp = load_mapping(mapping)
-    unusable: Counter[str] = Counter(report.unusable)
-    unknown: Counter[str] = Counter()
-    rows = []
-    for r in records:
-        if sources == "national" and r.channel not in national_channels:
-            kept = ", ".join(national_channels)
-            unusable[f"regional or other source (kept only {kept}; --sources all keeps it)"] += 1
-            continue
-        cls, problem = mp.classify(r.model)
-        if problem == "unknown":
-            unknown[r.model] += 1
-            unusable["unknown model name (listed under unknown_models)"] += 1
-            continue
-        if problem:
-            unusable[f"combines classes ({problem[6:]})"] += 1
-            continue
-        assert cls is not None
-        if cls in mp.exclude:
-            unusable[f"class '{cls}' excluded"] += 1
-            continue
-        when = (r.start if dating == "launch" else r.end).date()
-        if (since and when < since) or (until and when > until):
-            unusable["outside --since/--until"] += 1
-            continue
-        rows.append({"date": pd.Timestamp(when), "cls": cls, "launched": r.launched, "destroyed": r.destroyed,
-                     "not_reach_goal": r.not_reach_goal, "line": r.line})
-    if not rows:
-        why = ", ".join(f"{k}: {v}" for k, v in unusable.items())
-        raise DataError(f"{attacks}: no usable rows after filtering ({why})")
-    df = pd.DataFrame(rows)
-    df["destroyed"] = df["destroyed"].astype("float")
-    df["not_reach_goal"] = df["not_reach_goal"].astype("float")
-    classes = [c for c in mp.classes if c not in mp.exclude and c in set(df["cls"])]
-    start = pd.Timestamp(since) if since else df["date"].min()
-    end = pd.Timestamp(until) if until else df["date"].max()
-    daily = daily_series(df, classes, start, end)
 
+    since: dt.date | None = None
+    until: dt.date | None = None
+    period: str = "quarter"
+    sources: str = "national"
+    national_channels: tuple[str, ...] = ("kpszsu",)
+    dating: str = "launch"
+    mapping: str | Path | None = None
+    window: int = 3
+    pre_window: int = 28
+    event_classes: tuple[str, ...] | None = None
+    status: str = "confirmed"
+    n_placebo: int = 10000
+    n_boot: int = 10000
+    seed: int = 0
+    surge_multiplier: float = 2.5
+    defeated: str = "destroyed"
+    min_dispersion: float = 0.2
+    max_dispersion: float = 1000.0
+    max_interval_ratio: float = 100.0
+    ew_layer: str | None = "electronic_warfare"
+    gun_layer: str | None = "mobile_fire_groups"
+    drone_classes: tuple[str, ...] = ("shahed",)
+
+    def __post_init__(self) -> None:
+        choices = {"period": ("month", "quarter", "half"), "sources": ("national", "all"),
+                   "dating": ("launch", "report"), "status": ("confirmed", "all"),
+                   "defeated": ("destroyed", "destroyed+not_reach_goal")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise UserError(f"{key}: expected one of {', '.join(allowed)} (got {getattr(self, key)!r})")
+        if self.since and self.until and self.until < self.since:
+            raise UserError(f"--until ({self.until}) is before --since ({self.since})")
+        if not self.national_channels or not all(c.strip() for c in self.national_channels):
+            raise UserError("--national-channels: expected a comma-separated list of channel names")
+        if not 0 < self.min_dispersion < self.max_dispersion:
+            raise UserError("--min-dispersion: expected 0 < min-dispersion < max-dispersion")
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("since", "until"):
+            d[k] = str(d[k]) if d[k] else None
+        d["mapping"] = str(self.mapping) if self.mapping else "shipped classes.yaml"
+        d["national_channels"] = list(self.national_channels)
+        d["event_classes"] = list(self.event_classes) if self.event_classes else None
+        d["drone_classes"] = list(self.drone_classes)
+        return d
+
+
+@dataclass
+class Calibration:
+    """What ``calibrate`` computed: ``data`` (JSON-ready, as written to calibration.json),
+    the daily launches per class over the window, and the contact dates."""
+
+    data: dict[str, Any]
+    daily: pd.DataFrame
+    contacts: list[pd.Timestamp] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.data.get("warnings", []))
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _usable(rs: RecordSet, mp: Mapping, o: CalibrationOptions, unusable: Counter[str],
+            unknown: Counter[str]) -> pd.DataFrame:
+    """Rows of a single kept class from the chosen sources, with their date (no date filter yet)."""
+    df = rs.frame
+    if o.sources == "national":
+        wanted = {c.strip().lower() for c in o.national_channels}
+        national = df["channel"].astype(object).isin(wanted).to_numpy()
+        n_other = int((~national).sum())
+        if n_other:
+            unusable[f"regional or other source (kept only {', '.join(o.national_channels)}; "
+                     "--sources all keeps it)"] += n_other
+        df = df[national]
+    models = df["model"].astype(object)
+    classes: dict[str, str | None] = {}
+    for name, n in models.value_counts(sort=False).items():
+        cls, problem = mp.classify(str(name))
+        if problem == "unknown":
+            unknown[str(name)] += int(n)
+            unusable["unknown model name (listed under unknown_models)"] += int(n)
+        elif problem:
+            unusable[f"combines classes ({problem[6:]})"] += int(n)
+        elif cls in mp.exclude:
+            unusable[f"class '{cls}' excluded"] += int(n)
+        else:
+            classes[str(name)] = cls
+            continue
+        classes[str(name)] = None
+    cls_col = models.map(classes)
+    keep = cls_col.notna().to_numpy()
+    when = (df["start"] if o.dating == "launch" else df["end"]).astype("datetime64[ns]").dt.floor("D")
+    return pd.DataFrame({"date": when[keep].to_numpy(), "cls": cls_col[keep].to_numpy(),
+                         # wide types for sums (the record set stores narrow ones)
+                         "launched": df["launched"].to_numpy(dtype=np.int64)[keep],
+                         "destroyed": df["destroyed"].to_numpy(dtype=np.float64)[keep],
+                         "not_reach_goal": df["not_reach_goal"].to_numpy(dtype=np.float64)[keep]})
+
+
+def _window(rows: pd.DataFrame, o: CalibrationOptions) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The estimation window: --since/--until, kept inside the span of the records.
+
+    Days before the first record or after the last one are not days without launches, so
+    the window never extends past the records.
+    """
+    first, last = rows["date"].min(), rows["date"].max()
+    start = max(first, pd.Timestamp(o.since)) if o.since else first
+    end = min(last, pd.Timestamp(o.until)) if o.until else last
+    return start, end
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+def _observed(df: pd.DataFrame, classes: list[str], defeated: str) -> dict[str, Any]:
     observed = {c: rates(df[df["cls"] == c]) for c in classes}
     key = "destroyed_rate" if defeated == "destroyed" else "defeated_rate"
-    for o in observed.values():
-        o["interception_rate"] = o[key]
-        o["interception_rate_ci"] = o[f"{key}_ci"]
-        o["interception_counts"] = defeated
+    for ob in observed.values():
+        ob["interception_rate"] = ob[key]
+        ob["interception_rate_ci"] = ob[f"{key}_ci"]
+        ob["interception_counts"] = defeated
+    return observed
+
+
+def _waves(daily: pd.DataFrame, classes: list[str], o: CalibrationOptions) -> dict[str, Any]:
     waves: dict[str, Any] = {}
     for c in classes:
         x = daily[c].to_numpy()
-        share = float((x > 0).mean())
-        fit = fit_truncated_negbin(x)
-        g = growth(daily[c])
         k_days = int((x > 0).sum())
-        from scenario_sim.calibrate.estimate import wilson
+        fit = fit_truncated_negbin(x, (o.min_dispersion, o.max_dispersion), o.max_interval_ratio)
+        waves[c] = {"days": int(x.size), "days_with_attack": k_days, "share_of_days": float((x > 0).mean()),
+                    "share_ci": list(wilson(k_days, int(x.size))), "negbin_positive_days": fit,
+                    "growth": growth(daily[c])}
+    return waves
 
-        waves[c] = {"days": int(x.size), "days_with_attack": k_days, "share_of_days": share,
-                    "share_ci": list(wilson(k_days, int(x.size))), "negbin_positive_days": fit, "growth": g}
-    total = daily.sum(axis=1)
-    total_growth = growth(total)
 
+def layer_kill_probabilities(observed: dict[str, Any], o: CalibrationOptions) -> dict[str, Any]:
+    """Per-layer kill probabilities against drones that the records determine.
+
+    The reports split defeated drones into *destroyed* (shot down) and *not_reach_goal*
+    (lost to electronic warfare).  With an EW layer engaging every drone first and a gun
+    layer the rest:
+
+    * EW pk = not_reach_goal / launched = defeated share - destroyed share;
+    * gun pk = destroyed / (launched - not_reach_goal), the destroyed share of the drones EW
+      did not stop.
+
+    Both assume neither layer is saturated; the scenario's capacities (assumptions) decide
+    how often that holds, and ``tests/test_reference.py`` checks that the reference still
+    reproduces the observed defeated share.
+    """
+    ew: dict[str, float] = {}
+    gun: dict[str, float] = {}
+    for c in o.drone_classes:
+        ob = observed.get(c)
+        if not ob or not ob["launched_with_destroyed"]:
+            continue
+        p_ew = ob["defeated_rate"] - ob["destroyed_rate"]
+        ew[c] = p_ew
+        if p_ew < 1:
+            gun[c] = ob["destroyed_rate"] / (1 - p_ew)
+    out: dict[str, Any] = {}
+    if o.ew_layer and ew:
+        out["electronic_warfare"] = {"layer": o.ew_layer, "pk": ew,
+                                     "rule": "not_reach_goal / launched (defeated share - destroyed share)"}
+    if o.gun_layer and gun:
+        out["gun"] = {"layer": o.gun_layer, "pk": gun,
+                      "rule": "destroyed / (launched - not_reach_goal): shot down, of those EW did not stop"}
+    return out
+
+
+def _fit_warnings(waves: dict[str, Any]) -> list[str]:
+    out = []
+    for c, w in waves.items():
+        fit = w["negbin_positive_days"]
+        if "degenerate" in fit:
+            fb = fit["fallback"]
+            out.append(f"{c}: wave-size fit is degenerate ({fit['degenerate']}); the fragment uses the fallback "
+                       f"dispersion {fb['dispersion']:.3g}, mean {fb['mean']:.4g} ({fb['rule']})")
+    return out
+
+
+def _contact_rate(chosen: list[ContactRow], start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
+    inside = [c for c in chosen if start <= pd.Timestamp(c.date) <= end]
+    days = int((end - start).days) + 1
+    kinds = Counter(c.kind for c in inside)
+    return {"in_window": len(inside), "days": days, "rate_per_day": len(inside) / days,
+            "kind": kinds.most_common(1)[0][0] if kinds else "call", "dates": [str(c.date) for c in inside]}
+
+
+def _event_study(full: pd.DataFrame, classes: list[str], chosen: list[ContactRow], span: tuple[pd.Timestamp,
+                 pd.Timestamp], o: CalibrationOptions) -> dict[str, Any]:
+    ev_classes = list(o.event_classes or classes)
+    bad = [c for c in ev_classes if c not in full.columns]
+    if bad:
+        raise UserError(f"--event-classes: unknown class(es) {', '.join(bad)} (have: {', '.join(classes)})")
+    es = event_study(full[ev_classes].sum(axis=1), [pd.Timestamp(c.date) for c in chosen],
+                     EventStudyOptions(o.window, o.pre_window, o.n_placebo, o.n_boot, o.seed), period=span)
+    es["classes"] = ev_classes
+    es["status_filter"] = o.status
+    return es
+
+
+def calibrate_records(records: str | Path | RecordSet, contacts: str | Path | list[ContactRow] | None = None,
+                      options: CalibrationOptions | None = None) -> Calibration:
+    """Everything ``calibrate`` computes from a records file (or a :class:`RecordSet`) and contacts."""
+    o = options or CalibrationOptions()
+    rs = records if isinstance(records, RecordSet) else read_records(records)
+    mp = load_mapping(o.mapping)
+    unusable: Counter[str] = Counter(rs.report.unusable)
+    unknown: Counter[str] = Counter()
+    rows = _usable(rs, mp, o, unusable, unknown)
+    if rows.empty:
+        why = ", ".join(f"{k}: {v}" for k, v in unusable.items())
+        raise DataError(f"{rs.path}: no usable rows after filtering ({why})")
+    start, end = _window(rows, o)
+    inside = (rows["date"] >= start) & (rows["date"] <= end)
+    if (~inside).sum():
+        unusable["outside --since/--until"] += int((~inside).sum())
+    df = rows[inside]
+    if df.empty:
+        raise DataError(f"{rs.path}: no usable rows between --since {o.since} and --until {o.until} (the records "
+                        f"run from {rows['date'].min().date()} to {rows['date'].max().date()})")
+    present = set(df["cls"].unique())
+    classes = [c for c in mp.classes if c not in mp.exclude and c in present]
+    # The full series (from the first record) gives the event study its pre-windows.
+    full = daily_series(rows[rows["date"] <= end], classes, rows["date"].min(), end)
+    daily = full.loc[start:end]
+    observed = _observed(df, classes, o.defeated)
+    waves = _waves(daily, classes, o)
+    warnings = list(rs.report.warnings) + _fit_warnings(waves)
+    contact_rows = (contacts if isinstance(contacts, list) else read_contacts(contacts)) if contacts else []
+    chosen = [c for c in contact_rows if o.status == "all" or c.status == o.status]
     result: dict[str, Any] = {
         "provenance": {
             "tool": f"scenario-sim {__version__}", "created": dt.datetime.now().isoformat(timespec="seconds"),
-            "attacks_file": str(attacks), "attacks_sha256": hashlib.sha256(Path(attacks).read_bytes()).hexdigest(),
-            "contacts_file": str(contacts) if contacts else None,
-            "contacts_sha256": hashlib.sha256(Path(contacts).read_bytes()).hexdigest() if contacts else None,
-            "date_span": [str(start.date()), str(end.date())],
-            "options": {"since": str(since) if since else None, "until": str(until) if until else None,
-                        "period": period, "sources": sources, "national_channels": list(national_channels),
-                        "dating": dating, "mapping": str(mapping) if mapping else "shipped classes.yaml",
-                        "window": window, "pre_window": pre_window, "event_classes": event_classes or classes,
-                        "status": status, "placebo_sets": n_placebo, "seed": seed, "defeated": defeated,
-                        "surge_multiplier": surge_multiplier},
-            "attribution": "Ukrainian Air Force daily reports, compiled by Petro Ivaniuk, Kaggle dataset "
-                           "'Massive Missile Attacks on Ukraine'",
+            "attacks_file": Path(rs.path).name, "attacks_sha256": rs.sha256,
+            "contacts_file": Path(contacts).name if isinstance(contacts, str | Path) else None,
+            "date_span": [str(start.date()), str(end.date())], "options": o.to_json(),
+            "attribution": ATTRIBUTION,
         },
-        "rows": {"read": report.rows, "used": len(df), "unusable_by_reason": dict(unusable.most_common())},
+        "rows": {"read": rs.report.rows, "used": len(df), "unusable_by_reason": dict(unusable.most_common())},
         "unknown_models": dict(unknown.most_common()),
+        "warnings": warnings,
         "classes": classes,
         "observed": observed,
-        "periods": periods(df, classes, period),
+        "layers": layer_kill_probabilities(observed, o),
+        "periods": periods(df, classes, o.period),
         "waves": waves,
-        "growth_total": total_growth,
+        "growth_total": growth(daily.sum(axis=1)),
     }
     if contacts:
-        cs = read_contacts(contacts)
-        chosen = [c for c in cs if status == "all" or c.status == status]
-        ev_classes = event_classes or classes
-        bad = [c for c in ev_classes if c not in daily.columns]
-        if bad:
-            raise UserError(f"--event-classes: unknown class(es) {', '.join(bad)} (have: {', '.join(classes)})")
-        series = daily[ev_classes].sum(axis=1)
-        es = event_study(series, [pd.Timestamp(c.date) for c in chosen], window, pre_window, n_placebo,
-                         10000, seed)
-        es["classes"] = ev_classes
-        es["status_filter"] = status
-        result["event_study"] = es
-    result["_daily"] = daily
-    result["_contacts"] = [pd.Timestamp(c.date) for c in read_contacts(contacts)] if contacts else []
-    return result
+        result["contacts"] = _contact_rate(chosen, start, end)
+        result["event_study"] = _event_study(full, classes, chosen, (start, end), o)
+    return Calibration(result, daily, [pd.Timestamp(c.date) for c in contact_rows])
+
+
+# --------------------------------------------------------------------------- fragment
 
 
 def _r(x: float, nd: int = 4) -> float:
@@ -176,11 +361,30 @@ def surge_probability_range(es: dict[str, Any], surge_multiplier: float) -> tupl
     return lo, max(lo, p(hi_m)), base
 
 
-def fragment(result: dict[str, Any], surge_multiplier: float) -> str:
-    """A scenario fragment (for ``extends``) with waves, sizes, production and surge uncertainty."""
-    classes = result["classes"]
-    tg = result["growth_total"]
-    g_total = tg.get("growth_per_month", 0.0)
+def _wave_class(w: dict[str, Any], mean_factor: float) -> dict[str, Any]:
+    """Participation probability and size law of one class.
+
+    With fewer than three days of launches no negative binomial can be fitted: the size is
+    then Poisson with the mean of the days with launches, and the probability matches the
+    share of days with launches, ``p = share / (1 - exp(-mean))``.
+    """
+    fit = w["negbin_positive_days"]
+    used = fit.get("fallback", fit)
+    if not math.isfinite(used["mean"]):
+        mean = fit.get("positive_day_mean", math.nan)
+        if not math.isfinite(mean):
+            return {"probability": 0.0, "size": {"dist": "poisson", "mean": 1.0}}
+        p = min(1.0, w["share_of_days"] / -math.expm1(-mean))
+        return {"probability": _r(p), "size": {"dist": "poisson", "mean": _r(mean / mean_factor)}}
+    p = min(1.0, w["share_of_days"] / (1 - used["p_zero"])) if used["p_zero"] < 1 else w["share_of_days"]
+    return {"probability": _r(p), "size": {"dist": "negbin", "mean": _r(used["mean"] / mean_factor),
+                                           "dispersion": _r(used["dispersion"])}}
+
+
+def fragment_document(cal: Calibration) -> dict[str, Any]:
+    """The scenario fragment as a mapping: every calibrated parameter a scenario takes."""
+    result = cal.data
+    g_total = result["growth_total"].get("growth_per_month", 0.0)
     g_total = 0.0 if not math.isfinite(g_total) else g_total
     n_days = next(iter(result["waves"].values()))["days"]
     # Mean growth factor over the window: fitted sizes are window averages, the scenario's
@@ -188,68 +392,119 @@ def fragment(result: dict[str, Any], surge_multiplier: float) -> str:
     mean_factor = float(np.mean((1 + g_total) ** (np.arange(n_days) / 30.0)))
     arsenal: dict[str, Any] = {}
     wave_classes: dict[str, Any] = {}
-    for c in classes:
+    for c in result["classes"]:
         w = result["waves"][c]
-        fit = w["negbin_positive_days"]
-        g = w["growth"]
-        level = g.get("level_per_day", math.nan)
-        gr = g.get("growth_per_month", math.nan)
+        level = w["growth"].get("level_per_day", math.nan)
+        gr = w["growth"].get("growth_per_month", math.nan)
         if not math.isfinite(level):
             level = float(result["observed"][c]["launched"]) / n_days
         arsenal[c] = {"production_per_day": _r(level)}
         if math.isfinite(gr):
             arsenal[c]["production_growth_per_month"] = _r(gr)
-        if math.isfinite(fit["mean"]):
-            p = min(1.0, w["share_of_days"] / (1 - fit["p_zero"])) if fit["p_zero"] < 1 else w["share_of_days"]
-            wave_classes[c] = {"probability": _r(p), "size": {"dist": "negbin", "mean": _r(fit["mean"] / mean_factor),
-                                                             "dispersion": _r(fit["dispersion"])}}
-        else:
-            wave_classes[c] = {"probability": _r(w["share_of_days"]),
-                               "size": {"dist": "poisson", "mean": _r(max(1.0, level))}}
-    doc: dict[str, Any] = {"attacker": {"arsenal": arsenal, "waves": {"schedule": "nightly",
-                                                                      "size_growth_per_month": _r(g_total),
-                                                                      "classes": wave_classes}}}
+        wave_classes[c] = _wave_class(w, mean_factor)
+    doc: dict[str, Any] = {}
+    if "contacts" in result:
+        ct = result["contacts"]
+        doc["contacts"] = {"stochastic": {"rate_per_day": _r(ct["rate_per_day"]), "kind": ct["kind"]}}
+    doc["attacker"] = {"arsenal": arsenal, "waves": {"schedule": "nightly", "size_growth_per_month": _r(g_total),
+                                                     "classes": wave_classes}}
     es: dict[str, Any] = result.get("event_study") or {}
-    base = math.nan
     if "multiplier_ci" in es and math.isfinite(es["multiplier_ci"][0]):
-        lo, hi, base = surge_probability_range(es, surge_multiplier)
+        lo, hi, _ = surge_probability_range(es, result["provenance"]["options"]["surge_multiplier"])
         doc["attacker"]["surge"] = {"probability": {"dist": "uniform", "low": _r(lo), "high": _r(hi)}}
+    systems = [{"name": spec["layer"], "pk": {c: _r(v) for c, v in spec["pk"].items()}}
+               for spec in result.get("layers", {}).values()]
+    if systems:
+        doc["air_defense"] = {"systems": systems}
+    return doc
+
+
+def _fragment_head(result: dict[str, Any]) -> list[str]:
     p = result["provenance"]
+    o = p["options"]
     head = [
-        f"# Generated by {p['tool']} on {p['created']} - do not edit by hand; re-run calibrate instead.",
+        f"# Generated by {p['tool']} - do not edit by hand; re-run calibrate instead.",
         f"# Source: {p['attacks_file']} (sha256 {p['attacks_sha256'][:16]}...), {p['attribution']}.",
-        f"# Window {p['date_span'][0]}..{p['date_span'][1]}, {p['options']['sources']} reports, dated by "
-        f"{p['options']['dating']}; every estimate and its interval is in calibration.json beside this file.",
+        f"# Window {p['date_span'][0]}..{p['date_span'][1]}, {o['sources']} reports, dated by "
+        f"{o['dating']}; every estimate and its interval is in calibration.json beside this file.",
         "# Wave sizes: zero-truncated negative binomial fitted to days with launches, rescaled to the level at",
         "# the window's start; probability = share of days with launches / (1 - P(size = 0)).",
         "# Production: fitted daily launch level at the window's start and monthly growth (launches ~ production).",
     ]
-    if "surge" in doc["attacker"]:
+    if "contacts" in result:
+        ct = result["contacts"]
+        head.append(f"# Unscheduled contacts: {ct['in_window']} {o['status']} contact(s) in the {ct['days']} days "
+                    "of the window.")
+    es = result.get("event_study") or {}
+    if "multiplier_ci" in es and math.isfinite(es["multiplier_ci"][0]):
+        base = float(es.get("placebo_quantiles", {}).get("0.5", 1.0)) or 1.0
         head += [
             f"# Surge probability p ~ uniform: the event-study multiplier over days 0-{es['window_days']} "
             f"(95% CI {es['multiplier_ci'][0]:.3g}-{es['multiplier_ci'][1]:.3g}) divided by the placebo median "
             f"({base:.3g}),",
-            f"# read as 1 + p*m/{es['window_days'] + 1} with an assumed surge size m = {surge_multiplier:g} "
+            f"# read as 1 + p*m/{es['window_days'] + 1} with an assumed surge size m = {o['surge_multiplier']:g} "
             f"(--surge-multiplier); the lower bound is 0 unless the test supports a surge "
             f"(here: {'supported' if es['supported'] else 'not supported'}, p = {es['p_value']:.3f}).",
         ]
-    head.append("# Observed interception, for choosing kill probabilities (destroyed / launched; defeated adds "
-                "not_reach_goal):")
-    for c in classes:
-        o = result["observed"][c]
-        head.append(f"#   {c}: destroyed {o['destroyed_rate']:.3f} [{o['destroyed_rate_ci'][0]:.3f}, "
-                    f"{o['destroyed_rate_ci'][1]:.3f}], defeated {o['defeated_rate']:.3f} "
-                    f"[{o['defeated_rate_ci'][0]:.3f}, {o['defeated_rate_ci'][1]:.3f}], "
-                    f"n = {o['launched_with_destroyed']}")
-    return "\n".join(head) + "\n" + yaml.safe_dump(doc, sort_keys=False)
+    for spec in result.get("layers", {}).values():
+        head.append(f"# Layer {spec['layer']}: pk = {spec['rule']}.")
+    for w in result.get("warnings", []):
+        head.append(f"# WARNING: {w}")
+    head.append("# Observed interception (destroyed / launched; defeated adds not_reach_goal):")
+    for c in result["classes"]:
+        ob = result["observed"][c]
+        head.append(f"#   {c}: destroyed {ob['destroyed_rate']:.3f} [{ob['destroyed_rate_ci'][0]:.3f}, "
+                    f"{ob['destroyed_rate_ci'][1]:.3f}], defeated {ob['defeated_rate']:.3f} "
+                    f"[{ob['defeated_rate_ci'][0]:.3f}, {ob['defeated_rate_ci'][1]:.3f}], "
+                    f"n = {ob['launched_with_destroyed']}")
+    return head
+
+
+def fragment(cal: Calibration) -> str:
+    """The fragment as YAML text with a header saying where every number comes from."""
+    return "\n".join(_fragment_head(cal.data)) + "\n" + yaml.safe_dump(fragment_document(cal), sort_keys=False)
+
+
+def write_fragment(cal: Calibration, path: str | Path) -> Path:
+    """Write the scenario fragment (for a scenario's ``extends``) atomically."""
+    p = Path(path)
+    atomic_write_text(p, fragment(cal))
+    return p
+
+
+def calibration_json(cal: Calibration) -> str:
+    return json.dumps(cal.data, indent=2, default=float) + "\n"
+
+
+def write_outputs(cal: Calibration, folder: str | Path) -> Path:
+    """calibration.json, fragment.yaml, launches.png and (with contacts) event_study.png in ``folder``."""
+    out = Path(folder)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+    atomic_write_text(out / "calibration.json", calibration_json(cal))
+    write_fragment(cal, out / "fragment.yaml")
+    from scenario_sim.calibrate import plots
+
+    plots.launches(cal.daily, cal.contacts, out / "launches.png")
+    if cal.get("event_study", {}).get("profile"):
+        plots.profile(cal["event_study"], out / "event_study.png")
+    return out
+
+
+# --------------------------------------------------------------------------- text summary
+
+
+def _rate(o: dict[str, Any], key: str) -> str:
+    lo, hi = o[f"{key}_ci"]
+    return f"{o[key]:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 def summary_text(result: dict[str, Any]) -> str:
-    lines = []
     rows = result["rows"]
-    lines.append(f"rows: {rows['read']} read, {rows['used']} used")
-    for reason, n in rows["unusable_by_reason"].items():
-        lines.append(f"  {n:6d}  {reason}")
+    lines = [f"rows: {rows['read']} read, {rows['used']} used"]
+    lines += [f"  {n:6d}  {reason}" for reason, n in rows["unusable_by_reason"].items()]
     if result["unknown_models"]:
         lines.append("unknown model names: " + ", ".join(f"{k} ({v})" for k, v in result["unknown_models"].items()))
     span = result["provenance"]["date_span"]
@@ -258,14 +513,10 @@ def summary_text(result: dict[str, Any]) -> str:
                  f"{counted} as defeated)")
     lines.append(f"  {'class':10s} {'launched':>9s} {'interception rate':>24s}   {'destroyed':>22s} "
                  f"{'destroyed+not_reach':>22s}")
-    def rate(o: dict[str, Any], key: str) -> str:
-        lo, hi = o[f"{key}_ci"]
-        return f"{o[key]:.3f} [{lo:.3f}, {hi:.3f}]"
-
     for c in result["classes"]:
         o = result["observed"][c]
-        lines.append(f"  {c:10s} {o['launched']:9d} {rate(o, 'interception_rate'):>24s}   "
-                     f"{rate(o, 'destroyed_rate'):>22s} {rate(o, 'defeated_rate'):>22s}")
+        lines.append(f"  {c:10s} {o['launched']:9d} {_rate(o, 'interception_rate'):>24s}   "
+                     f"{_rate(o, 'destroyed_rate'):>22s} {_rate(o, 'defeated_rate'):>22s}")
     lines.append("\nwave sizes (days with launches; negative binomial by maximum likelihood, 95% intervals)")
     for c in result["classes"]:
         w = result["waves"][c]
@@ -275,12 +526,15 @@ def summary_text(result: dict[str, Any]) -> str:
                      f"[{f['mean_ci'][0]:.4g}, {f['mean_ci'][1]:.4g}], dispersion {f['dispersion']:.3g} "
                      f"[{f['dispersion_ci'][0]:.3g}, {f['dispersion_ci'][1]:.3g}]; growth "
                      f"{g.get('growth_per_month', math.nan):+.1%}/month")
+    for spec in result.get("layers", {}).values():
+        pks = ", ".join(f"{c} {v:.3f}" for c, v in spec["pk"].items())
+        lines.append(f"layer {spec['layer']}: pk {pks} ({spec['rule']})")
     es = result.get("event_study")
     if es:
         lines.append("\ncontact event study: " + es["verdict"])
         if es.get("contacts_outside_data"):
             left = ", ".join(es["contacts_outside_data"])
-            lines.append(f"  contacts without full windows in the data (left out): {left}")
+            lines.append(f"  contacts outside the study period or without full windows (left out): {left}")
     return "\n".join(lines)
 
 
@@ -295,6 +549,8 @@ def summary_text(result: dict[str, Any]) -> str:
               help="Output folder.")
 @click.option("--sources", type=click.Choice(["national", "all"]), default="national", show_default=True,
               help="national: Air Force national reports only (regional commands repeat part of them).")
+@click.option("--national-channels", default="kpszsu", show_default=True, metavar="NAMES",
+              help="Comma-separated channels counted as national reports (with --sources national).")
 @click.option("--dating", type=click.Choice(["launch", "report"]), default="launch", show_default=True,
               help="Date a row by its launch (time_start) or its report (time_end).")
 @click.option("--mapping", type=click.Path(dir_okay=False), help="YAML mapping of model names to classes.")
@@ -309,34 +565,22 @@ def summary_text(result: dict[str, Any]) -> str:
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for resampling.")
 @click.option("--surge-multiplier", type=click.FloatRange(min=0.01), default=2.5, show_default=True,
               help="Assumed surge wave size (x an ordinary wave) when turning the event study into a probability.")
-def calibrate(attacks_csv: str, contacts_csv: str | None, since: dt.date | None, until: dt.date | None,
-              period: str, out: str, sources: str, dating: str, mapping: str | None, window: int, pre_window: int,
-              event_classes: str | None, status: str, placebo: int, seed: int, surge_multiplier: float,
-              defeated: str) -> None:
+@click.option("--min-dispersion", type=click.FloatRange(min=1e-6, max=100.0), default=0.2, show_default=True,
+              help="Lower bound of a wave-size dispersion; a fit below it is reported and clamped.")
+def calibrate(attacks_csv: str, contacts_csv: str | None, out: str, national_channels: str,
+              event_classes: str | None, placebo: int, **kw: Any) -> None:
     """Estimate scenario parameters from Air Force attack records, and test whether leader
     contacts are followed by surges (event study against placebo dates).
 
     Writes calibration.json, fragment.yaml (for a scenario's `extends`), launches.png and
     event_study.png into --out.
     """
-    if since and until and until < since:
-        raise UserError(f"--until ({until}) is before --since ({since})")
-    ev = [c.strip() for c in event_classes.split(",")] if event_classes else None
-    result = calibrate_records(attacks_csv, contacts_csv, since, until, period, sources, ("kpszsu",), dating,
-                               mapping, window, pre_window, ev, status, placebo, seed, surge_multiplier, defeated)
-    folder = Path(out)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{folder}: cannot create the output folder ({exc.strerror})") from None
-    daily = result.pop("_daily")
-    contacts = result.pop("_contacts")
-    atomic_write_text(folder / "calibration.json", json.dumps(result, indent=2, default=float) + "\n")
-    atomic_write_text(folder / "fragment.yaml", fragment(result, surge_multiplier))
-    from scenario_sim.calibrate import plots
-
-    plots.launches(daily, contacts, folder / "launches.png")
-    if "event_study" in result and result["event_study"].get("profile"):
-        plots.profile(result["event_study"], folder / "event_study.png")
-    click.echo(summary_text(result))
+    ev = tuple(c.strip() for c in event_classes.split(",")) if event_classes else None
+    channels = tuple(c.strip() for c in national_channels.split(","))
+    options = CalibrationOptions(national_channels=channels, event_classes=ev, n_placebo=placebo, **kw)
+    cal = calibrate_records(attacks_csv, contacts_csv, options)
+    folder = write_outputs(cal, out)
+    for w in cal.warnings:
+        click.echo(f"warning: {w}", err=True)
+    click.echo(summary_text(cal.data))
     click.echo(f"\nwrote {folder / 'calibration.json'}, {folder / 'fragment.yaml'} and plots")

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from scenario_sim.calibrate.records import check_utf8
 from scenario_sim.errors import DataError
 
 
@@ -19,8 +20,12 @@ class ContactRow:
 
 
 def read_contacts(path: str | Path) -> list[ContactRow]:
+    """The contacts in a CSV file with columns date, kind, status (and optional note)."""
     name = str(path)
     try:
+        if Path(path).is_dir():
+            raise DataError(f"{name}: is a directory, expected a CSV file")
+        check_utf8(name)
         f = Path(path).open(encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
         raise DataError(f"{name}: no such file") from None

@@ -44,52 +44,104 @@ def _nb_logpmf(x: np.ndarray, m: float, k: float) -> np.ndarray:  # type: ignore
                       + k * (math.log(k) - math.log(k + m)) + x * (math.log(m) - math.log(k + m)))
 
 
-def _truncated_nll(theta: np.ndarray, x: np.ndarray) -> float:  # type: ignore[type-arg]
+def _truncated_nll(theta: np.ndarray, x: np.ndarray, w: np.ndarray | None = None) -> float:  # type: ignore[type-arg]
+    """Negative log-likelihood of the distinct values ``x`` seen ``w`` times each (default once)."""
     m, k = math.exp(theta[0]), math.exp(theta[1])
     p0 = (k / (k + m)) ** k
     if p0 >= 1.0:
         return math.inf
-    return float(-(_nb_logpmf(x, m, k).sum() - x.size * math.log1p(-p0)))
+    lp = _nb_logpmf(x, m, k)
+    n = x.size if w is None else float(w.sum())
+    return float(-((lp if w is None else lp * w).sum() - n * math.log1p(-p0)))
 
 
-def fit_truncated_negbin(x: np.ndarray) -> dict[str, Any]:  # type: ignore[type-arg]
-    """MLE of a zero-truncated negative binomial (mean of the untruncated law, dispersion k)."""
-    x = np.asarray(x, dtype=float)
-    x = x[x > 0]
-    if x.size < 3:
-        return {"n_days": int(x.size), "mean": math.nan, "dispersion": math.nan, "mean_ci": [math.nan, math.nan],
-                "dispersion_ci": [math.nan, math.nan], "p_zero": math.nan}
-    mean, var = float(x.mean()), float(x.var(ddof=1))
-    k0 = mean * mean / (var - mean) if var > mean else 50.0
-    best = None
-    for start in ([math.log(mean), math.log(max(k0, 1e-3))], [math.log(mean), 0.0], [math.log(mean / 2), -1.0]):
-        r = optimize.minimize(_truncated_nll, np.array(start), args=(x,), method="Nelder-Mead",
-                              options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000})
-        if best is None or r.fun < best.fun:
-            best = r
-    assert best is not None
-    theta = best.x
-    # Observed information by central differences on the log scale.
+def _observed_se(theta: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    """Standard errors on the log scale from the observed information (central differences)."""
     h = 1e-4
     H = np.zeros((2, 2))
     for i in range(2):
         for j in range(2):
             e_i, e_j = np.eye(2)[i] * h, np.eye(2)[j] * h
-            H[i, j] = (_truncated_nll(theta + e_i + e_j, x) - _truncated_nll(theta + e_i - e_j, x)
-                       - _truncated_nll(theta - e_i + e_j, x) + _truncated_nll(theta - e_i - e_j, x)) / (4 * h * h)
+            H[i, j] = (_truncated_nll(theta + e_i + e_j, x, w) - _truncated_nll(theta + e_i - e_j, x, w)
+                       - _truncated_nll(theta - e_i + e_j, x, w) + _truncated_nll(theta - e_i - e_j, x, w)
+                       ) / (4 * h * h)
     try:
         cov = np.linalg.inv(H)
-        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        return np.asarray(np.sqrt(np.clip(np.diag(cov), 0, None)))
     except np.linalg.LinAlgError:
-        se = np.array([math.nan, math.nan])
+        return np.array([math.nan, math.nan])
+
+
+def _mean_given_dispersion(x: np.ndarray, w: np.ndarray, k: float, m0: float) -> float:  # type: ignore[type-arg]
+    """MLE of the untruncated mean of a zero-truncated negative binomial with dispersion fixed at k."""
+    r = optimize.minimize_scalar(lambda lm: _truncated_nll(np.array([lm, math.log(k)]), x, w),
+                                 bracket=(math.log(m0) - 1.0, math.log(m0)), method="brent")
+    return math.exp(float(r.x))
+
+
+def fit_truncated_negbin(x: np.ndarray, dispersion_bounds: tuple[float, float] = (0.2, 1000.0),  # type: ignore[type-arg]
+                         max_interval_ratio: float = 100.0) -> dict[str, Any]:
+    """MLE of a zero-truncated negative binomial (mean of the untruncated law, dispersion k).
+
+    A fit is *degenerate* when the dispersion leaves ``dispersion_bounds`` (towards 0 the
+    truncated law tends to a log-series with an unbounded mean and P(0) -> 1; towards
+    infinity it is Poisson) or when the 95% interval of the mean or the dispersion spans more
+    than ``max_interval_ratio``.  Then ``degenerate`` says why and ``fallback`` holds the mean
+    refitted with the dispersion clamped into the bounds; the fragment uses the fallback.
+    """
+    x = np.asarray(x, dtype=float)
+    x = x[x > 0]
+    if x.size < 3:
+        return {"n_days": int(x.size), "mean": math.nan, "dispersion": math.nan, "mean_ci": [math.nan, math.nan],
+                "dispersion_ci": [math.nan, math.nan], "p_zero": math.nan,
+                "positive_day_mean": float(x.mean()) if x.size else math.nan}
+    mean, var = float(x.mean()), float(x.var(ddof=1))
+    k0 = mean * mean / (var - mean) if var > mean else 50.0
+    values, weights = np.unique(x, return_counts=True)  # daily counts repeat: one term per distinct value
+    x, w = values, weights.astype(float)
+    # The tolerance scales with the likelihood's size: an absolute 1e-10 on a sum over
+    # thousands of days is below float resolution and would run to maxiter.
+    fatol = 1e-12 * float(w.sum()) * max(1.0, mean)
+    best = None
+    for start in ([math.log(mean), math.log(max(k0, 1e-3))], [math.log(mean), 0.0], [math.log(mean / 2), -1.0]):
+        r = optimize.minimize(_truncated_nll, np.array(start), args=(x, w), method="Nelder-Mead",
+                              options={"xatol": 1e-8, "fatol": fatol, "maxiter": 5000})
+        if best is None or r.fun < best.fun:
+            best = r
+    assert best is not None
+    theta = best.x
+    se = _observed_se(theta, x, w)
     m, k = math.exp(theta[0]), math.exp(theta[1])
-    return {
-        "n_days": int(x.size), "mean": m, "dispersion": k,
+    out: dict[str, Any] = {
+        "n_days": int(weights.sum()), "mean": m, "dispersion": k,
         "mean_ci": [math.exp(theta[0] - Z95 * se[0]), math.exp(theta[0] + Z95 * se[0])],
         "dispersion_ci": [math.exp(theta[1] - Z95 * se[1]), math.exp(theta[1] + Z95 * se[1])],
         "p_zero": (k / (k + m)) ** k,
-        "positive_day_mean": float(x.mean()),
+        "positive_day_mean": mean,
     }
+    why = _degenerate(out, dispersion_bounds, max_interval_ratio)
+    if why:
+        kf = min(max(k, dispersion_bounds[0]), dispersion_bounds[1])
+        mf = _mean_given_dispersion(x, w, kf, max(m, 1e-3) if k >= dispersion_bounds[0] else mean)
+        out["degenerate"] = why
+        out["fallback"] = {"mean": mf, "dispersion": kf, "p_zero": (kf / (kf + mf)) ** kf,
+                           "rule": f"dispersion clamped into [{dispersion_bounds[0]:g}, {dispersion_bounds[1]:g}], "
+                                   "mean refitted by maximum likelihood with it"}
+    return out
+
+
+def _degenerate(fit: dict[str, Any], bounds: tuple[float, float], max_ratio: float) -> str | None:
+    """Why a fit cannot be trusted, or None."""
+    k = fit["dispersion"]
+    if k < bounds[0]:
+        return f"dispersion {k:.3g} below the bound {bounds[0]:g}"
+    if k > bounds[1]:
+        return f"dispersion {k:.3g} above the bound {bounds[1]:g}"
+    for key in ("mean", "dispersion"):
+        lo, hi = fit[f"{key}_ci"]
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 or hi / lo > max_ratio:
+            return f"{key} 95% interval [{lo:.3g}, {hi:.3g}] spans more than a factor {max_ratio:g}"
+    return None
 
 
 def growth(daily: pd.Series) -> dict[str, Any]:
@@ -135,7 +187,11 @@ def rates(df: pd.DataFrame) -> dict[str, Any]:
 
 
 def daily_series(df: pd.DataFrame, classes: list[str], since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
-    """Launches per day and class over every day in [since, until] (missing days are zero)."""
+    """Launches per day and class over every day in [since, until] (days without a record are zero).
+
+    Callers keep [since, until] inside the span of the records, so no day before the first
+    record or after the last one is counted as a day without launches.
+    """
     idx = pd.date_range(since, until, freq="D")
     wide = df.pivot_table(index="date", columns="cls", values="launched", aggfunc="sum")
     return wide.reindex(index=idx, columns=classes).fillna(0.0)
