@@ -222,7 +222,11 @@ def test_show_diff_prints_the_resolved_changes_of_a_set(capsys: pytest.CaptureFi
     # From included sets: a scale factor resolved to the value the model gets.
     assert body["air_defense.systems.patriot.interceptors.resupply.interval_days"] == "30 -> 15"
     assert body["air_defense.readiness.after_contact.enabled"] == "false -> true"
-    assert body["attacker.surge.probability.high"] == "0.575 -> 0.4025"
+    # (the baseline's value comes from the shipped calibration; expose_smokescreen scales it by 0.7)
+    frag = yaml.safe_load((Path(__file__).resolve().parent.parent / "scenarios" / "calibration" /
+                           "fragment.yaml").read_text())
+    high = frag["attacker"]["surge"]["probability"]["high"]
+    assert body["attacker.surge.probability.high"] == f"{high:g} -> {high * 0.7:g}"
     assert not any(k.startswith(("recommendations", "name", "description")) for k in body)
     code, out, _ = cli(["show", "reference", "--diff", "baseline"], capsys)
     assert code == 0 and "nothing: this set runs exactly the baseline" in out
