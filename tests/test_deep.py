@@ -408,3 +408,22 @@ def test_morris_on_a_known_function(tmp_path: Path) -> None:
     assert t.loc["x1", "mu_star"] == pytest.approx(3.0) and t.loc["x1", "mu"] == pytest.approx(3.0)
     assert t.loc["x2", "mu_star"] == pytest.approx(0.0, abs=1e-9) and t.loc["x1", "sigma"] == pytest.approx(0, abs=1e-9)
     assert res.noise.iloc[0]["resolved"]  # CRN: the ± spread cancels in the paired difference
+
+
+def test_outputs_thresholds_are_validated_with_locations(tmp_path: Path) -> None:
+    from scenario_sim.errors import ScenarioError
+    from scenario_sim.lang import load_scenario
+
+    f = tmp_path / "t.yaml"
+    f.write_text("extends: minimal\nname: t\noutputs:\n  thresholds:\n    civilain_harm: 3\n"
+                 "    launched.total: 4\n    energy.mean: 0.8\n")
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(f)
+    lines = exc.value.lines()
+    assert f"{f}:5:20: outputs.thresholds.civilain_harm: unknown outcome 'civilain_harm'" in lines[0]
+    assert "did you mean 'civilian_harm'" in lines[0]
+    assert lines[1] == (f"{f}:6:21: outputs.thresholds.launched.total: "
+                        "this outcome has no better direction, so no threshold")
+    assert len(lines) == 2
+    f.write_text("extends: minimal\nname: t\noutputs:\n  thresholds:\n    energy.mean: 0.8\n")
+    assert load_scenario(f).baseline.outputs.thresholds == {"energy.mean": 0.8}

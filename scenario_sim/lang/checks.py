@@ -150,13 +150,19 @@ def levels_consistent(s: Scenario) -> Found:
 
 
 def outcomes_known(s: Scenario) -> Found:
-    """``outputs`` name outcomes of the catalogue."""
-    names = [o.name for o in catalogue(s.class_names, s.system_names, s.stocked_system_names)]
+    """``outputs`` name outcomes of the catalogue; thresholds only outcomes with a better direction."""
+    cat = {o.name: o for o in catalogue(s.class_names, s.system_names, s.stocked_system_names)}
+    names = list(cat)
     if s.outputs.primary not in names:
         yield ("outputs", "primary"), _suggest(s.outputs.primary, names, "outcome")
     for j, k in enumerate(s.outputs.key):
         if k not in names:
             yield ("outputs", "key", j), _suggest(k, names, "outcome")
+    for name in s.outputs.thresholds:  # NaN/inf are refused by the schema itself
+        if name not in cat:
+            yield ("outputs", "thresholds", name), _suggest(name, names, "outcome")
+        elif cat[name].direction == "none":
+            yield ("outputs", "thresholds", name), "this outcome has no better direction, so no threshold"
 
 
 def contact_responses(s: Scenario) -> Found:

@@ -429,6 +429,10 @@ class Outputs(Section):
     primary: str = Field("civilian_harm", description="outcome used to rank recommendation sets")
     key: list[str] = Field(default_factory=list, description="outcomes shown in tables")
     timeseries: bool = Field(False, description="store daily time series by default")
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="outcome -> bound it must meet, in its better direction (at most for lower-is-better "
+        "outcomes, at least for higher): the satisficing test of explore runs")
 
 
 class Recommendation(Section):
