@@ -1,30 +1,72 @@
-"""Time one replication of the reference scenario against a bare SimPy loop.
+"""Time one replication of the reference scenario: this engine, an older engine and a bare SimPy loop.
 
-The bare loop schedules exactly as many events as the model's phase 1 did (counted by
-wrapping ``Environment.step``), in as many processes, with no work attached: it is the
-floor any SimPy model of this event count pays.  Both are timed in the same run,
-interleaved, and the ratio is reported (machines here are noisy; ratios are what we keep).
+All three are timed in the same run, in alternating rounds, as CPU time of the timing
+process (machines here are shared and noisy; the ratios are what we keep):
 
-Usage: python benchmarks/bench_model.py [--reps 300] [--scenario PATH]
+* **this engine**: ``simulate`` on a compiled scenario (median over replications);
+* **the old engine** (``--baseline REV``, default the engine before issue 15): the same
+  measurement on ``git archive REV scenario_sim`` imported in a child process;
+* **phase 1** alone (``World.create`` + ``run_events``) against a **bare SimPy loop** that
+  schedules as many events (counted by wrapping ``Environment.step``) with no work attached.
+
+Usage: python benchmarks/bench_model.py [--reps 300] [--rounds 5] [--scenario PATH] [--baseline REV]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
-import simpy
-
-from scenario_sim.bundled import resolve
-from scenario_sim.lang import load_scenario
-from scenario_sim.model import compile_scenario, simulate
-from scenario_sim.model.simulation import World
+ROOT = Path(__file__).resolve().parent.parent
+# The engine as it was when issue 15 was taken up (phase 1 with one SimPy event per wave).
+DEFAULT_BASELINE = "0d3551e"
 
 
-def count_events(model: Any, seed: int, rep: int) -> tuple[int, int]:
+def _time_simulate(scenario: str | None, reps: int, offset: int) -> list[float]:
+    from scenario_sim.bundled import resolve
+    from scenario_sim.lang import load_scenario
+    from scenario_sim.model import compile_scenario, simulate
+
+    loaded = load_scenario(resolve(scenario))
+    model = compile_scenario(loaded.baseline)
+    seed = loaded.baseline.seed
+    for r in range(10):  # warm up
+        simulate(model, seed, r)
+    out = []
+    for r in range(offset, offset + reps):
+        # CPU time of this process: on a shared machine, wall time also counts the time
+        # other processes hold the core, which says nothing about either engine.
+        t0 = time.process_time()
+        simulate(model, seed, r)
+        out.append(time.process_time() - t0)
+    return out
+
+
+def worker(argv: list[str]) -> None:
+    """Child process: time ``simulate`` with the scenario_sim found on sys.path[0]."""
+    scenario, reps, offset = (None if argv[0] == "-" else argv[0]), int(argv[1]), int(argv[2])
+    print(json.dumps(_time_simulate(scenario, reps, offset)))
+
+
+def _child(src: Path, scenario: str | None, reps: int, offset: int) -> list[float]:
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "import runpy; m = runpy.run_path(sys.argv[1] + '/bench_model_worker.py'); m['worker'](sys.argv[2:])")
+    out = subprocess.run([sys.executable, "-c", code, str(src), scenario or "-", str(reps), str(offset)],
+                         capture_output=True, text=True, check=True).stdout
+    return [float(x) for x in json.loads(out)]
+
+
+def count_events(model: Any, seed: int, rep: int) -> int:
+    from scenario_sim.model.simulation import World
+
     w = World.create(model, seed, rep)
     n = 0
     step = w.env.step
@@ -36,10 +78,12 @@ def count_events(model: Any, seed: int, rep: int) -> tuple[int, int]:
 
     w.env.step = counting_step  # type: ignore[method-assign]
     w.run_events()
-    return n, len(w.log.times)
+    return n
 
 
 def bare_loop(n_events: int) -> None:
+    import simpy
+
     env = simpy.Environment()
 
     def proc(k: int) -> Generator[simpy.Event, Any, None]:
@@ -50,39 +94,91 @@ def bare_loop(n_events: int) -> None:
     env.run()
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=300)
-    ap.add_argument("--scenario", default=None)
-    args = ap.parse_args()
-    loaded = load_scenario(resolve(args.scenario))
+def phase1_vs_bare(scenario: str | None, reps: int, old_events: int) -> dict[str, float]:
+    from scenario_sim.bundled import resolve
+    from scenario_sim.lang import load_scenario
+    from scenario_sim.model import compile_scenario
+    from scenario_sim.model.simulation import World
+
+    loaded = load_scenario(resolve(scenario))
     model = compile_scenario(loaded.baseline)
     seed = loaded.baseline.seed
-    events, waves = count_events(model, seed, 0)
-    for r in range(20):  # warm up
-        simulate(model, seed, r)
-        bare_loop(events)
-    t_model, t_bare, t_events = [], [], []
-    for r in range(args.reps):
-        t0 = time.perf_counter()
-        simulate(model, seed, r)
-        t1 = time.perf_counter()
-        bare_loop(events)
-        t2 = time.perf_counter()
+    events = count_events(model, seed, 0)
+    t_p1, t_bare, t_bare_old = [], [], []
+    clock = time.process_time
+    for r in range(reps):
+        t0 = clock()
         w = World.create(model, seed, r)
         w.run_events()
-        t3 = time.perf_counter()
-        t_model.append(t1 - t0)
+        t1 = clock()
+        bare_loop(events)
+        t2 = clock()
+        bare_loop(old_events)
+        t3 = clock()
+        t_p1.append(t1 - t0)
         t_bare.append(t2 - t1)
-        t_events.append(t3 - t2)
-    med_m, med_b, med_e = (statistics.median(x) * 1e3 for x in (t_model, t_bare, t_events))
-    print(f"scenario: {loaded.path}  replications timed: {args.reps}")
-    print(f"events per replication (phase 1): {events}  waves: {waves}")
-    print(f"model, one replication (median):  {med_m:.2f} ms")
-    print(f"  of which phase 1 (SimPy events): {med_e:.2f} ms")
-    print(f"bare SimPy loop, same events:     {med_b:.2f} ms")
-    print(f"ratio model / bare loop:           {med_m / med_b:.1f}x")
-    print(f"ratio phase 1 / bare loop:         {med_e / med_b:.1f}x")
+        t_bare_old.append(t3 - t2)
+    med = statistics.median
+    return {"events": events, "phase1_ms": med(t_p1) * 1e3, "bare_ms": med(t_bare) * 1e3,
+            "bare_old_ms": med(t_bare_old) * 1e3}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=300, help="replications timed per engine")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds the replications are split into")
+    ap.add_argument("--scenario", default=None)
+    ap.add_argument("--baseline", default=DEFAULT_BASELINE, help="git revision of the old engine ('' to skip)")
+    ap.add_argument("--also", nargs="*", default=[], metavar="REV",
+                    help="more git revisions to time in the same rounds (intermediate engines)")
+    ap.add_argument("--old-events", type=int, default=426,
+                    help="phase-1 events of the old engine on this scenario (426 for the reference)")
+    args = ap.parse_args()
+    per = max(1, args.reps // args.rounds)
+    from scenario_sim.bundled import resolve
+
+    args.scenario = str(resolve(args.scenario))
+    worker_src = Path(__file__).read_text()
+    with tempfile.TemporaryDirectory() as tmp:
+        new_src, old_src = Path(tmp) / "new", Path(tmp) / "old"
+        for d in (new_src, old_src):
+            d.mkdir()
+            (d / "bench_model_worker.py").write_text(worker_src)
+        subprocess.run(f"cp -r {ROOT / 'scenario_sim'} {new_src}/", shell=True, check=True)
+        if args.baseline:
+            subprocess.run(f"git -C {ROOT} archive {args.baseline} scenario_sim | tar -x -C {old_src}", shell=True,
+                           check=True)
+        also = {}
+        for rev in args.also:
+            d = Path(tmp) / rev
+            d.mkdir()
+            (d / "bench_model_worker.py").write_text(worker_src)
+            subprocess.run(f"git -C {ROOT} archive {rev} scenario_sim | tar -x -C {d}", shell=True, check=True)
+            also[rev] = (d, [])
+        t_new: list[float] = []
+        t_old: list[float] = []
+        for k in range(args.rounds):
+            if args.baseline:
+                t_old += _child(old_src, args.scenario, per, k * per)
+            for d, times in also.values():
+                times += _child(d, args.scenario, per, k * per)
+            t_new += _child(new_src, args.scenario, per, k * per)
+    med_new = statistics.median(t_new) * 1e3
+    p1 = phase1_vs_bare(args.scenario, args.reps, args.old_events)
+    print(f"scenario: {args.scenario or 'reference'}  replications timed per engine: {len(t_new)}")
+    print(f"this engine, one replication (median):       {med_new:.2f} ms")
+    if args.baseline:
+        med_old = statistics.median(t_old) * 1e3
+        print(f"old engine ({args.baseline}), same measurement:   {med_old:.2f} ms")
+        print(f"ratio old / new:                              {med_old / med_new:.2f}x")
+        for rev, (_, times) in also.items():
+            med = statistics.median(times) * 1e3
+            print(f"engine {rev}: {med:.2f} ms (old / it: {med_old / med:.2f}x)")
+    print(f"phase 1 (SimPy events, {p1['events']} events):          {p1['phase1_ms']:.3f} ms")
+    print(f"bare SimPy loop, same events:                {p1['bare_ms']:.3f} ms")
+    print(f"ratio phase 1 / bare loop:                   {p1['phase1_ms'] / p1['bare_ms']:.1f}x")
+    print(f"bare SimPy loop, old schedule ({args.old_events} events):  {p1['bare_old_ms']:.3f} ms")
+    print(f"ratio phase 1 / bare loop of the old schedule: {p1['phase1_ms'] / p1['bare_old_ms']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ def test_scenario_language_doc_tables_are_current() -> None:
 
 def test_model_doc_names_every_stream_and_outcome_family() -> None:
     doc = (ROOT / "docs" / "model.md").read_text()
-    for stream in ("contacts.stochastic", "attacker.surge.<contact id>", "attacker.waves.<class>.participation",
-                   "air_defense.early_warning.<contact id>", "air_defense.<system>.resupply",
+    for stream in ("contacts.stochastic", "attacker.surge.<source>.trigger", "attacker.waves.<class>.participation",
+                   "air_defense.early_warning.<source>", "air_defense.<system>.resupply",
                    "air_defense.<system>.<class>", "consequences.hits.<class>", "consequences.harm"):
         assert stream in doc, stream
     for outcome in ("launched", "leaked", "civilian_harm", "energy.mean", "energy.days_below",

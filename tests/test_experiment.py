@@ -159,10 +159,16 @@ def test_common_random_numbers_shrink_the_variance_of_differences(tmp_path: Path
                        out=tmp_path, jobs=2)
     df = r.replications()
     wide = df.pivot(index="replication", columns="set", values="civilian_harm")
-    for s in ("readiness_on_contact", "civil_defense_on_contact"):
+    # The ratio estimates var(difference under CRN) / var(difference with independent
+    # streams).  For civil defence it cannot be near 0: the harm the rule averts varies with
+    # the contacts, which is the effect itself, not noise.  Its true value is ~0.05
+    # (median of 16 seeds x 40 replications: 0.045 with the one-event-per-wave engine,
+    # 0.049 with the current one; each had 56% of seeds below 0.05), so a bound of 0.05
+    # made this test a coin flip on the draws.  0.2 still demands a fivefold reduction.
+    for s, bound in (("readiness_on_contact", 0.05), ("civil_defense_on_contact", 0.2)):
         d = wide[s] - wide["baseline"]
         ratio = d.var() / (wide[s].var() + wide["baseline"].var())
-        assert ratio < 0.05, (s, ratio)
+        assert ratio < bound, (s, ratio)
 
 
 def test_launches_identical_across_sets_that_change_only_air_defence(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from scenario_sim.lang.loader import validate_document
 from scenario_sim.model import compile_scenario, simulate
 from scenario_sim.model.contacts import Contact, ContactBus, scheduled_contacts, stochastic_contacts
 from scenario_sim.model.doctrine import Doctrine, Salvo, ShootLookShoot, kill_probability
+from scenario_sim.model.limits import ModelLimitError
 from scenario_sim.model.outcomes import OUTCOMES
 from scenario_sim.model.rng import Streams, stable_hash
 from scenario_sim.outcomes import catalogue
@@ -406,21 +407,110 @@ def test_every_outcome_comes_from_one_definition(s: Any, seed: int) -> None:
 
 
 @given(st.floats(0.001, 0.999), st.integers(1, 8), st.integers(0, 2**32 - 1))
-def test_shoot_look_shoot_shots_agree_with_the_kill_test(pk: float, shots: int, seed: int) -> None:
-    """A target is destroyed iff it needed no more than the planned shots; survivors take them all."""
+def test_shoot_look_shoot_shots_are_the_geometric_count(pk: float, shots: int, seed: int) -> None:
+    """A target uses min(shots, G) shots, G = 1 + floor(log(1 - V) / log(1 - pk)) the shot that
+    kills it, and is destroyed iff G <= shots (the same V decides both)."""
     v = np.random.default_rng(seed).random(2000)
-    p = kill_probability(pk, shots)
-    v = v[np.abs(v - p) > 1e-9]  # away from the boundary, where rounding may decide
-    used = ShootLookShoot().drawn_shots(v, pk, shots)
-    assert ((used <= shots) & (used >= 1)).all()
-    assert (used[v >= p] == shots).all()
+    stops = ShootLookShoot().early_stops(pk, shots)
+    away = np.ones(v.shape[0], dtype=bool)  # away from every threshold, where rounding may decide
+    for q in [*stops, kill_probability(pk, shots)]:
+        away &= np.abs(v - q) > 1e-9
+    v = v[away]
+    used = shots - sum((v < q).astype(int) for q in stops)
     g = 1 + np.floor(np.log1p(-v) / math.log1p(-pk))
-    assert ((g <= shots) == (v < p)).all()
-    assert Salvo().fixed_shots(pk, shots) == shots
-    assert ShootLookShoot().fixed_shots(0.0, shots) == shots and ShootLookShoot().fixed_shots(1.0, shots) == 1
+    assert (used == np.minimum(g, shots)).all()
+    assert ((g <= shots) == (v < kill_probability(pk, shots))).all()
+    assert Salvo().early_stops(pk, shots) == []
 
 
 def test_doctrine_reduces_shots_below_its_stock() -> None:
     d = Doctrine(Salvo(), 3, 1, 50.0)
     assert d.shots_per_target(math.inf) == 3 and d.shots_per_target(50.0) == 3 and d.shots_per_target(49.9) == 1
     assert d.reduces and not Doctrine(Salvo(), 2, 2, 10.0).reduces
+
+
+# --------------------------------------------------------------------------- hostile values
+
+_HOSTILE = r'''
+import json, sys
+from scenario_sim.bundled import resolve
+from scenario_sim.lang import load_scenario
+from scenario_sim.model import compile_scenario, simulate
+from scenario_sim.model.limits import ModelLimitError
+
+base = load_scenario(resolve(None)).baseline
+
+
+def edit(obj, path, value):  # model_copy: no validation, so the model itself is what is tested
+    head, *rest = path
+    return obj.model_copy(update={head: value if not rest else edit(getattr(obj, head), rest, value)})
+
+
+def resupply(interval):
+    systems = list(base.air_defense.systems)
+    i = next(k for k, s in enumerate(systems) if s.interceptors and s.interceptors.resupply)
+    inter = systems[i].interceptors
+    systems[i] = edit(systems[i], ["interceptors", "resupply", "interval_days"], interval)
+    return edit(base, ["air_defense", "systems"], systems)
+
+
+poisson = edit(base, ["attacker", "waves", "schedule"], "poisson")
+cases = {
+    "rate 1e7": edit(base, ["contacts", "stochastic", "rate_per_day"], 1e7),
+    "rate inf": edit(base, ["contacts", "stochastic", "rate_per_day"], float("inf")),
+    "waves_per_day 1e300": edit(poisson, ["attacker", "waves", "waves_per_day"], 1e300),
+    "waves_per_day inf": edit(poisson, ["attacker", "waves", "waves_per_day"], float("inf")),
+    "interval 1e-9": resupply(1e-9),
+    "horizon 2920": edit(base, ["horizon_days"], 2920),
+    "horizon 3650": edit(base, ["horizon_days"], 3650),
+}
+out = {}
+for name, s in cases.items():
+    try:
+        simulate(compile_scenario(s), 1, 0)
+        out[name] = "ran"
+    except ModelLimitError as e:
+        out[name] = str(e)
+print(json.dumps(out))
+'''
+
+
+def _limited(cpu_s: int, mem_bytes: int) -> Any:
+    def apply() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
+        resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
+    return apply
+
+
+def test_extreme_values_stop_with_a_limit_error_not_a_hang() -> None:
+    """Rates of 1e7 or inf, 1e300 waves a day, a delivery every 1e-9 days and horizons whose
+    compounding wave sizes reach billions of munitions: each is refused with one sentence
+    naming the field.  Run under CPU and memory limits, so a regression fails here instead
+    of taking the machine down."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-c", _HOSTILE], capture_output=True, text=True, cwd=root, timeout=120,
+                       preexec_fn=_limited(60, 2 * 1024**3), check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    rate, waves, shahed = "contacts.stochastic.rate_per_day", "attacker.waves.waves_per_day", "classes.shahed"
+    expect = {"rate 1e7": rate, "rate inf": rate, "waves_per_day 1e300": waves, "waves_per_day inf": waves,
+              "interval 1e-9": "resupply.interval_days", "horizon 2920": shahed, "horizon 3650": shahed}
+    for name, field in expect.items():
+        assert field in out[name] and "limit" in out[name], (name, out[name])
+        assert "\n" not in out[name]
+
+
+def test_processes_stop_at_the_limits_for_unlucky_tails() -> None:
+    """The compile-time check uses expected counts; the processes enforce the same limits."""
+    env = simpy.Environment()
+    env.process(stochastic_contacts(env, ContactBus(), 50.0, "call", np.ones(100), 100.0,
+                                    np.random.default_rng(1), 0.0, limit=1000))
+    with pytest.raises(ModelLimitError, match="contact candidates"):
+        env.run()

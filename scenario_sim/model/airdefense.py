@@ -18,21 +18,24 @@ destroy ("leakers") go on to the next.  Each layer *j* resolves a whole wave at 
    (electronic warfare, mobile fire groups) is limited by capacity only.
 
 Random numbers: *one uniform per launched munition, per layer and class*, from the stream
-``air_defense.<system>.<class>``, in blocks aligned with the waves.  Munition *i* of a wave's
-block is within reach iff ``U[i] < coverage``; with ``V = U[i] / coverage`` (uniform on
-[0, 1) given reach) it is destroyed, if engaged, iff ``V < 1 - (1 - pk)^s`` and
-(shoot-look-shoot) uses ``min(s, 1 + floor(log(1 - V) / log(1 - pk)))`` shots.  A layer engages the first *e*
-munitions of the block that reach it, so a set that improves an upper layer leaves every
-uniform of the lower layers in place, and the coupling is monotone (more kills above never
-mean more leakers below).  Counting kills is a difference of prefix sums, so a whole
-replication is resolved with a few array operations per layer; only layers with a finite
-inventory walk the waves in order, since their stock couples one wave to the next.
+``air_defense.<system>.<class>``, in blocks aligned with the waves (32-bit integers against
+integer thresholds, :mod:`scenario_sim.model.draws`).  Munition *i* of a wave's block is
+within reach iff ``U[i] < coverage``; with ``V = U[i] / coverage`` (uniform given reach) it
+is destroyed, if engaged, iff ``V < 1 - (1 - pk)^s`` and (shoot-look-shoot) uses
+``min(s, G)`` shots, ``G`` the first shot ``j`` with ``V < 1 - (1 - pk)^j``.  A layer engages
+the first *e* munitions of the block that reach it, so a set that improves an upper layer
+leaves every uniform of the lower layers in place, and the coupling is monotone (more kills
+above never mean more leakers below).  Every count is one ``reduceat`` pass over a layer's
+draws, so a whole replication is resolved with a few array operations per layer; only
+layers with a finite inventory walk the waves in order, since their stock couples one wave
+to the next.
 
 Readiness ``r(t) = max(baseline, levels of active raises)``.  Raises come from rules that
 recommendations switch on: ``after_contact`` (for ``duration_days`` after ``delay_days``
 from each contact) and ``early_warning`` (when the attacker plans a surge it is detected
-with ``detection_probability``, stream ``air_defense.early_warning``, drawn for every plan;
-readiness is then raised from ``lead_days`` before the surge until the surge night ends).
+with ``detection_probability``, drawn for every plan;
+readiness is then raised from ``lead_days`` before the surge until the surge night ends;
+the uniform is value *k* of ``air_defense.early_warning.<source>`` for contact *k*).
 
 Resupply: deliveries fall due at ``first + k * interval_days`` inside the horizon and arrive
 ``lead_time_days`` later (drawn per delivery, stream ``air_defense.<system>.resupply``).
@@ -41,18 +44,30 @@ Resupply: deliveries fall due at ``first + k * interval_days`` inside the horizo
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
 
 from scenario_sim.model.compiled import CompiledScenario, CompiledSystem
+
+if TYPE_CHECKING:
+    from scenario_sim.model.attacker import SurgePlans
 from scenario_sim.model.contacts import Contact
 from scenario_sim.model.doctrine import Doctrine, kill_probability
-from scenario_sim.model.draws import Blocks, prefix, prefix_bool, range_counts, uniforms
+from scenario_sim.model.draws import (
+    FULL,
+    Blocks,
+    U32Array,
+    below,
+    prefix,
+    prefix_bool,
+    range_counts,
+    sub_threshold,
+    threshold,
+)
 from scenario_sim.model.rng import Streams
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -95,18 +110,39 @@ class AirDefense:
                 r = level
         return r
 
+    def readiness_at(self, t: FloatArray) -> FloatArray:
+        """Readiness at each time in ``t`` (a raise starts no earlier than it is planned, so
+        evaluating after the event simulation sees what the defence knew at the time)."""
+        r = np.full(t.shape[0], float(self.baseline))
+        for a, b, level in self.raises:
+            on = (t >= a) & (t < b)
+            r[on] = np.maximum(r[on], level)
+        return r
+
     def on_contact(self, contact: Contact) -> None:
         rule = self.model.scenario.air_defense.readiness.after_contact
         if rule.enabled:
             start = contact.time + rule.delay_days
             self.raises.append((start, start + rule.duration_days, rule.level))
 
-    def on_surge_planned(self, now: float, when: float, contact: Contact) -> None:
+    def on_surges_planned(self, plans: SurgePlans) -> None:
+        """Listener: the early-warning rule.  Each planned surge is detected with
+        ``detection_probability``, from a uniform per contact (``air_defense.early_warning.
+        <source>``, indexed by the contact's key) drawn whether or not the rule is on, so
+        switching it on, or a surge appearing elsewhere, shifts nothing."""
         ew = self.model.scenario.air_defense.readiness.early_warning
-        # One draw per planned surge, from a stream keyed by its contact, whether or not the
-        # rule is on: switching the rule on (or a surge appearing elsewhere) shifts nothing.
-        u = self.streams.rng(f"air_defense.early_warning.{contact.id}").random()
-        if ew.enabled and u < ew.detection_probability:
+        if not plans.slot.shape[0]:
+            return
+        u = np.zeros(plans.slot.shape[0])
+        src = np.array(plans.source)
+        for source in dict.fromkeys(plans.source):
+            rows = np.flatnonzero(src == source)
+            k = plans.key[rows]
+            u[rows] = self.streams.rng(f"air_defense.early_warning.{source}").random(int(k.max()) + 1)[k]
+        if not ew.enabled:
+            return
+        for r in np.flatnonzero(u < ew.detection_probability).tolist():
+            now, when = float(plans.planned_at[r]), float(plans.when[r])
             self.raises.append((max(now, when - ew.lead_days), when + 0.05, ew.level))
 
 
@@ -121,57 +157,63 @@ class LayerResult:
     exhausted_days: int
 
 
-def _within_reach(u: FloatArray, coverage: float) -> tuple[np.ndarray[Any, Any], FloatArray]:
-    """(within reach, engagement uniform) for coverage < 1: reach iff ``u < coverage``, and
-    then ``u / coverage`` is uniform on [0, 1); munitions out of reach get 0 (never used)."""
-    reach = u < coverage
-    if coverage <= 0.0:
-        return reach, np.zeros(u.shape[0])
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        v = np.where(reach, u / np.float64(coverage), 0.0)
-    return reach, np.minimum(v, np.nextafter(1.0, 0.0))
+class LayerDraws:
+    """One layer's draws for one class, and the thresholds its doctrine compares them with.
 
-
-def _engagement(u: FloatArray, coverage: float) -> tuple[np.ndarray[Any, Any] | None, FloatArray]:
-    """(within reach or None when every munition is, engagement uniform)."""
-    if coverage >= 1.0:
-        return None, u
-    return _within_reach(u, coverage)
-
-
-class _Draws:
-    """Prefix sums over one layer-class's uniforms for a given shots-per-target.
-
-    ``covered[k]``, ``kills[k]`` and ``used[k]`` count, over the first *k* munitions of the
-    class in the replication, those within reach, those destroyed if engaged, and the shots
-    they would take.  A munition is within reach iff ``U < coverage``; given that, ``U /
-    coverage`` is uniform on [0, 1) and plays the role of the engagement uniform.  Where a
-    count is arithmetic (full coverage: ``covered[k] = k``; fixed shots per target: ``used[k]
-    = s * covered[k]``) no array is built.
+    Munition *i* of a block is within reach iff ``U[i] < T_reach`` (``coverage``); given
+    reach, ``V = U / T_reach`` is uniform and decides the engagement: destroyed by ``s``
+    planned shots iff ``V < 1 - (1 - pk)^s``, and (shoot-look-shoot) stopping early at each
+    threshold of :meth:`Doctrine.mode.early_stops`.  All of these are nested thresholds on
+    the same ``U``, so each count is one :func:`range_counts` pass.
     """
 
-    def __init__(self, u: FloatArray, pk: float, shots: int, doctrine: Doctrine, coverage: float):
-        reach, v = _engagement(u, coverage)
-        self.full = reach is None
-        kill = v < kill_probability(pk, shots)
-        if reach is not None:
-            kill &= reach
-        self.kills = prefix_bool(kill)
-        n = u.shape[0]
-        self.covered = np.arange(n + 1, dtype=np.int64) if reach is None else prefix_bool(reach)
-        fixed = doctrine.fixed_shots(pk, shots)
-        if fixed is not None:
-            self.used = self.covered * fixed
-        else:
-            used = doctrine.shots_taken(v, pk, shots).astype(np.int64)
-            if reach is not None:
-                used[~reach] = 0
-            self.used = prefix(used)
+    def __init__(self, u: U32Array, pk: float, coverage: float, doctrine: Doctrine):
+        self.u = u
+        self.reach_t = threshold(coverage)
+        self.full = self.reach_t >= FULL
+        self.kill_t = {s: sub_threshold(kill_probability(pk, s), self.reach_t) for s in doctrine.levels()}
+        self.stop_t = {s: [sub_threshold(q, self.reach_t) for q in doctrine.mode.early_stops(pk, s)]
+                       for s in doctrine.levels()}
+        self._cp: IntArray | None = None
 
-    def lists(self) -> tuple[list[int], list[int], list[int], bool]:
-        # Python lists: the stocked layer walks waves one by one, and list indexing is
-        # several times cheaper than numpy scalar indexing.
-        return self.covered.tolist(), self.used.tolist(), self.kills.tolist(), self.full
+    def _reach_prefix(self) -> IntArray:
+        if self._cp is None:
+            self._cp = prefix_bool(below(self.u, self.reach_t))
+        return self._cp
+
+    def engaged(self, st: IntArray, n_in: IntArray, cap: IntArray) -> tuple[IntArray, IntArray]:
+        """(targets engaged, block prefix they occupy) when the first munitions within reach
+        are engaged while capacity lasts."""
+        if self.full:
+            e = np.minimum(n_in, cap)
+            return e, e
+        cp = self._reach_prefix()
+        e = np.minimum(cp[st + n_in] - cp[st], cap)
+        m = np.where(e > 0, np.searchsorted(cp, cp[st] + e, side="left") - st, 0)
+        return e, m
+
+    def kills(self, blocks: Blocks, st: IntArray, m: IntArray, s: int) -> IntArray:
+        return range_counts(below(self.u, self.kill_t[s]), blocks, st, m)
+
+    def shots(self, blocks: Blocks, st: IntArray, m: IntArray, e: IntArray, s: int) -> IntArray:
+        fired = s * e
+        for t in self.stop_t[s]:
+            fired = fired - range_counts(below(self.u, t), blocks, st, m)
+        return fired
+
+    def engage_one(self, st: int, n_in: int, c_left: int, stock: float, s: int) -> tuple[int, int, int]:
+        """(engaged, shots fired, kills) in one wave, engaging targets in order while
+        capacity and ``stock`` last (the exact rule where stock binds inside a wave)."""
+        u = self.u[st:st + n_in]
+        targets = (u if self.full else u[u < self.reach_t])[:c_left]
+        used = np.full(targets.shape[0], s, dtype=np.int64)
+        for t in self.stop_t[s]:
+            used -= below(targets, t)
+        cum = np.cumsum(used)
+        k = int(np.searchsorted(cum, stock, side="right"))
+        if k == 0:
+            return 0, 0, 0
+        return k, int(cum[k - 1]), int(np.count_nonzero(below(targets[:k], self.kill_t[s])))
 
 
 def resolve_layers(model: CompiledScenario, streams: Streams, times: FloatArray, launched: IntArray,
@@ -187,113 +229,94 @@ def resolve_layers(model: CompiledScenario, streams: Streams, times: FloatArray,
     for cs in model.systems:
         spec = cs.spec
         cap = np.floor(spec.capacity_per_wave * readiness).astype(np.int64)
-        u = {c: uniforms(streams.rng(f"air_defense.{spec.name}.{model.classes[c]}"), int(blocks.totals[c]))
-             for c in cs.engages}
+        draws = {c: LayerDraws(streams.bits32(f"air_defense.{spec.name}.{model.classes[c]}", int(blocks.totals[c])),
+                               cs.pk[c], cs.coverage[c], cs.doctrine) for c in cs.engages}
         if cs.limited:
-            killed, shots = _stocked_layer(cs, u, remaining, cap, blocks.starts, times, launched,
-                                           deliveries.get(spec.name, []))
-            exhausted = _days_exhausted(cs.initial_stock, times, shots, deliveries.get(spec.name, []), day_ends)
+            deliv = deliveries.get(spec.name, [])
+            killed, shots = _stocked_layer(cs, draws, remaining, cap, blocks, times, deliv)
+            exhausted = _days_exhausted(cs.initial_stock, times, shots, deliv, day_ends)
         else:
-            killed, shots = _unlimited_layer(cs, u, remaining, cap, blocks.starts)
+            killed, shots = _unlimited_layer(cs, draws, remaining, cap, blocks)
             exhausted = 0
+        del draws  # before the next layer draws its own: one layer's arrays alive at a time
         results.append(LayerResult(spec.name, killed, shots, exhausted))
     return remaining, results
 
 
-def _unlimited_layer(cs: CompiledSystem, u: dict[int, FloatArray], remaining: IntArray, cap: IntArray,
-                     starts: IntArray) -> tuple[IntArray, IntArray]:
+def _unlimited_layer(cs: CompiledSystem, draws: dict[int, LayerDraws], remaining: IntArray, cap: IntArray,
+                     blocks: Blocks) -> tuple[IntArray, IntArray]:
     """A layer without an interceptor inventory: limited by capacity only, so every wave is
     resolved at once with a few array passes.  Updates ``remaining`` in place."""
     W, C = remaining.shape
     killed = np.zeros((W, C), dtype=np.int64)
     shots = np.zeros(W, dtype=np.int64)
-    d = cs.doctrine
-    s = d.shots_per_target(math.inf)  # unlimited stock is never below the threshold
+    s = cs.doctrine.shots_per_target(math.inf)  # unlimited stock is never below the threshold
     for c in cs.engages:
-        st = starts[:, c]
-        pk = cs.pk[c]
-        reach, v = _engagement(u[c], cs.coverage[c])
-        if reach is None:
-            e = np.minimum(remaining[:, c], cap)
-            m = e
-        else:  # engage the first e munitions within reach: find where they end
-            cp = prefix_bool(reach)
-            e = np.minimum(cp[st + remaining[:, c]] - cp[st], cap)
-            m = np.where(e > 0, np.searchsorted(cp, cp[st] + e, side="left") - st, 0)
-        kill = v < np.float64(kill_probability(pk, s))
-        if reach is not None:
-            kill &= reach
-        k = range_counts(kill, st, m)
-        fixed = d.fixed_shots(pk, s)
-        if fixed is None:
-            used = d.shots_taken(v, pk, s).astype(np.int8)
-            if reach is not None:
-                used[~reach] = 0
-            shots += range_counts(used, st, m)
-        else:
-            shots += e * fixed
+        st = blocks.starts[:, c]
+        dr = draws[c]
+        e, m = dr.engaged(st, remaining[:, c], cap)
+        k = dr.kills(blocks, st, m, s)
+        shots += dr.shots(blocks, st, m, e, s)
         cap = cap - e
         remaining[:, c] -= k
         killed[:, c] = k
     return killed, shots
 
 
-def _stocked_layer(cs: CompiledSystem, u: dict[int, FloatArray], remaining: IntArray, cap: IntArray,
-                   starts: IntArray, times: FloatArray, launched: IntArray,
-                   deliveries: list[tuple[float, int]]) -> tuple[IntArray, IntArray]:
-    """A layer with an interceptor inventory: the stock couples each wave to the next, so the
-    waves are walked in order over prefix sums of the draws.  Updates ``remaining`` in place."""
+def _stocked_layer(cs: CompiledSystem, draws: dict[int, LayerDraws], remaining: IntArray, cap: IntArray,
+                   blocks: Blocks, times: FloatArray, deliveries: list[tuple[float, int]],
+                   ) -> tuple[IntArray, IntArray]:
+    """A layer with an interceptor inventory: the stock couples each wave to the next.
+
+    Every wave is first resolved for each shots-per-target level as if stock never bound
+    (array passes, as for an unlimited layer); then the waves are walked in time order,
+    choosing the level by the stock and paying for the shots.  Only a wave where the stock
+    runs out inside the wave (and the classes after it in that wave) is recomputed target
+    by target.  Updates ``remaining`` in place.
+    """
     W, C = remaining.shape
     d = cs.doctrine
-    levels = {d.shots, d.reduced_shots}
-    tables = {s: {c: _Draws(u[c], cs.pk[c], s, d, cs.coverage[c]).lists() for c in cs.engages} for s in levels}
-    killed = np.zeros((W, C), dtype=np.int64)
+    levels = d.levels()
+    killed_l = {c: [0] * W for c in cs.engages}
+    c_left = cap
+    pre = []
+    for c in cs.engages:  # priority order, each class getting the capacity the ones before left
+        st = blocks.starts[:, c]
+        n_in = remaining[:, c]
+        dr = draws[c]
+        eng, m = dr.engaged(st, n_in, c_left)
+        pre.append((c, dr, eng.tolist(), {s: dr.shots(blocks, st, m, eng, s).tolist() for s in levels},
+                    {s: dr.kills(blocks, st, m, s).tolist() for s in levels}, st.tolist(), n_in.tolist()))
+        c_left = c_left - eng
     stock = float(cs.initial_stock)
-    di = 0
-    active = np.flatnonzero(launched[:, cs.engages].sum(axis=1) > 0) if W else np.empty(0, dtype=np.int64)
-    rem = remaining.tolist()
-    stl = starts.tolist()
-    capl = cap.tolist()
+    di, nd = 0, len(deliveries)
     shots_l = [0] * W
-    for w in active.tolist():
-        t = times[w]
-        while di < len(deliveries) and deliveries[di][0] <= t:
+    capl, tl = cap.tolist(), times.tolist()
+    for w in np.flatnonzero(remaining[:, cs.engages].sum(axis=1) > 0).tolist():
+        while di < nd and deliveries[di][0] <= tl[w]:
             stock += deliveries[di][1]
             di += 1
-        draws = tables[d.shots_per_target(stock)]
-        c_left = capl[w]
-        row = rem[w]
-        for c in cs.engages:
-            if row[c] <= 0 or c_left <= 0:
+        s = d.shots_per_target(stock)
+        exact = True  # the precomputed capacity split holds until stock binds in this wave
+        left = capl[w]
+        for c, dr, el, fired, kills, stl, nl in pre:
+            n_in = nl[w]
+            if n_in <= 0 or left <= 0:
                 continue
-            e, fired, k = _engage_stocked(draws[c], stl[w][c], row[c], c_left, stock)
-            stock -= fired
-            shots_l[w] += fired
-            c_left -= e
-            row[c] -= k
-            killed[w, c] = k
-    remaining[...] = np.asarray(rem, dtype=np.int64).reshape(W, C)
+            if exact and fired[s][w] <= stock:
+                e, f, k = el[w], fired[s][w], kills[s][w]
+            else:
+                exact = False
+                e, f, k = dr.engage_one(stl[w], n_in, left, stock, s)
+            stock -= f
+            shots_l[w] += f
+            left -= e
+            killed_l[c][w] = k
+    killed = np.zeros((W, C), dtype=np.int64)
+    for c, col in killed_l.items():
+        killed[:, c] = col
+    remaining -= killed
     return killed, np.asarray(shots_l, dtype=np.int64)
-
-
-def _engage_stocked(draws: tuple[list[int], list[int], list[int], bool], st: int, n_in: int, c_left: int,
-                    stock: float) -> tuple[int, int, int]:
-    """(engaged, shots fired, kills) for ``n_in`` arrivals at block offset ``st`` with ``c_left``
-    capacity and ``stock`` interceptors: the first munitions within reach are engaged while
-    capacity lasts, and the engagement stops at the last target the stock can pay for."""
-    covered, used, kills, full = draws
-    cov0 = covered[st]
-    e = min(covered[st + n_in] - cov0, c_left)
-    if e <= 0:
-        return 0, 0, 0
-    m = e if full else bisect_left(covered, cov0 + e, st, st + n_in + 1) - st
-    base = used[st]
-    if used[st + m] - base > stock:  # stock binds inside this wave
-        m = bisect_right(used, base + stock, st, st + m + 1) - 1 - st
-        if m <= 0:
-            return 0, 0, 0
-        e = covered[st + m] - cov0
-    return e, used[st + m] - base, kills[st + m] - kills[st]
 
 
 def stock_by_day(initial: int, times: FloatArray, shots: IntArray, deliveries: list[tuple[float, int]],

@@ -16,10 +16,11 @@ Ordinary waves (a schedule *strategy*, injected)
     ``stockpile_wave_factor`` while the attacker is saving up for a surge, else 1.
     (Streams ``attacker.waves.<class>.participation`` and ``.size``.)
 
-Surges (a listener on the contact broadcast)
-    For every contact, from its own stream ``attacker.surge.<contact id>``: a uniform ``U``,
-    a lag ``L ~ lag_days``, a multiplier ``k ~ size_multiplier`` and a size ``X_c ~ size``
-    per class.  If the surge is
+Surges (a listener on the contact broadcast; planned for all contacts after the events)
+    For every contact, value *k* (its key) of streams per contact source
+    ``attacker.surge.<source>.trigger``, ``.lag``, ``.multiplier`` and ``.size.<class>``: a
+    uniform ``U``, a lag ``L ~ lag_days``, a multiplier ``k ~ size_multiplier`` and a size
+    ``X_c ~ size`` per class.  If the surge is
     enabled, the contact's kind is in ``triggers`` and ``U < p`` (``p`` drawn once per
     replication from ``probability``: the analyst's uncertainty about whether the pattern
     exists), a surge wave is launched on the night of day ``floor(t + L)`` (the next night
@@ -27,17 +28,13 @@ Surges (a listener on the contact broadcast)
     (all drawn whether or not the contact surges); during the
     ``stockpile_days`` before it, ordinary waves shrink by ``stockpile_wave_factor``.
     Listeners of ``surge_planned`` (early warning) hear of the plan when it is made.
-
-Pauses (:mod:`scenario_sim.model.response`)
-    The same uniform ``U`` decides between a surge, a pause (``attacker.pause``) and nothing;
-    a scheduled contact's recorded ``response`` overrides the draw.  During a pause of scope
-    ``waves`` every wave's request is multiplied by ``wave_factor``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -46,30 +43,61 @@ import simpy
 from scenario_sim.model.clock import WAVE_TIME
 from scenario_sim.model.compiled import CompiledScenario
 from scenario_sim.model.contacts import Contact
+from scenario_sim.model.limits import ModelLimitError
 from scenario_sim.model.response import Responses
-from scenario_sim.model.rng import Buffer, Streams
+from scenario_sim.model.rng import Streams
 
-LaunchFn = Callable[[float, list[int], list[int], int], None]
-"""Called for every wave opportunity: (time, launched, nominal sizes, surge slot or -1)."""
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+@dataclass
+class SurgePlans:
+    """The surges planned in a replication, one row each, in contact order."""
+
+    planned_at: FloatArray   # contact time
+    when: FloatArray         # the surge night's wave time
+    time: FloatArray         # when the wave fires (as a SimPy timeout from planned_at would)
+    slot: IntArray           # the contact's slot in the surge draws
+    source: list[str]        # the contact's source and key (its identity across sets)
+    key: IntArray
+
+    @classmethod
+    def empty(cls) -> SurgePlans:
+        z = np.zeros(0)
+        return cls(z, z, z, np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64))
+
+
+@dataclass
+class WavePlan:
+    """Wave opportunities, one row each: when, when they were scheduled, the day whose
+    stock they draw on, nominal (requested) sizes, raw growth-scaled sizes (for stockpiling)
+    and the surge slot (-1: an ordinary wave)."""
+
+    times: FloatArray
+    scheduled_at: FloatArray
+    days: IntArray
+    nominal: IntArray          # (W, C)
+    scaled: FloatArray         # (W, C)
+    slot: IntArray
 
 
 class WaveSchedule(Protocol):
     """Strategy deciding when ordinary wave opportunities happen."""
 
-    def run(self, env: simpy.Environment, attacker: Attacker) -> Generator[simpy.Event, Any, None]: ...
+    def times(self, attacker: Attacker) -> tuple[FloatArray, FloatArray]:
+        """(times, times at which each was scheduled), in time order."""
+        ...
 
 
 class NightlyWaves:
-    """One wave opportunity every night (sizes for the whole horizon drawn up front)."""
+    """One wave opportunity every night, at ``d + WAVE_TIME``."""
 
-    def run(self, env: simpy.Environment, attacker: Attacker) -> Generator[simpy.Event, Any, None]:
+    def times(self, attacker: Attacker) -> tuple[FloatArray, FloatArray]:
         h = attacker.model.horizon
-        plan, scaled = attacker.draw_waves(h, attacker.model.size_growth)
-        yield env.timeout(WAVE_TIME)
-        for d in range(h):
-            attacker.ordinary_wave(d, plan[d], scaled[d])
-            if d + 1 < h:
-                yield env.timeout(1.0)
+        # The same floats a SimPy process waiting ``WAVE_TIME`` and then 1 day at a time
+        # reaches (sequential sums), so event order against surges is as it always was.
+        t = np.cumsum(np.r_[WAVE_TIME, np.ones(max(h - 1, 0))])[:h]
+        return t, np.r_[0.0, t[:-1]] if h else t
 
 
 class PoissonWaves:
@@ -78,17 +106,27 @@ class PoissonWaves:
     def __init__(self, rate_per_day: float):
         self.rate = rate_per_day
 
-    def run(self, env: simpy.Environment, attacker: Attacker) -> Generator[simpy.Event, Any, None]:
+    def times(self, attacker: Attacker) -> tuple[FloatArray, FloatArray]:
         rng = attacker.streams.rng("attacker.waves.schedule")
-        h = attacker.model.horizon
+        h = float(attacker.model.horizon)
+        limit = attacker.model.limits.waves
+        block = int(min(limit, self.rate * h * 1.2 + 16))
+        now, parts = 0.0, []
+        n = 0
         while True:
-            gap = rng.exponential(1.0 / self.rate)
-            if env.now + gap >= h:
-                return
-            yield env.timeout(gap)
-            d = int(env.now)
-            plan, scaled = attacker.draw_waves(1, attacker.model.size_growth[d:d + 1])
-            attacker.ordinary_wave(d, plan[0], scaled[0])
+            # Gaps are drawn in blocks; values after the first gap past the horizon are
+            # never used, and nothing else draws from this stream.
+            t = np.cumsum(np.r_[now, rng.exponential(1.0 / self.rate, block)])[1:]
+            end = int(np.searchsorted(t >= h, True))
+            parts.append(t[:end])
+            n += end
+            if n > limit:
+                raise ModelLimitError(f"attacker.waves: more than {limit} wave opportunities in one replication")
+            if end < t.shape[0]:
+                break
+            now = float(t[-1])
+        times = np.concatenate(parts)
+        return times, np.r_[0.0, times[:-1]] if times.shape[0] else times
 
 
 def wave_schedule(model: CompiledScenario) -> WaveSchedule:
@@ -100,131 +138,232 @@ def wave_schedule(model: CompiledScenario) -> WaveSchedule:
 class Attacker:
     """State and behaviour of the attacker (scope ``attacker``)."""
 
-    def __init__(self, env: simpy.Environment, model: CompiledScenario, streams: Streams, launch: LaunchFn):
+    def __init__(self, env: simpy.Environment, model: CompiledScenario, streams: Streams,
+                 schedule: WaveSchedule | None = None):
         self.env = env
         self.model = model
         self.streams = streams
-        self._emit = launch
+        self.schedule = schedule or wave_schedule(model)
         a = model.scenario.attacker
-        C = model.n_classes
         self.initial = [float(a.arsenal[c].initial_stock) for c in model.classes]
         self.reserve = [a.arsenal[c].reserve_stock for c in model.classes]
-        self.used = [0] * C
         self.surges = 0
-        self.slots: list[list[int]] = []  # per contact: the nominal sizes of its potential surge
-        self.surge_planned_listeners: list[Callable[[float, float, Contact], None]] = []
-        self._stockpile: list[tuple[float, float]] = []
+        self.slots: IntArray = np.zeros((0, model.n_classes), dtype=np.int64)  # per contact (after plan())
+        self._slot_keys: list[tuple[str, int, int]] = []  # per contact: (source, key, day of its surge)
+        self.surge_planned_listeners: list[Callable[[SurgePlans], None]] = []
+        self.contacts: list[Contact] = []
+        self._plans = SurgePlans.empty()
         self._waves = [a.waves.classes.get(c) for c in model.classes]
-        self._part: list[Buffer | None] = []
-        self._size: list[Buffer | None] = []
-        self._surge_size: list[Any] = []
-        for c, cw in zip(model.classes, self._waves, strict=True):
-            if cw is None:
-                self._part.append(None)
-                self._size.append(None)
-                self._surge_size.append(None)
-                continue
-            self._part.append(streams.buffer(f"attacker.waves.{c}.participation"))
-            self._size.append(streams.buffer(f"attacker.waves.{c}.size", cw.size.sample))
-            self._surge_size.append(cw.size)
+        self._surge_size = [cw.size if cw is not None else None for cw in self._waves]
         self._probs = np.array([cw.probability if cw else 0.0 for cw in self._waves])
-        self.surge_probability = (
-            model.surge_probability_fixed if model.surge_probability_fixed is not None
-            else float(a.surge.probability.sample(streams.rng("attacker.surge.probability"), 1)[0])
-        )
         self._stockpile_factor = a.surge.stockpile_wave_factor
         self.responses = Responses(model.scenario, streams)
+        self.surge_probability = math.nan  # drawn by plan_surges
 
-    # -- processes -------------------------------------------------------------------
-    def processes(self) -> list[Generator[simpy.Event, Any, None]]:
-        return [wave_schedule(self.model).run(self.env, self)]
+    # -- waves -----------------------------------------------------------------------
+    def draw_waves(self, n: int, growth: np.ndarray[Any, Any]) -> tuple[IntArray, FloatArray]:
+        """Draw ``n`` ordinary waves: requested sizes, and growth-scaled raw sizes (for stockpiling).
 
-    def draw_waves(self, n: int, growth: np.ndarray[Any, Any]) -> tuple[list[list[int]], np.ndarray[Any, Any]]:
-        """Draw ``n`` ordinary waves: requested sizes, and growth-scaled raw sizes (for stockpiling)."""
+        Opportunity *k* takes value *k* of ``attacker.waves.<class>.participation`` and of
+        ``.size``, whatever happens at other opportunities (all are drawn in one call)."""
         C = self.model.n_classes
         scaled = np.zeros((n, C))
-        for c in range(C):
-            part, size = self._part[c], self._size[c]
-            if part is None or size is None:
+        for c, cw in enumerate(self._waves):
+            if cw is None:
                 continue
-            takes = part.take(n) < self._probs[c]
-            scaled[:, c] = np.where(takes, size.take(n) * growth, 0.0)
-        return np.rint(scaled).astype(np.int64).tolist(), scaled
+            name = self.model.classes[c]
+            takes = self.streams.rng(f"attacker.waves.{name}.participation").random(n) < self._probs[c]
+            size = cw.size.sample(self.streams.rng(f"attacker.waves.{name}.size"), n)
+            scaled[:, c] = np.where(takes, size * growth, 0.0)
+        return np.rint(scaled).astype(np.int64), scaled
 
-    def ordinary_wave(self, day: int, sizes: list[int], scaled: np.ndarray[Any, Any]) -> None:
-        """A wave opportunity.  Every opportunity is reported, even one that launches
-        nothing, because its nominal sizes reserve its place in the engagement draws."""
-        t = self.env.now
-        nominal = sizes
-        if self._stockpile and self._saving(t):
-            k = self._stockpile_factor
-            sizes = [round(x * k) for x in scaled.tolist()]
+    def plan(self) -> WavePlan:
+        """Every wave opportunity of the replication, in the order the events happen.
+
+        Ordinary waves come from the schedule; surge waves from the contacts heard during
+        the event simulation (call after it).  At equal times, the wave scheduled first goes
+        first, as SimPy orders events.  Every opportunity is kept, even one that launches
+        nothing, because its nominal sizes reserve its place in the engagement draws.
+        """
+        self.plan_surges()
+        self.slots = self.slot_sizes()
+        times, sched = self.schedule.times(self)
+        n = times.shape[0]
+        days = times.astype(np.int64)
+        nominal, scaled = self.draw_waves(n, self.model.size_growth[days])
+        sp = self._plans
+        C = self.model.n_classes
+        if sp.slot.shape[0]:
+            times = np.r_[times, sp.time]
+            sched = np.r_[sched, sp.planned_at]
+            days = np.r_[days, sp.when.astype(np.int64)]
+            slot_ids = sp.slot
+            nominal = np.vstack([nominal, self.slots[slot_ids]])
+            scaled = np.vstack([scaled, np.zeros((slot_ids.shape[0], C))])
+            slot = np.r_[np.full(n, -1, dtype=np.int64), slot_ids]
+            order = np.lexsort((np.arange(times.shape[0]), sched, times))
+            times, sched, scaled = times[order], sched[order], scaled[order]
+            days, nominal, slot = days[order], nominal[order], slot[order]
+        else:
+            slot = np.full(n, -1, dtype=np.int64)
+        return WavePlan(times, sched, days, nominal, scaled, slot)
+
+    def slot_sizes(self) -> IntArray:
+        """Nominal sizes of every contact's potential surge, ``round(k * X_c * G(d))``.
+
+        Drawn for all contacts at once, from streams per contact source indexed by the
+        contact's key (``attacker.surge.<source>.multiplier`` and ``.size.<class>``): value
+        *k* of a stream belongs to contact *k* of that source whether or not the contacts
+        before it exist in a set, so per-contact alignment holds as with one stream each.
+        """
+        C = self.model.n_classes
+        keys = self._slot_keys
+        out = np.zeros((len(keys), C), dtype=np.int64)
+        if not keys:
+            return out
+        surge = self.model.scenario.attacker.surge
+        sources = np.array([k[0] for k in keys])
+        key = np.array([k[1] for k in keys], dtype=np.int64)
+        growth = self.model.size_growth[np.array([k[2] for k in keys], dtype=np.int64)]
+        for source in dict.fromkeys(sources.tolist()):
+            rows = np.flatnonzero(sources == source)
+            n = int(key[rows].max()) + 1
+            mult = surge.size_multiplier.sample(self.streams.rng(f"attacker.surge.{source}.multiplier"), n)[key[rows]]
+            for c, dist in enumerate(self._surge_size):
+                if dist is None:
+                    continue
+                x = dist.sample(self.streams.rng(f"attacker.surge.{source}.size.{self.model.classes[c]}"), n)[key[rows]]
+                out[rows, c] = np.rint(x * growth[rows] * mult).astype(np.int64)
+        return out
+
+    def wave_factor(self, t: FloatArray) -> FloatArray:
+        """Multiplier on wave sizes at times ``t`` from the pauses in force (1 outside them;
+        a pause starts no earlier than the contact that planned it)."""
+        f = np.ones(t.shape[0])
+        for w in self.responses.windows:
+            on = (t >= w.start) & (t < w.end)
+            f[on] = np.minimum(f[on], w.factor)
+        return f
+
+    def requests(self, plan: WavePlan) -> IntArray:
+        """Sizes each opportunity asks for: nominal, or shrunk while saving up for a surge
+        (a stockpiling window applies to waves after it was planned) and during a pause."""
+        req = plan.nominal.copy()
+        days = self.model.scenario.attacker.surge.stockpile_days
+        sp = self._plans
+        t = plan.times
+        ordinary = plan.slot < 0
+        saving = np.zeros(t.shape[0], dtype=bool)
+        if days > 0:
+            for planned, b in zip(sp.planned_at.tolist(), sp.when.tolist(), strict=True):
+                saving |= (t >= planned) & (t >= b - days) & (t < b)
+        saving &= ordinary
         if self.responses.windows:
-            f = self.responses.wave_factor(t)
-            if f != 1.0:
-                k = f * (self._stockpile_factor if self._stockpile and self._saving(t) else 1.0)
-                sizes = [round(x * k) for x in scaled.tolist()]
-        self._emit(t, self.launch(day, sizes), nominal, -1)
+            when = t.copy()  # a surge's factor is read at its night's wave time
+            when[~ordinary] = self._when_of_slot(plan.slot[~ordinary])
+            f = self.wave_factor(when)
+        else:
+            f = np.ones(t.shape[0])
+        k = f * np.where(saving, self._stockpile_factor, 1.0)
+        change = ordinary & (saving | (f != 1.0))
+        if change.any():
+            req[change] = np.rint(plan.scaled[change] * k[change][:, None]).astype(np.int64)
+        paused = ~ordinary & (f != 1.0)
+        if paused.any():
+            req[paused] = np.rint(plan.nominal[paused] * f[paused][:, None]).astype(np.int64)
+        return req
 
-    def surge_wave(self, when: float, slot: int) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(when - self.env.now)
-        nominal = self.slots[slot]
-        f = self.responses.wave_factor(when) if self.responses.windows else 1.0
-        launched = self.launch(int(when), nominal if f == 1.0 else [round(x * f) for x in nominal])
-        self.surges += 1
-        self._emit(self.env.now, launched, nominal, slot)
+    def _when_of_slot(self, slots: IntArray) -> FloatArray:
+        sp = self._plans
+        order = np.argsort(sp.slot)
+        return sp.when[order][np.searchsorted(sp.slot[order], slots)]
+
+    def launch(self, plan: WavePlan, requests: IntArray) -> IntArray:
+        """Launches per opportunity: requests capped by the stock above the reserve, in event
+        order.  The stock on day *d* is ``initial + produced before d - launched so far``;
+        a request of ``n`` launches ``n`` if that leaves the reserve, else what is above it."""
+        launched = requests.copy()
+        cum = self.model.cum_production_array
+        for c in range(self.model.n_classes):
+            n = requests[:, c]
+            if not n.any():
+                continue
+            used = np.zeros(n.shape[0], dtype=np.int64)
+            np.cumsum(n[:-1], out=used[1:])
+            # The sequential rule's arithmetic, evaluated for every wave at once assuming no
+            # earlier wave was capped; only from the first capped wave on is a loop needed.
+            avail = ((self.initial[c] + cum[plan.days, c]) - used) - self.reserve[c]
+            capped = np.flatnonzero((n > 0) & (n > avail))
+            if capped.shape[0]:
+                launched[:, c] = self._launch_from(c, int(capped[0]), n, plan.days, int(used[capped[0]]))
+        return launched
+
+    def _launch_from(self, c: int, w0: int, n: IntArray, days: IntArray, used: int) -> IntArray:
+        out = n.copy()
+        cum = self.model.cum_production_array[:, c].tolist()
+        initial, reserve = self.initial[c], self.reserve[c]
+        nl, dl = n.tolist(), days.tolist()
+        for w in range(w0, len(nl)):
+            k = nl[w]
+            if k > 0:
+                avail = initial + cum[dl[w]] - used - reserve
+                m = k if k <= avail else max(0, math.floor(avail))
+                used += m
+                out[w] = m
+        return out
 
     # -- listeners -------------------------------------------------------------------
     def on_contact(self, contact: Contact) -> None:
+        """Listener: remember the contact; its potential surge is planned with all the others
+        once the event simulation is over (:meth:`plan_surges`), which is exact because
+        nothing during the events depends on a surge plan."""
+        self.contacts.append(contact)
+
+    def plan_surges(self) -> None:
+        """Plan the potential surge of every contact heard, all at once.
+
+        Per contact (by its source and key, so a contact that exists in one set but not in
+        another shifts no other contact's draws): a uniform ``U``
+        (``attacker.surge.<source>.trigger``) and a lag ``L ~ lag_days``
+        (``attacker.surge.<source>.lag``).  The surge falls on the night of day
+        ``floor(t + L)`` (the next night if that wave time has passed).  Every contact gets a
+        slot (its draws are laid out whether or not it surges); a surge happens if the rule
+        is enabled, the kind is a trigger, ``U < p`` and it falls inside the horizon.
+        """
         surge = self.model.scenario.attacker.surge
-        # One stream per contact, keyed by the contact's identity, and every value drawn
-        # whatever the rule says: a contact that exists in one set but not another (travel
-        # bans thin the stochastic contacts) shifts no other contact's surge.
-        rng = self.streams.rng(f"attacker.surge.{contact.id}")
-        u = rng.random()
-        lag = float(surge.lag_days.sample(rng, 1)[0])
-        mult = float(surge.size_multiplier.sample(rng, 1)[0])
-        draws = [float(d.sample(rng, 1)[0]) if d is not None else 0.0 for d in self._surge_size]
-        when = math.floor(contact.time + lag) + WAVE_TIME
-        if when < contact.time:  # a contact after tonight's wave: the surge comes the next night
-            when += 1.0
-        # The potential surge's sizes are drawn for every contact, and it gets a slot whether
-        # or not it happens: surges that come and go between sets shift nothing else.
-        g = self.model.size_growth[min(int(when), self.model.horizon - 1)]
-        slot = len(self.slots)
-        self.slots.append([round(x * g * mult) for x in draws])
-        answer = self.responses.decide(contact, u, self.surge_probability)
-        if answer == "pause":
-            self.responses.start_pause(contact)
+        self.surge_probability = p = (
+            self.model.surge_probability_fixed if self.model.surge_probability_fixed is not None
+            else float(surge.probability.sample(self.streams.rng("attacker.surge.probability"), 1)[0]))
+        contacts = self.contacts
+        n = len(contacts)
+        if n == 0:
+            self._plans = SurgePlans.empty()
             return
-        if answer != "surge":
-            return
-        if when >= self.model.horizon:
-            return
-        if surge.stockpile_days > 0:
-            self._stockpile.append((when - surge.stockpile_days, when))
+        tc = np.array([c.time for c in contacts])
+        sources = [c.source for c in contacts]
+        key = np.array([c.key for c in contacts], dtype=np.int64)
+        u, lag = np.zeros(n), np.zeros(n)
+        for source in dict.fromkeys(sources):
+            rows = np.flatnonzero(np.array(sources) == source)
+            k = key[rows]
+            size = int(k.max()) + 1
+            u[rows] = self.streams.rng(f"attacker.surge.{source}.trigger").random(size)[k]
+            lag[rows] = surge.lag_days.sample(self.streams.rng(f"attacker.surge.{source}.lag"), size)[k]
+        when = np.floor(tc + lag) + WAVE_TIME
+        when = np.where(when < tc, when + 1.0, when)
+        day = np.minimum(when.astype(np.int64), self.model.horizon - 1)
+        self._slot_keys = list(zip(sources, key.tolist(), day.tolist(), strict=True))
+        # The contact's answer (surge, pause or nothing; a recorded answer overrides the draw),
+        # from the same uniform U: see scenario_sim.model.response.
+        answers = [self.responses.decide(c, float(u[i]), p) for i, c in enumerate(contacts)]
+        for c, answer in zip(contacts, answers, strict=True):
+            if answer == "pause":
+                self.responses.start_pause(c)
+        happens = np.array([a == "surge" for a in answers], dtype=bool) & (when < self.model.horizon)
+        rows = np.flatnonzero(happens)
+        # The surge wave fires when a SimPy timeout of (when - t) started at t would.
+        self._plans = SurgePlans(planned_at=tc[rows], when=when[rows], time=tc[rows] + (when[rows] - tc[rows]),
+                                 slot=rows, source=[sources[r] for r in rows.tolist()], key=key[rows])
+        self.surges = int(rows.shape[0])
         for listener in self.surge_planned_listeners:
-            listener(self.env.now, when, contact)
-        self.env.process(self.surge_wave(when, slot))
-
-    # -- mechanics -------------------------------------------------------------------
-    def _saving(self, t: float) -> bool:
-        return any(a <= t < b for a, b in self._stockpile)
-
-    def stock(self, day: int) -> list[float]:
-        """Stock per class during day ``day`` (production of earlier days included)."""
-        made = self.model.cum_production[day]
-        return [self.initial[c] + made[c] - self.used[c] for c in range(self.model.n_classes)]
-
-    def launch(self, day: int, sizes: list[int]) -> list[int]:
-        """Take munitions from stock, capped by what is above the reserve."""
-        made = self.model.cum_production[day]
-        used, initial, reserve = self.used, self.initial, self.reserve
-        out = [0] * len(sizes)
-        for c, n in enumerate(sizes):
-            if n > 0:
-                avail = initial[c] + made[c] - used[c] - reserve[c]
-                m = n if n <= avail else max(0, math.floor(avail))
-                used[c] += m
-                out[c] = m
-        return out
+            listener(self._plans)

@@ -8,6 +8,7 @@ kill probabilities for each shots-per-target doctrine, delivery due dates.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from scenario_sim.lang.schema import Scenario, System
 from scenario_sim.model.clock import CONTACT_TIME, DAYS_PER_MONTH
 from scenario_sim.model.contacts import Contact
 from scenario_sim.model.doctrine import Doctrine, build_doctrine
+from scenario_sim.model.limits import LIMITS, Limits, ModelLimitError
 from scenario_sim.model.outcomes import catalogue
 from scenario_sim.model.sanctions import contact_rate_multiplier, production_multiplier
 from scenario_sim.outcomes import Outcome
@@ -49,6 +51,7 @@ class CompiledScenario:
     unit_cost: list[float]
     production: FloatArray            # (horizon, C): munitions produced on each day
     cum_production: list[list[float]]  # [d][c]: produced before day d (available during day d)
+    cum_production_array: FloatArray   # the same as an array (horizon + 1, C)
     size_growth: FloatArray           # (horizon,): multiplier on wave sizes on each day
     contact_rate_factor: FloatArray   # (horizon,)
     scheduled: list[Contact]
@@ -56,10 +59,49 @@ class CompiledScenario:
     hit_probability: list[float]
     outcomes: list[Outcome]
     surge_probability_fixed: float | None
+    limits: Limits
 
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+
+def _deliveries_due(t0: float, interval: float, h: int, field: str) -> list[float]:
+    """Due times ``t0 + k * interval`` inside the horizon, counted before any is built."""
+    if t0 >= h:
+        return []
+    n = math.ceil((h - t0) / interval)
+    if not n <= LIMITS.deliveries:  # also NaN
+        raise ModelLimitError(f"{field}: {interval:g} days gives ~{n:.3g} deliveries in {h} days; "
+                              f"the model's limit is {LIMITS.deliveries} per system")
+    ks = np.arange(n + 2)
+    t = t0 + ks * interval
+    return [float(x) for x in t[t < h]]
+
+
+def _check_limits(s: Scenario, size_growth: FloatArray) -> None:
+    """Refuse, before any replication runs, a scenario whose replications would exceed
+    :data:`LIMITS` on average (the processes also stop at the limits, for unlucky tails)."""
+    h = s.horizon_days
+    st = s.contacts.stochastic
+    if st is not None:
+        n = st.rate_per_day * max(0.0, h - s.day_of(st.start))
+        if not n <= LIMITS.contacts:
+            raise ModelLimitError(f"contacts.stochastic.rate_per_day: {st.rate_per_day:g} a day gives ~{n:.3g} "
+                                  f"contact candidates a replication; the model's limit is {LIMITS.contacts}")
+    w = s.attacker.waves
+    opportunities = float(h) if w.schedule == "nightly" else w.waves_per_day * h
+    if not opportunities <= LIMITS.waves:
+        raise ModelLimitError(f"attacker.waves.waves_per_day: {w.waves_per_day:g} a day gives ~{opportunities:.3g} "
+                              f"wave opportunities a replication; the model's limit is {LIMITS.waves}")
+    per_day = opportunities / h
+    growth = float(size_growth.sum())
+    for c, cw in w.classes.items():
+        n = cw.probability * cw.size.mean() * growth * per_day
+        if not n <= LIMITS.munitions:
+            raise ModelLimitError(
+                f"attacker.waves.classes.{c}: ~{n:.3g} {c} launched in {h} days (size, growth and horizon); "
+                f"the model's limit is {LIMITS.munitions:.3g} munitions of a class per replication")
 
 
 def compile_scenario(s: Scenario) -> CompiledScenario:
@@ -92,13 +134,9 @@ def compile_scenario(s: Scenario) -> CompiledScenario:
         due: list[float] = []
         qty = 0
         if inter is not None and inter.resupply is not None:
-            r = inter.resupply
-            t0 = float(s.day_of(r.first))
-            k = 0
-            while t0 + k * r.interval_days < h:
-                due.append(t0 + k * r.interval_days)
-                k += 1
-            qty = r.quantity
+            due = _deliveries_due(float(s.day_of(inter.resupply.first)), inter.resupply.interval_days, h,
+                                  f"air_defense.systems[{sysspec.name}].interceptors.resupply.interval_days")
+            qty = inter.resupply.quantity
         coverage = [1.0] * len(classes)
         for c, v in sysspec.coverage.items():
             coverage[cidx[c]] = v
@@ -107,15 +145,18 @@ def compile_scenario(s: Scenario) -> CompiledScenario:
             limited=inter is not None, initial_stock=inter.initial_stock if inter else 0,
             deliveries_due=due, delivery_quantity=qty, doctrine=build_doctrine(sysspec.doctrine),
         ))
+    _check_limits(s, size_growth)
     sp = s.attacker.surge.probability
+    cum = np.vstack([np.zeros((1, len(classes))), np.cumsum(prod, axis=0)])
     return CompiledScenario(
         scenario=s, horizon=h, classes=classes,
         unit_cost=[m.unit_cost_usd for m in s.munitions],
         production=prod, size_growth=size_growth,
-        cum_production=np.vstack([np.zeros((1, len(classes))), np.cumsum(prod, axis=0)]).tolist(),
+        cum_production=cum.tolist(), cum_production_array=cum,
         contact_rate_factor=contact_rate_multiplier(s, days + 0.5),
         scheduled=scheduled, systems=systems,
         hit_probability=[s.consequences.hit_probability[c] for c in classes],
         outcomes=catalogue(classes, s.system_names, s.stocked_system_names),
         surge_probability_fixed=sp.value if isinstance(sp, Fixed) else None,
+        limits=LIMITS,
     )

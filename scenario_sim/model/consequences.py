@@ -4,11 +4,12 @@ Hits
     Each leaker of class *c* hits a target with probability ``hit_probability[c]``; a hit
     strikes energy, civilian or military targets in proportion to ``attacker.targets`` (a
     target class spared by a pause, :mod:`scenario_sim.model.response`, has weight 0 for the
-    waves in the pause; the same target uniforms decide among the other classes).
-    One uniform per launched munition for the hit test (stream ``consequences.hits.<class>``)
-    and one for the target (``consequences.targets.<class>``), in wave-aligned blocks; the
-    leakers of a wave are the first munitions of its block, so fewer leakers can only mean
-    fewer hits.
+    waves in the pause; the same uniforms decide among the other classes).
+    One 32-bit uniform ``U`` per launched munition (stream ``consequences.hits.<class>``), in
+    wave-aligned blocks, decides both: a hit iff ``U < T_hit``, and then the target from
+    ``U / T_hit`` against the cumulative target shares (nested thresholds, see
+    :mod:`scenario_sim.model.draws`).  The leakers of a wave are the first munitions of its
+    block, so fewer leakers can only mean fewer hits.
 
 Energy capacity ``E`` (a share of the pre-war grid, within ``[floor, 1]``)
     falls by ``loss_per_hit * (1 - protection)`` per energy hit, never below ``floor``, and
@@ -33,7 +34,7 @@ import simpy
 
 from scenario_sim.model.compiled import CompiledScenario
 from scenario_sim.model.contacts import Contact
-from scenario_sim.model.draws import Blocks, prefix, range_counts, uniforms
+from scenario_sim.model.draws import Blocks, below, prefix, range_counts, sorted_range_counts, sub_threshold, threshold
 from scenario_sim.model.rng import Streams
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -54,6 +55,13 @@ class CivilDefense:
             start = contact.time + rule.delay_days
             self.windows.append((start, start + rule.duration_days))
 
+    def active_at(self, t: FloatArray) -> np.ndarray[Any, Any]:
+        """Whether civil defence is active at each time in ``t``."""
+        on = np.full(t.shape[0], bool(self.spec.always_active))
+        for a, b in self.windows:
+            on |= (t >= a) & (t < b)
+        return on
+
     def active(self, t: float) -> bool:
         return self.spec.always_active or any(a <= t < b for a, b in self.windows)
 
@@ -65,6 +73,22 @@ class ConsequenceResult:
     civilian_hits: IntArray   # (W,)
     harm: FloatArray          # (W,)
     energy: FloatArray        # (horizon,) end-of-day capacity before repair
+
+
+def _spared_cuts(mask: int, weights: tuple[float, float, float]) -> tuple[float, float]:
+    """Cumulative target shares (energy, energy + civilian) with the classes in ``mask`` at weight 0.
+
+    Everything spared: hits land on nothing that is counted (as if on military targets)."""
+    we, wc, wm = (0.0 if mask & (1 << i) else x for i, x in enumerate(weights))
+    total = we + wc + wm
+    return (we / total, (we + wc) / total) if total > 0 else (0.0, 0.0)
+
+
+_CONSECUTIVE = None  # marker: ranges already in order (the gathered leakers)
+
+
+def _counts(x: np.ndarray[Any, Any], blocks: Blocks | None, st: IntArray, m: IntArray) -> IntArray:
+    return sorted_range_counts(x, st, m) if blocks is None else range_counts(x, blocks, st, m)
 
 
 def resolve_consequences(model: CompiledScenario, streams: Streams, times: FloatArray, launched: IntArray,
@@ -88,18 +112,38 @@ def resolve_consequences(model: CompiledScenario, streams: Streams, times: Float
         n = int(totals[c])
         if n == 0:
             continue
+        lk = leaked[:, c]
+        L = int(lk.sum())
+        if L == 0:
+            continue
+        # One uniform per munition decides the hit (U < T_hit) and, given a hit, the target
+        # (U / T_hit against the cumulative target shares): nested thresholds on one draw.
+        # Only the leakers' draws (the first ``leaked`` of each block) are read, gathered
+        # into one short array, so the counting costs O(leakers), not O(launched).
+        u = streams.bits32(f"consequences.hits.{name}", n)
         st = starts[:, c]
-        u = uniforms(streams.rng(f"consequences.hits.{name}"), n)
-        h = range_counts(u < model.hit_probability[c], st, leaked[:, c])
-        hits[:, c] = h
-        v = uniforms(streams.rng(f"consequences.targets.{name}"), n)
-        if spared is None:
-            energy_hits += range_counts(v < cut_e, st, h)
-            civ_hits += range_counts((v >= cut_e) & (v < cut_c), st, h)
+        if n > 4 * L:  # few leakers: gather their draws into one short array first
+            off = np.zeros(W + 1, dtype=np.int64)
+            np.cumsum(lk, out=off[1:])
+            ul = np.empty(L + 1, dtype=np.uint32)  # padded, as the draws are
+            ul[:L] = u[np.repeat(st - off[:-1], lk) + np.arange(L)]
+            u, st, blk = ul, off[:-1], _CONSECUTIVE
         else:
-            thr_e, thr_c = _spared_cuts(n, st, h, spared, (t.energy, t.civilian, t.military), cut_e, cut_c)
-            energy_hits += range_counts(v < thr_e, st, h)
-            civ_hits += range_counts((v >= thr_e) & (v < thr_c), st, h)
+            blk = blocks
+        t_hit = threshold(model.hit_probability[c])
+        h = _counts(below(u, t_hit), blk, st, lk)
+        hits[:, c] = h
+        n_energy = _counts(below(u, sub_threshold(cut_e, t_hit)), blk, st, lk)
+        civ = _counts(below(u, sub_threshold(cut_c, t_hit)), blk, st, lk) - n_energy
+        if spared is not None:  # waves in a pause that spares a class: their own cuts
+            weights = (t.energy, t.civilian, t.military)
+            for w in np.flatnonzero(spared & (lk > 0)).tolist():
+                e_w, c_w = _spared_cuts(int(spared[w]), weights)
+                uw = u[int(st[w]):int(st[w] + lk[w])]
+                n_energy[w] = np.count_nonzero(below(uw, sub_threshold(e_w, t_hit)))
+                civ[w] = np.count_nonzero(below(uw, sub_threshold(c_w, t_hit))) - n_energy[w]
+        energy_hits += n_energy
+        civ_hits += civ
     n_civ = int(civ_hits.sum())
     harm = np.zeros(W)
     if n_civ:
@@ -122,23 +166,3 @@ def resolve_consequences(model: CompiledScenario, streams: Streams, times: Float
         series[d] = level
         level = min(1.0, level + repair)
     return ConsequenceResult(hits, energy_hits, civ_hits, harm, series)
-
-
-def _spared_cuts(n: int, starts: IntArray, hits: IntArray, spared: IntArray, weights: tuple[float, float, float],
-                 cut_e: float, cut_c: float) -> tuple[FloatArray, FloatArray]:
-    """Per-munition target thresholds: the ordinary cuts, re-weighted for waves that spare a class.
-
-    Only a wave's first ``hits`` positions decide targets, so only those are rewritten.
-    """
-    thr_e = np.full(n, cut_e)
-    thr_c = np.full(n, cut_c)
-    for w in np.flatnonzero(spared).tolist():
-        mask = int(spared[w])
-        we, wc, wm = (0.0 if mask & (1 << i) else x for i, x in enumerate(weights))
-        total = we + wc + wm
-        # Everything spared: hits land on nothing that is counted (as if on military targets).
-        e, c = (we / total, (we + wc) / total) if total > 0 else (0.0, 0.0)
-        a, b = int(starts[w]), int(starts[w] + hits[w])
-        thr_e[a:b] = e
-        thr_c[a:b] = c
-    return thr_e, thr_c

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import simpy
 
+from scenario_sim.model.limits import ModelLimitError
+
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
@@ -74,8 +76,12 @@ def scheduled_contacts(env: simpy.Environment, bus: ContactBus,
 
 def stochastic_contacts(env: simpy.Environment, bus: ContactBus, rate_per_day: float, kind: str,
                         rate_factor: FloatArray, horizon: float, rng: np.random.Generator,
-                        start: float = 0.0) -> Generator[simpy.Event, Any, None]:
-    """Process: Poisson contacts at ``rate_per_day * rate_factor[day]`` from ``start``, by thinning."""
+                        start: float = 0.0, limit: int | None = None) -> Generator[simpy.Event, Any, None]:
+    """Process: Poisson contacts at ``rate_per_day * rate_factor[day]`` from ``start``, by thinning.
+
+    ``limit`` caps the candidates of one replication (:class:`ModelLimitError` past it),
+    so an extreme rate stops with a message instead of running for ever.
+    """
     if rate_per_day <= 0 or start >= horizon:
         return
     if start > env.now:
@@ -89,3 +95,5 @@ def stochastic_contacts(env: simpy.Environment, bus: ContactBus, rate_per_day: f
         if keep < rate_factor[int(env.now)]:
             bus.broadcast(Contact(env.now, kind, "confirmed", "stochastic", candidate))
         candidate += 1
+        if limit is not None and candidate > limit:
+            raise ModelLimitError(f"contacts.stochastic: more than {limit} contact candidates in one replication")

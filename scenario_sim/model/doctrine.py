@@ -13,24 +13,19 @@ things during resolution:
 Both modes destroy a target engaged with ``s`` shots of single-shot kill probability ``pk``
 with probability :func:`kill_probability` ``= 1 - (1 - pk)^s``; they differ only in the
 shots spent.  The engagement uniform ``V`` of a munition decides both, so the kill test and
-the shot count are coupled exactly as a shot-by-shot simulation would couple them: with
-``G = 1 + floor(log(1 - V) / log(1 - pk))``, ``G <= s`` iff ``V < 1 - (1 - pk)^s``.
+the shot count are coupled exactly as a shot-by-shot simulation would couple them: shot
+``j`` kills iff ``V`` is below P(killed within ``j`` shots), so with ``G`` the first such
+``j`` (geometric), a target uses ``min(s, G)`` shots and is destroyed iff ``G <= s``.
 
 A new mode (say, two shots then look) is one more class implementing :class:`FiringMode`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Protocol
 
 from scenario_sim.lang.schema import Doctrine as DoctrineSpec
-
-FloatArray = np.ndarray[Any, np.dtype[np.float64]]
-IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
 
 def kill_probability(pk: float, shots: int) -> float:
@@ -38,28 +33,19 @@ def kill_probability(pk: float, shots: int) -> float:
     return 1.0 - (1.0 - pk) ** shots
 
 
-def shots_until_kill(v: np.ndarray[Any, Any], pk: float, shots: int) -> FloatArray:
-    """Shoot-look-shoot shots per target: ``min(shots, 1 + floor(log(1 - v) / log(1 - pk)))``.
-
-    For 0 < pk < 1.  A vanishing pk makes the ratio overflow to +inf, whose limit (all
-    ``shots`` fired) is the right answer, so the overflow is silenced, not avoided.
-    """
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        g = 1.0 + np.floor(np.log1p(-np.asarray(v, dtype=np.float64)) / math.log1p(-pk))
-    return np.minimum(np.nan_to_num(g, nan=float(shots), posinf=float(shots)), shots)
-
-
 class FiringMode(Protocol):
     """How the shots planned for one target are fired."""
 
     name: str
 
-    def fixed_shots(self, pk: float, shots: int) -> int | None:
-        """Shots every engaged target takes, when that does not depend on the draws (else None)."""
-        ...
+    def early_stops(self, pk: float, shots: int) -> list[float]:
+        """Probabilities ``q_j`` such that a target engaged with ``shots`` planned shots
+        uses ``shots - #{j : V < q_j}`` of them, ``V`` being its engagement uniform.
 
-    def drawn_shots(self, v: np.ndarray[Any, Any], pk: float, shots: int) -> FloatArray:
-        """Shots per engaged target from its engagement uniform ``v`` (used when not fixed)."""
+        Salvo: none (every planned shot is fired).  Shoot-look-shoot: ``q_j`` = P(killed
+        within ``j`` shots) for ``j < shots``, so a target killed by shot ``G`` stops there:
+        it uses ``min(shots, G)``, with the same ``V`` that decides the kill.
+        """
         ...
 
 
@@ -68,11 +54,8 @@ class Salvo:
 
     name = "salvo"
 
-    def fixed_shots(self, pk: float, shots: int) -> int | None:
-        return shots
-
-    def drawn_shots(self, v: np.ndarray[Any, Any], pk: float, shots: int) -> FloatArray:
-        return np.full(np.shape(v), float(shots))
+    def early_stops(self, pk: float, shots: int) -> list[float]:
+        return []
 
 
 class ShootLookShoot:
@@ -80,15 +63,8 @@ class ShootLookShoot:
 
     name = "shoot_look_shoot"
 
-    def fixed_shots(self, pk: float, shots: int) -> int | None:
-        if pk <= 0.0:
-            return shots  # no shot ever kills: all are fired
-        if pk >= 1.0:
-            return 1      # the first shot always kills
-        return None
-
-    def drawn_shots(self, v: np.ndarray[Any, Any], pk: float, shots: int) -> FloatArray:
-        return shots_until_kill(v, pk, shots)
+    def early_stops(self, pk: float, shots: int) -> list[float]:
+        return [kill_probability(pk, j) for j in range(1, shots)]
 
 
 FIRING_MODES: dict[str, FiringMode] = {m.name: m for m in (Salvo(), ShootLookShoot())}
@@ -112,12 +88,9 @@ class Doctrine:
         """Whether a low stock changes the shots per target at all."""
         return self.reduced_shots != self.shots
 
-    def fixed_shots(self, pk: float, shots: int) -> int | None:
-        return self.mode.fixed_shots(pk, shots)
-
-    def shots_taken(self, v: np.ndarray[Any, Any], pk: float, shots: int) -> FloatArray:
-        """Shots each engaged target takes (per-munition; see :meth:`fixed_shots` first)."""
-        return self.mode.drawn_shots(v, pk, shots)
+    def levels(self) -> list[int]:
+        """The distinct shots-per-target this doctrine can plan."""
+        return sorted({self.shots, self.reduced_shots})
 
 
 def build_doctrine(spec: DoctrineSpec) -> Doctrine:

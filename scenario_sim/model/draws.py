@@ -1,29 +1,65 @@
-"""Per-munition draws and the counting tricks that make them cheap.
+"""Per-munition draws and the counting that makes them cheap.
 
-A replication draws one uniform per munition per stream, laid out in blocks by wave (see
-``World._blocks``).  Counting over a wave's block is a difference of prefix sums, or one
-``np.add.reduceat`` pass when only a few ranges are needed; both avoid a Python loop over
-munitions.  Shared by the air-defence and consequence resolutions.
+A replication draws one uniform 32-bit integer per munition per stream, laid out in blocks by
+wave (see ``World._blocks``).  A probability ``p`` becomes an integer threshold
+(:func:`threshold`): ``U < ceil(p * 2^32)`` happens with probability ``p`` to within 2^-32,
+and nested events are nested thresholds on the same ``U`` (within reach, then destroyed;
+hit, then which target).  Everything a resolution needs is then a count of ``U < T`` over
+the first ``m`` munitions of each wave's block, which :func:`range_counts` does for every
+wave in one ``np.add.reduceat`` pass, with no Python loop over munitions and no array
+larger than the draws themselves.  Shared by the air-defence and consequence resolutions.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
+U32Array = np.ndarray[Any, np.dtype[np.uint32]]
+BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
+
+FULL = 1 << 32
+"""Threshold of an event of probability 1 (every 32-bit ``U`` is below it)."""
 
 
 @dataclass
 class Blocks:
     """Layout of the per-munition draws: wave *w*'s class-*c* munitions are draws
     ``starts[w, c] ..`` of arrays of length ``totals[c]`` (see ``World._blocks``).  Every
-    per-munition stream (each air-defence layer, hits, targets) uses the same layout."""
+    per-munition stream (each air-defence layer, the hits) uses the same layout.  ``order``
+    lists the waves in layout order (the same for every class), the order in which their
+    blocks sit in the arrays."""
 
     starts: IntArray   # (W, C)
     totals: IntArray   # (C,)
+    order: IntArray    # (W,)
+
+
+def threshold(p: float) -> int:
+    """The integer ``T`` with ``P(U < T) = T / 2^32`` closest above ``p`` (clamped to [0, 2^32])."""
+    if not p > 0.0:  # also NaN
+        return 0
+    return FULL if p >= 1.0 else min(FULL, math.ceil(p * FULL))
+
+
+def sub_threshold(p: float, t: int) -> int:
+    """Threshold of ``V < p`` where ``V = U / t`` is uniform given ``U < t`` (nested events)."""
+    if not p > 0.0:
+        return 0
+    return t if p >= 1.0 else min(t, math.ceil(p * t))
+
+
+def below(u: U32Array, t: int) -> BoolArray:
+    """``u < t`` for a threshold from :func:`threshold` (which may be 2^32, beyond uint32)."""
+    if t >= FULL:
+        return np.ones(u.shape[0], dtype=bool)
+    if t <= 0:
+        return np.zeros(u.shape[0], dtype=bool)
+    return u < t
 
 
 def prefix(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -41,29 +77,30 @@ def prefix_bool(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return out
 
 
-def range_counts(x: np.ndarray[Any, Any], st: IntArray, m: IntArray) -> IntArray:
+def range_counts(x: np.ndarray[Any, Any], blocks: Blocks, st: IntArray, m: IntArray) -> IntArray:
     """``sum(x[st[w] : st[w] + m[w]])`` for every wave *w*, in one pass over ``x``.
 
-    ``x`` is a boolean or small-integer array.  Blocks never overlap and ``m`` never exceeds
-    a block, so once the ranges are sorted by start ``np.add.reduceat`` can do this without
-    a prefix array.
+    ``x`` is boolean (or int8) with at least one element past every range (the draws carry
+    a pad element).  The ranges are visited in layout order, so the pass reads ``x`` once
+    from start to end; blocks never overlap and ``m`` never exceeds a block.
     """
     W = st.shape[0]
     if W == 0:
         return np.zeros(0, dtype=np.int64)
-    order = np.argsort(st, kind="stable")
-    xi = np.zeros(x.shape[0] + 1, dtype=np.int8)  # padded: st + m may equal len(x)
-    xi[:-1] = x
-    idx = np.empty(2 * W, dtype=np.int64)
-    idx[0::2] = st[order]
-    idx[1::2] = st[order] + m[order]
-    sums = np.add.reduceat(xi, idx, dtype=np.int64)[0::2]
+    o = blocks.order
     out = np.empty(W, dtype=np.int64)
-    out[order] = np.where(m[order] > 0, sums, 0)
+    out[o] = sorted_range_counts(x, st[o], m[o])
     return out
 
 
-def uniforms(rng: np.random.Generator, n: int) -> np.ndarray[Any, Any]:
-    """``n`` uniforms on [0, 1) in single precision: 24 bits are ample for comparisons with
-    probabilities, and half the cost of doubles for the ~10^5 munitions of a year."""
-    return rng.random(n, dtype=np.float32)
+def sorted_range_counts(x: np.ndarray[Any, Any], st: IntArray, m: IntArray) -> IntArray:
+    """``sum(x[st[k] : st[k] + m[k]])`` for ranges sorted by start, not overlapping, and
+    ending before the last element of ``x``."""
+    if st.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    idx = np.empty(2 * st.shape[0], dtype=np.int64)
+    idx[0::2] = st
+    idx[1::2] = st + m
+    xv = x.view(np.int8) if x.dtype == np.bool_ else x
+    sums = np.add.reduceat(xv, idx, dtype=np.int32)[0::2]
+    return np.where(m > 0, sums, 0).astype(np.int64)

@@ -8,12 +8,18 @@ listeners on the contact broadcast:
 
 * ``contacts.scheduled`` / ``contacts.stochastic`` broadcast contacts to the attacker
   (surge plans), the air defence (readiness rule) and civil defence (activation rule);
-* ``attacker.waves`` (the schedule strategy) and one ``attacker.surge`` process per planned
-  surge launch waves, capped by stock; a surge plan is told to the early-warning rule;
+* the attacker plans a surge wave on a contact and tells the early-warning rule;
 * ``air_defense.<system>.resupply`` delivers interceptors.
 
-Each wave is recorded with its time, launches per class, the readiness level and whether
-civil defence was active at that moment.
+**Between the phases, the wave table.**  Wave opportunities are a calendar, not events:
+ordinary waves at the schedule's times (``attacker.waves``: every night, or a Poisson
+process) and the planned surge waves, in the order SimPy would have fired them (time, then
+the time each was scheduled).  Stock caps, stockpiling, readiness and civil-defence state
+are evaluated on the whole table at once.  This is exact, not an approximation: a wave's
+launches depend only on earlier waves (sequential capping, done as a cumulative sum with a
+loop only from the first capped wave), and every readiness raise, civil-defence window and
+stockpiling window is known from the moment it is planned, which is never after it starts
+to apply (``tests/test_pinned.py`` holds the bytes identical to the one-event-per-wave engine).
 
 **Phase 2, resolution (numpy).**  The recorded waves pass through the air-defence layers
 (:func:`~scenario_sim.model.airdefense.resolve_layers`) and their leakers become hits, harm
@@ -42,15 +48,18 @@ import simpy
 
 from scenario_sim.lang.schema import Scenario
 from scenario_sim.model.airdefense import AirDefense, resolve_layers, stock_by_day
-from scenario_sim.model.attacker import Attacker
+from scenario_sim.model.attacker import Attacker, WavePlan
 from scenario_sim.model.clock import BOOKKEEPING_TIME, WAVE_TIME
 from scenario_sim.model.compiled import CompiledScenario, compile_scenario
 from scenario_sim.model.consequences import CivilDefense, resolve_consequences
 from scenario_sim.model.contacts import ContactBus, scheduled_contacts, stochastic_contacts
 from scenario_sim.model.draws import Blocks
+from scenario_sim.model.limits import ModelLimitError
 from scenario_sim.model.outcomes import Tally, evaluate
-from scenario_sim.model.response import Responses
 from scenario_sim.model.rng import Streams
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
 
 @dataclass
@@ -81,34 +90,6 @@ class Replication:
     NaN where the scenario has no such mechanism), kept apart from the outcomes."""
 
 
-class WaveLog:
-    """The record of every wave opportunity, with the readiness and civil-defence state it met."""
-
-    def __init__(self, air_defense: AirDefense, civil_defense: CivilDefense):
-        self._ad = air_defense
-        self._cd_rule = civil_defense
-        self.times: list[float] = []
-        self.launched: list[list[int]] = []
-        self.nominal: list[list[int]] = []
-        self.slot: list[int] = []
-        self.ready: list[float] = []
-        self.cd: list[bool] = []
-        self.spared: list[int] = []
-        self.responses: Responses | None = None  # the attacker's, once it exists (pauses spare targets)
-
-    def record(self, t: float, launched: list[int], nominal: list[int], slot: int) -> None:
-        """Called by the attacker for every wave opportunity (slot >= 0: a surge)."""
-        self.times.append(t)
-        self.launched.append(launched)
-        self.nominal.append(nominal)
-        self.slot.append(slot)
-        ad, cd = self._ad, self._cd_rule
-        self.ready.append(ad.readiness(t) if ad.raises else ad.baseline)
-        self.cd.append(cd.active(t) if cd.windows else cd.spec.always_active)
-        rs = self.responses
-        self.spared.append(rs.spared(t) if rs is not None and rs.windows else 0)
-
-
 @dataclass
 class Components:
     """The parts a :class:`World` is made of; :meth:`standard` builds the model's own."""
@@ -119,18 +100,13 @@ class Components:
     attacker: Attacker
     air_defense: AirDefense
     civil_defense: CivilDefense
-    log: WaveLog
 
     @classmethod
     def standard(cls, model: CompiledScenario, seed: int, replication: int) -> Components:
         env = simpy.Environment()
         streams = Streams(seed, replication)
-        air_defense = AirDefense(env, model, streams)
-        civil_defense = CivilDefense(env, model)
-        log = WaveLog(air_defense, civil_defense)
-        attacker = Attacker(env, model, streams, log.record)
-        log.responses = attacker.responses
-        return cls(env, streams, ContactBus(), attacker, air_defense, civil_defense, log)
+        return cls(env, streams, ContactBus(), Attacker(env, model, streams), AirDefense(env, model, streams),
+                   CivilDefense(env, model))
 
 
 class World:
@@ -145,13 +121,12 @@ class World:
         self.attacker = components.attacker
         self.air_defense = components.air_defense
         self.civil_defense = components.civil_defense
-        self.log = components.log
         # Listener order is fixed (and irrelevant to the draws: each listener has its own
         # stream); the attacker goes first so a surge planned on a contact is known at once.
         self.bus.subscribe(self.attacker.on_contact)
         self.bus.subscribe(self.air_defense.on_contact)
         self.bus.subscribe(self.civil_defense.on_contact)
-        self.attacker.surge_planned_listeners.append(self.air_defense.on_surge_planned)
+        self.attacker.surge_planned_listeners.append(self.air_defense.on_surges_planned)
 
     @classmethod
     def create(cls, model: CompiledScenario, seed: int, replication: int) -> World:
@@ -168,27 +143,26 @@ class World:
         if st is not None:
             env.process(stochastic_contacts(env, self.bus, st.rate_per_day, st.kind, m.contact_rate_factor,
                                             float(m.horizon), self.streams.rng("contacts.stochastic"),
-                                            float(s.day_of(st.start))))
-        for p in self.attacker.processes():
-            env.process(p)
+                                            float(s.day_of(st.start)), m.limits.contacts))
         for p in self.air_defense.processes():
             env.process(p)
         env.run(until=m.horizon)
 
     def resolve(self, timeseries: bool, trace: bool) -> Replication:
-        """Phase 2: resolve the recorded waves and compute the outcomes."""
+        """Phase 2: lay out the waves, resolve them and compute the outcomes."""
         m = self.model
-        C = m.n_classes
-        log = self.log
-        W = len(log.times)
-        times = np.asarray(log.times, dtype=float)
-        launched = np.asarray(log.launched, dtype=np.int64).reshape(W, C)
-        readiness = np.asarray(log.ready, dtype=float)
-        cd = np.asarray(log.cd, dtype=bool)
-        blocks = self._blocks(W, C)
+        plan = self.attacker.plan()
+        W = plan.times.shape[0]
+        if m.limits.waves < W:
+            raise ModelLimitError(f"more than {m.limits.waves} waves in one replication")
+        times = plan.times
+        launched = self.attacker.launch(plan, self.attacker.requests(plan))
+        readiness = self.air_defense.readiness_at(times)
+        cd = self.civil_defense.active_at(times)
+        blocks = self._blocks(plan)
         leaked, layers = resolve_layers(m, self.streams, times, launched, readiness, self.air_defense.deliveries,
                                         blocks)
-        spared = np.asarray(log.spared, dtype=np.int64)
+        spared = self._spared(times)
         cons = resolve_consequences(m, self.streams, times, launched, leaked, cd, blocks,
                                     spared if spared.any() else None)
         out = evaluate(Tally(m, launched, leaked, layers, cons, self.attacker.surges, len(self.bus.log)))
@@ -198,14 +172,22 @@ class World:
         waves = None
         if trace:
             intercepted = launched - leaked
-            waves = [Wave(float(times[w]), log.slot[w] >= 0, launched[w].tolist(), intercepted[w].tolist(),
+            waves = [Wave(float(times[w]), bool(plan.slot[w] >= 0), launched[w].tolist(), intercepted[w].tolist(),
                           leaked[w].tolist(), cons.hits[w].tolist(), float(readiness[w]), bool(cd[w]),
                           {lr.name: lr.killed[w].tolist() for lr in layers}) for w in range(W)]
         draws = {"surge_probability": float(self.attacker.surge_probability),
                  "pause_probability": self.attacker.responses.pause_probability}
         return Replication(out, ts, waves, [c.time for c in self.bus.log], draws)
 
-    def _blocks(self, W: int, C: int) -> Blocks:
+    def _spared(self, times: FloatArray) -> IntArray:
+        """Per wave, the bit mask of target classes a pause spares (0 outside pauses)."""
+        mask = np.zeros(times.shape[0], dtype=np.int64)
+        for w in self.attacker.responses.windows:
+            if w.spared:
+                mask[(times >= w.start) & (times < w.end)] |= w.spared
+        return mask
+
+    def _blocks(self, plan: WavePlan) -> Blocks:
         """Where each wave's munitions sit in the per-class draw arrays.
 
         Ordinary wave opportunities come first, in order, each reserving its *nominal* size
@@ -214,9 +196,10 @@ class World:
         nor on which surges happened, which keeps common random numbers aligned wave by wave
         between sets that differ in production, sanctions or surge behaviour.
         """
-        nominal = np.asarray(self.log.nominal, dtype=np.int64).reshape(W, C)
-        slots = np.asarray(self.attacker.slots, dtype=np.int64).reshape(-1, C)
-        slot = np.asarray(self.log.slot, dtype=np.int64)
+        W, C = plan.nominal.shape
+        nominal = plan.nominal
+        slots = self.attacker.slots
+        slot = plan.slot
         ordinary = slot < 0
         starts = np.zeros((W, C), dtype=np.int64)
         ord_sizes = nominal[ordinary]
@@ -228,7 +211,13 @@ class World:
         slot_starts = tail + np.vstack([np.zeros((1, C), dtype=np.int64), np.cumsum(slots, axis=0)])
         starts[~ordinary] = slot_starts[slot[~ordinary]]
         totals = tail + slots.sum(axis=0)
-        return Blocks(starts, totals)
+        if (totals > self.model.limits.munitions).any():
+            c = int(np.argmax(totals))
+            raise ModelLimitError(f"{totals[c]} {self.model.classes[c]} munitions in one replication; the model's "
+                                  f"limit is {self.model.limits.munitions:.3g} per class")
+        surge_rows = np.flatnonzero(~ordinary)
+        order = np.r_[np.flatnonzero(ordinary), surge_rows[np.argsort(slot[surge_rows], kind="stable")]]
+        return Blocks(starts, totals, order.astype(np.int64))
 
     def _timeseries(self, times: Any, launched: Any, leaked: Any, layers: Any) -> dict[str, np.ndarray[Any, Any]]:
         m = self.model
