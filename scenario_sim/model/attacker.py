@@ -299,18 +299,17 @@ class Attacker:
         return launched
 
     def _launch_from(self, c: int, w0: int, n: IntArray, days: IntArray, used: int) -> IntArray:
-        out = n.copy()
-        cum = self.model.cum_production_array[:, c].tolist()
+        cum = self.model.cum_production
         initial, reserve = self.initial[c], self.reserve[c]
-        nl, dl = n.tolist(), days.tolist()
-        for w in range(w0, len(nl)):
-            k = nl[w]
+        out, dl = n.tolist(), days.tolist()
+        for w in range(w0, len(out)):
+            k = out[w]
             if k > 0:
-                avail = initial + cum[dl[w]] - used - reserve
+                avail = initial + cum[dl[w]][c] - used - reserve
                 m = k if k <= avail else max(0, math.floor(avail))
                 used += m
                 out[w] = m
-        return out
+        return np.asarray(out, dtype=np.int64)
 
     # -- listeners -------------------------------------------------------------------
     def on_contact(self, contact: Contact) -> None:

@@ -158,11 +158,16 @@ def resolve_consequences(model: CompiledScenario, streams: Streams, times: Float
     loss = e.loss_per_hit * (1.0 - e.protection)
     per_day = np.bincount(times.astype(np.int64), weights=energy_hits, minlength=model.horizon)
     level = e.initial
-    series = np.empty(model.horizon)
+    out: list[float] = []
+    record = out.append
     floor, repair = e.floor, e.repair_per_day
-    for d, nh in enumerate(per_day.tolist()):
+    for nh in per_day.tolist():  # plain floats and comparisons: this loop runs every day
         if nh:
-            level = max(floor, level - nh * loss)
-        series[d] = level
-        level = min(1.0, level + repair)
-    return ConsequenceResult(hits, energy_hits, civ_hits, harm, series)
+            level = level - nh * loss
+            if level < floor:
+                level = floor
+        record(level)
+        level = level + repair
+        if level > 1.0:
+            level = 1.0
+    return ConsequenceResult(hits, energy_hits, civ_hits, harm, np.asarray(out, dtype=np.float64))
