@@ -668,7 +668,7 @@ def test_nan_and_inf_are_rejected_where_written(tmp_path: Path, capsys: Any, old
      "attacker.waves.classes.drone.size", "per-munition draws, over the budget of 4e+07"),
     ({"horizon_days": 3650, "attacker": {"waves": {"schedule": "poisson", "waves_per_day": 24, "classes": {
         "drone": {"probability": 0.0}}}}, "contacts": {"stochastic": {"rate_per_day": 10}}},
-     "attacker.waves.waves_per_day", "events (waves, contacts, deliveries), over the budget of 1e+05"),
+     "attacker.waves.waves_per_day", "events (waves, contacts, deliveries), over the budget of 5e+04"),
 ])
 def test_values_that_would_hang_or_exhaust_memory_are_located_errors(tmp_path: Path, edit: dict[str, Any],
                                                                      field: str, message: str) -> None:

@@ -38,7 +38,7 @@ from scenario_sim.lang.schema import Scenario
 MAX_DRAWS_PER_REPLICATION = 40_000_000
 """Expected per-munition draws (munitions x (engaging layers + consequence draws))."""
 
-MAX_EVENTS_PER_REPLICATION = 100_000
+MAX_EVENTS_PER_REPLICATION = 50_000
 """Expected wave opportunities + contacts + deliveries."""
 
 MAX_WAVE = 10_000_000

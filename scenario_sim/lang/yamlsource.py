@@ -75,6 +75,9 @@ class SourceMap(dict[str, Any]):
         self.mark = mark
         self.marks = {}
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> SourceMap:
+        return copy_tree(self)  # type: ignore[no-any-return]
+
 
 class SourceList(list[Any]):
     """A list that remembers the mark of itself and of each item."""
@@ -86,6 +89,35 @@ class SourceList(list[Any]):
         super().__init__(*args)
         self.mark = mark
         self.marks = [None] * len(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SourceList:
+        return copy_tree(self)  # type: ignore[no-any-return]
+
+
+def copy_tree(value: Any) -> Any:
+    """A deep copy of a document tree, several times faster than ``copy.deepcopy``.
+
+    Documents are trees (an alias is built into a fresh copy, see ``_Builder``) of
+    SourceMap/SourceList/dict/list over immutable scalars (text, numbers, booleans, None,
+    dates) and frozen marks, so no memo is needed and marks and scalars are shared.
+    Validating a set copies the baseline document once; this keeps that cheap.
+    """
+    t = type(value)
+    if t is SourceMap:
+        out = SourceMap(mark=value.mark)
+        for k, v in value.items():
+            out[k] = copy_tree(v)
+        out.marks = dict(value.marks)
+        return out
+    if t is SourceList:
+        lst = SourceList([copy_tree(v) for v in value], mark=value.mark)
+        lst.marks = list(value.marks)
+        return lst
+    if t is dict:
+        return {k: copy_tree(v) for k, v in value.items()}
+    if t is list:
+        return [copy_tree(v) for v in value]
+    return value
 
 
 def _mark(file: str, node: yaml.Node) -> Mark:
