@@ -234,17 +234,22 @@ def _prim_plot(d: Discovery) -> Any:
     a.set_ylabel("density (share inside that are labelled)")
     a.set_title("peeling trajectory (square: reported box)")
     fig.colorbar(sc, ax=a, label="inputs restricted")
-    lim = d.limits[d.limits["categories"] == ""]
-    for i, r in enumerate(lim.to_dict("records")):
+    labels = []
+    for i, r in enumerate(d.limits.to_dict("records")):
+        labels.append(str(r["input"]))
+        b.plot([0, 1], [i, i], color="#bbbbbb", linewidth=6)
+        if r["categories"]:  # a categorical input (the world): name the values kept
+            b.plot([0, 1], [i, i], color="black", linewidth=6)
+            b.text(0.5, i + 0.25, f"only {r['categories']}", fontsize=7, ha="center")
+            continue
         span = (r["full_high"] - r["full_low"]) or 1.0
         lo, hi = (r["low"] - r["full_low"]) / span, (r["high"] - r["full_low"]) / span
-        b.plot([0, 1], [i, i], color="#bbbbbb", linewidth=6)
         b.plot([lo, hi], [i, i], color="black", linewidth=6)
         b.text(lo, i + 0.25, f"{r['low']:.3g}", fontsize=7)
         b.text(hi, i + 0.25, f"{r['high']:.3g}", fontsize=7, ha="right")
-    b.set_yticks(range(len(lim)), [str(v) for v in lim["input"]])
+    b.set_yticks(range(len(labels)), labels)
     b.set_xlim(-0.02, 1.02)
-    b.set_ylim(-0.7, max(0.7, len(lim) - 0.3))
+    b.set_ylim(-0.7, max(0.7, len(labels) - 0.3))
     b.set_xlabel("position within the sampled range (0 = low end, 1 = high end)")
     b.set_title("box limits (black) within each input's range (grey)")
     return fig
@@ -269,9 +274,13 @@ def _sensitivity_plot(res: Sensitivity) -> Any:
                                                                    "mu_star": "mu*"}[col])
         ax.set_yticks(y, inputs)
         ax.invert_yaxis()
+        if rows[col].isna().all():
+            ax.text(0.5, 0.5, "the effect does not vary across cases: no indices", transform=ax.transAxes,
+                    ha="center", va="center")
         ax.set_title(f"{s}: effect on {res.outcome} vs baseline" + (f" (world: {shown})" if shown else ""))
         ax.set_xlabel("share of variance" if col != "mu_star" else f"{res.unit} per step")
         ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
     return fig
 
 
