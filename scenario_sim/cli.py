@@ -159,6 +159,10 @@ def _register_optional_commands() -> None:
     from scenario_sim import deep_cli
 
     deep_cli.register(cli)
+    # deep uncertainty: explore, the ensemble runner (issue 10)
+    from scenario_sim import explore_cli
+
+    explore_cli.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

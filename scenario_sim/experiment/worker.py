@@ -49,6 +49,23 @@ class Payload:
         """Identity of the whole payload: a worker reuses compiled models only for the same one."""
         return hashlib.sha256(pickle.dumps(self)).hexdigest()
 
+    def compile(self) -> Any:
+        """What a worker builds once per payload before any chunk: every set, compiled.
+
+        A subclass (``scenario-sim explore``'s :class:`~scenario_sim.experiment.ensemble.EnsemblePayload`)
+        builds its own state and overrides :meth:`run`; the executors then run it unchanged.
+        """
+        return {name: compile_scenario(s) for name, s in self.sets.items()}
+
+    def run(self, state: Any, start: int, count: int) -> ChunkResult:
+        """Run replications [start, start+count) of every set; never raises for a model error."""
+        t0 = time.perf_counter()
+        cols = _Columns(count * len(state), self.outcomes)
+        for rep in range(start, start + count):
+            for name in state:
+                cols.add(self, state, name, rep)
+        return ChunkResult(start, count, cols.columns(), cols.timeseries(), time.perf_counter() - t0)
+
 
 @dataclass
 class ChunkResult:
@@ -61,7 +78,7 @@ class ChunkResult:
     seconds: float
 
 
-_compiled: dict[str, tuple[Payload, dict[str, CompiledScenario]]] = {}
+_compiled: dict[str, tuple[Payload, Any]] = {}
 
 _replication_hook: Callable[[str, int], None] | None = None
 """Tests only: called before each replication (see the module notes)."""
@@ -94,11 +111,11 @@ def watch_parent() -> None:
     threading.Thread(target=wait_then_exit, name="scenario-sim-parent-watch", daemon=True).start()
 
 
-def _load(payload: Payload) -> tuple[Payload, dict[str, CompiledScenario]]:
+def _load(payload: Payload) -> tuple[Payload, Any]:
     key = payload.key()
     if key not in _compiled:
         _compiled.clear()
-        _compiled[key] = (payload, {name: compile_scenario(s) for name, s in payload.sets.items()})
+        _compiled[key] = (payload, payload.compile())
     return _compiled[key]
 
 
@@ -163,16 +180,11 @@ class _Columns:
 
 
 def run_chunk(start: int, count: int, payload: Payload | None = None) -> ChunkResult:
-    """Run replications [start, start+count) of every set; never raises for a model error."""
-    t0 = time.perf_counter()
+    """Run work unit (start, count) of the worker's payload (:meth:`Payload.run`)."""
     if payload is None:
         if not _compiled:
             raise RuntimeError("worker was not initialised with a payload")
-        payload, models = next(iter(_compiled.values()))
+        payload, state = next(iter(_compiled.values()))
     else:
-        payload, models = _load(payload)
-    cols = _Columns(count * len(models), payload.outcomes)
-    for rep in range(start, start + count):
-        for name in models:
-            cols.add(payload, models, name, rep)
-    return ChunkResult(start, count, cols.columns(), cols.timeseries(), time.perf_counter() - t0)
+        payload, state = _load(payload)
+    return payload.run(state, start, count)

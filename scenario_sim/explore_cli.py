@@ -1,0 +1,96 @@
+"""The ``scenario-sim explore`` command: cases x worlds x sets on common random numbers.
+
+The engine is :mod:`scenario_sim.experiment.ensemble`; the analyses of its folder are the
+``robust``, ``discover``, ``sensitivity`` and ``export`` commands (:mod:`scenario_sim.deep_cli`)
+and ``scenario-sim report``.  Kept in a module of its own so :mod:`scenario_sim.cli` only
+registers it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from scenario_sim.bundled import resolve
+
+
+def _split(values: tuple[str, ...]) -> list[str] | None:
+    out = [v.strip() for val in values for v in val.split(",") if v.strip()]
+    return out or None
+
+
+def register(group: click.Group) -> None:
+    """Add the explore command to ``group``."""
+
+    @group.command(name="explore")
+    @click.argument("scenario", required=False, metavar="[SCENARIO]")
+    @click.option("--cases", type=click.IntRange(min=1), default=100, show_default=True,
+                  help="Cases to sample (sobol: N, a power of 2, giving N*(D+2) cases; morris: trajectories, "
+                       "giving N*(D+1) cases; grid: at most this many).")
+    @click.option("--sampler", type=click.Choice(["lhs", "sobol", "grid", "morris"]), default="lhs",
+                  show_default=True, help="How cases are sampled (scipy.stats.qmc / SALib).")
+    @click.option("-n", "--replications", type=click.IntRange(min=1), default=10, show_default=True,
+                  help="Replications per set in every case and world.")
+    @click.option("--worlds", multiple=True, metavar="NAME[,NAME]", help="Worlds to run (default: all).")
+    @click.option("--sets", multiple=True, metavar="NAME[,NAME]", help="Recommendation sets (default: all).")
+    @click.option("--inputs", multiple=True, metavar="NAME[,NAME]",
+                  help="Uncertain inputs to vary (default: all; the others keep their baseline values).")
+    @click.option("--seed", type=click.IntRange(min=0), help="Master seed (default: the scenario's; recorded).")
+    @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
+    @click.option("--executor", type=click.Choice(["process", "dask", "inprocess"]), default="process",
+                  show_default=True, help="Where replications run.")
+    @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a local cluster).")
+    @click.option("--chunk-size", type=click.IntRange(min=1),
+                  help="Replications per work unit (default: all of a case and world; results do not depend on it).")
+    @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
+                  help="Results root; the run goes in OUT/<scenario>/explore-<timestamp>-<id>/.")
+    @click.option("--resume", "resume_dir", type=click.Path(), metavar="RUN_DIR", help="Finish an interrupted explore.")
+    @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+    def explore_cmd(scenario: str | None, cases: int, sampler: str, replications: int, worlds: tuple[str, ...],
+                    sets: tuple[str, ...], inputs: tuple[str, ...], seed: int | None, jobs: int | None,
+                    executor: str, scheduler: str | None, chunk_size: int | None, out: str,
+                    resume_dir: str | None, quiet: bool) -> None:
+        """Run every set in every sampled case and world, on common random numbers within a case.
+
+        SCENARIO is a scenario file or a bundled name (default: reference); its `uncertainties:`
+        are sampled and its `worlds:` crossed with the cases. Writes a run folder with
+        manifest.json, scenario.yaml, cases.parquet (one row per case) and replications.parquet
+        (set, case, world, replication, outcomes, draw.* columns). Analyse it with
+        `scenario-sim robust|discover|sensitivity RUN` or `scenario-sim report RUN`.
+        Exit status: 0 ok, 1 some replications failed, 2 bad input, 130 interrupted.
+        """
+        from scenario_sim.commands import _Progress
+        from scenario_sim.errors import UserError
+        from scenario_sim.experiment.ensemble import plan_explore, resume_explore, run_explore
+        from scenario_sim.experiment.executors import make_executor
+
+        if resume_dir is not None:
+            given = click.get_current_context().params
+            if scenario or seed is not None or worlds or sets or inputs or chunk_size \
+                    or given["cases"] != 100 or given["sampler"] != "lhs" or given["replications"] != 10:
+                raise UserError("--resume: takes its scenario, design, seed, sets, worlds and replications from "
+                                "the run folder; give only --jobs/--executor/--scheduler with it")
+            ex = make_executor(executor, jobs, scheduler)
+            with _Progress(sys.stderr.isatty() and not quiet, "exploring") as progress:
+                result = resume_explore(resume_dir, ex, progress=progress)
+        else:
+            plan = plan_explore(resolve(scenario), cases=cases, sampler=sampler, replications=replications,
+                                worlds=_split(worlds), sets=_split(sets), inputs=_split(inputs), seed=seed,
+                                chunk_size=chunk_size, out=out)
+            ex = make_executor(executor, jobs, scheduler)
+            with _Progress(sys.stderr.isatty() and not quiet, "exploring") as progress:
+                result = run_explore(plan, ex, progress=progress)
+        m = result.manifest
+        ex_info = m["explore"]
+        n_worlds = len(ex_info["worlds"])
+        click.echo(f"results: {result.run_dir}  ({ex_info['cases']} cases x {n_worlds} world"
+                   f"{'s' if n_worlds != 1 else ''} x {len(m['sets'])} sets x {m['replications_target']} "
+                   f"replications, {ex_info['sampler']}, seed {m['seed']}, {m['timings'].get('wall_seconds')} s)")
+        click.echo(f"next: scenario-sim robust {result.run_dir}   (or: scenario-sim report {result.run_dir})")
+        if result.failures:
+            first = m["failures"]["first"][0]
+            click.echo(f"{result.failures} replication(s) failed and were left out; first: set {first['set']}, "
+                       f"case {first['case']}, world {first['world'] or '-'}, replication {first['replication']}: "
+                       f"{first['error']} (all in manifest.json)", err=True)
+            sys.exit(1)
