@@ -551,3 +551,15 @@ def test_calibrate_then_simulate_round_trip(tmp_path: Path) -> None:
         # the observed total is one draw of the same quantity: within 3 simulated sd of the simulated mean
         assert abs(mean - observed) <= 3 * sd + 1, (c, observed, mean, sd)
         assert abs(mean - observed) <= 0.5 * observed + 2, (c, observed, mean)
+
+
+def test_bad_mapping_yaml_and_malformed_contacts_are_one_line(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    m = tmp_path / "map.yaml"
+    m.write_text("classes:\n  shahed: [shahed\n  cruise: [kalibr]\n")
+    code, _, err = _cli(["calibrate", str(EXCERPT), "--mapping", str(m), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and f"{m}:" in err and "invalid YAML" in err and len(err.strip().splitlines()) == 1, err
+    c = tmp_path / "contacts.csv"
+    c.write_text('date,kind,status\n2025-02-12,call,"confirmed\n')
+    code, _, err = _cli(["calibrate", str(EXCERPT), "--contacts", str(c), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and str(c) in err and len(err.strip().splitlines()) == 1, err

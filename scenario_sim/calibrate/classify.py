@@ -53,7 +53,11 @@ def load_mapping(path: str | Path | None = None) -> Mapping:
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise DataError(f"{name}: invalid YAML ({exc})") from None
+        # PyYAML's message spans several lines; keep one, located at its mark.
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DataError(f"{name}{where}: invalid YAML ({what})") from None
     if not isinstance(data, dict) or not isinstance(data.get("classes"), dict):
         raise DataError(f"{name}: classes: expected a mapping of class name -> list of patterns")
     rules = []

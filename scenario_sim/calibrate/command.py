@@ -525,7 +525,8 @@ def summary_text(result: dict[str, Any]) -> str:
         lines.append(f"  {c:10s} attack on {w['share_of_days']:.1%} of {w['days']} days; mean {f['mean']:.4g} "
                      f"[{f['mean_ci'][0]:.4g}, {f['mean_ci'][1]:.4g}], dispersion {f['dispersion']:.3g} "
                      f"[{f['dispersion_ci'][0]:.3g}, {f['dispersion_ci'][1]:.3g}]; growth "
-                     f"{g.get('growth_per_month', math.nan):+.1%}/month")
+                     f"{g.get('growth_per_month', math.nan):+.1%}/month"
+                     + (" (degenerate: the fragment uses the fallback, see the warning)" if "degenerate" in f else ""))
     for spec in result.get("layers", {}).values():
         pks = ", ".join(f"{c} {v:.3f}" for c, v in spec["pk"].items())
         lines.append(f"layer {spec['layer']}: pk {pks} ({spec['rule']})")

@@ -31,25 +31,32 @@ def read_contacts(path: str | Path) -> list[ContactRow]:
         raise DataError(f"{name}: no such file") from None
     except OSError as exc:
         raise DataError(f"{name}: cannot read ({exc.strerror})") from None
+    try:
+        with f:
+            return _rows(csv.DictReader(f, strict=True), name)
+    except csv.Error as exc:
+        raise DataError(f"{name}: malformed CSV ({exc})") from None
+
+
+def _rows(reader: csv.DictReader[str], name: str) -> list[ContactRow]:
+    """Parse and check every row; a bad cell is an error naming its line and field."""
     out = []
-    with f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames:
-            raise DataError(f"{name}: empty file (expected a header with date, kind, status)")
-        missing = [c for c in ("date", "kind", "status") if c not in reader.fieldnames]
-        if missing:
-            raise DataError(f"{name}:1: missing column(s) {', '.join(missing)} (expected date, kind, status)")
-        for row in reader:
-            line = reader.line_num
-            try:
-                d = dt.date.fromisoformat((row["date"] or "").strip())
-            except ValueError:
-                raise DataError(f"{name}:{line}: date: expected YYYY-MM-DD (got {row['date']!r})") from None
-            kind = (row["kind"] or "").strip().lower()
-            if kind not in ("call", "meeting"):
-                raise DataError(f"{name}:{line}: kind: expected 'call' or 'meeting' (got {row['kind']!r})")
-            status = (row["status"] or "").strip().lower()
-            if status not in ("confirmed", "denied"):
-                raise DataError(f"{name}:{line}: status: expected 'confirmed' or 'denied' (got {row['status']!r})")
-            out.append(ContactRow(d, kind, status, (row.get("note") or "").strip()))
+    if not reader.fieldnames:
+        raise DataError(f"{name}: empty file (expected a header with date, kind, status)")
+    missing = [c for c in ("date", "kind", "status") if c not in reader.fieldnames]
+    if missing:
+        raise DataError(f"{name}:1: missing column(s) {', '.join(missing)} (expected date, kind, status)")
+    for row in reader:
+        line = reader.line_num
+        try:
+            d = dt.date.fromisoformat((row["date"] or "").strip())
+        except ValueError:
+            raise DataError(f"{name}:{line}: date: expected YYYY-MM-DD (got {row['date']!r})") from None
+        kind = (row["kind"] or "").strip().lower()
+        if kind not in ("call", "meeting"):
+            raise DataError(f"{name}:{line}: kind: expected 'call' or 'meeting' (got {row['kind']!r})")
+        status = (row["status"] or "").strip().lower()
+        if status not in ("confirmed", "denied"):
+            raise DataError(f"{name}:{line}: status: expected 'confirmed' or 'denied' (got {row['status']!r})")
+        out.append(ContactRow(d, kind, status, (row.get("note") or "").strip()))
     return out
