@@ -45,6 +45,7 @@ def json_schema() -> dict[str, object]:
     assert isinstance(props, dict)
     props["extends"] = {
         "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-        "description": "file(s) this scenario extends, relative to this file",
+        "description": "file(s) this scenario extends: a .yaml/.yml path relative to this file, or the "
+                       "name of a bundled scenario (e.g. reference)",
     }
     return out
