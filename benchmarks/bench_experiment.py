@@ -35,7 +35,7 @@ def _timed_run(reps: int, jobs: int, executor: str = "process", sets: list[str] 
         t0 = time.perf_counter()
         r = run_experiment(REF, replications=reps, executor=make_executor(executor, jobs), out=tmp, sets=sets)
         dt = time.perf_counter() - t0
-        return dt, reps * len(r.manifest["sets"])
+        return dt, reps * len(r.manifest.sets)
 
 
 def scaling(reps: int) -> None:

@@ -6,7 +6,6 @@ import, and so each layer's command sits next to the others that print results.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -112,37 +111,25 @@ def _preflight_rank_by(scenario: str | None, sets: list[str] | None, rank_by: st
 
 
 def _preflight_resume(run_dir: Path, rank_by: str | None) -> None:
-    """Check --rank-by against the outcomes of the run being resumed, before resuming it."""
+    """Check --rank-by against the outcome catalogue of the run being resumed, before resuming it."""
     if rank_by is None:
         return
-    from scenario_sim.lang import load_scenario
+    from scenario_sim.runs import RunFolder
 
-    scen = run_dir / "scenario.yaml"
-    manifest = run_dir / "manifest.json"
-    if not (scen.exists() and manifest.exists()):
-        return  # the resume itself says what is wrong with the folder
-    sets = json.loads(manifest.read_text()).get("sets") or ["baseline"]
-    _check_outcome("--rank-by", rank_by, _outcomes(load_scenario(scen), list(sets)), ranked=True)
+    folder = RunFolder.open(run_dir)  # a damaged folder is one line here, as in the resume itself
+    _check_outcome("--rank-by", rank_by, folder.outcomes(), ranked=True)
 
 
-def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, write: bool = True) -> None:
-    from scenario_sim.analysis import compare, load_run, ranking, write_comparison
+def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, out: str | None = None) -> None:
+    from scenario_sim.analysis import run_comparison
     from scenario_sim.report.table import caption, render
 
-    data = load_run(run_dir)
-    table = compare(data)
-    if write:
-        write_comparison(run_dir, table)
-    key = rank_by or data.primary
-    names = [o.name for o in data.outcomes]
-    if key not in names:
-        from scenario_sim.errors import UserError
-        from scenario_sim.lang.patch import did_you_mean
-
-        raise UserError(f"--rank-by: unknown outcome {key!r}{did_you_mean(key, names)}")
-    ranked = ranking(table, key)
+    c = run_comparison(run_dir, rank_by, out)
+    for note in c.notes:
+        click.echo(note, err=True)
+    ranked, key = c.ranked, c.rank_by
     unit = str(ranked["unit"].iloc[0])
-    title = f"{data.manifest['scenario']['name']}: ranked by {key} ({unit}, {ranked['direction'].iloc[0]} is better)"
+    title = f"{c.data.manifest.scenario.name}: ranked by {key} ({unit}, {ranked['direction'].iloc[0]} is better)"
     click.echo(render(ranked, fmt_name, title, caption(ranked, int(ranked["n"].min()), len(ranked))))
 
 
@@ -207,7 +194,7 @@ def register(group: click.Group) -> None:
         if resume_dir is None:  # every other option checked, nothing written yet
             plan = plan_experiment(loaded, replications=replications, seed=seed, sets=chosen_sets, out=out,
                                    chunk_size=chunk_size, timeseries=timeseries, precision=precision,
-                                   metric=metric, max_replications=max_replications)
+                                   metric=metric, max_replications=max_replications, rank_by=rank_by)
         show = sys.stderr.isatty() and not quiet
         with _Progress(show, "running") as progress:
             if plan is None:
@@ -217,39 +204,51 @@ def register(group: click.Group) -> None:
         _print_ranking(result.run_dir, rank_by, fmt_name)
         m = result.manifest
         if fmt_name == "table":
-            tm = m["timings"]
-            click.echo(f"results: {result.run_dir}  ({m['replications_done']} replications x {len(m['sets'])} sets, "
-                       f"seed {m['seed']}, {tm.get('wall_seconds')} s)")
-            if m.get("adaptive"):
-                click.echo(f"adaptive: {m['adaptive']['stop_reason']}")
+            tm = m.timings
+            click.echo(f"results: {result.run_dir}  ({m.replications_done} replications x {len(m.sets)} sets, "
+                       f"seed {m.seed}, {tm.get('wall_seconds')} s)")
+            if m.adaptive:
+                click.echo(f"adaptive: {m.adaptive.stop_reason}")
         if make_report:
             from scenario_sim.report.html import write_report
 
             p = write_report(result.run_dir)
             click.echo(f"report: {p}", err=fmt_name != "table")
         if result.failures:
-            first = m["failures"]["first"][0]
-            click.echo(f"{result.failures} replication(s) failed and were left out; first: set {first['set']}, "
-                       f"replication {first['replication']}: {first['error']} (all in manifest.json)", err=True)
+            first = m.failures.first[0]
+            click.echo(f"{result.failures} replication(s) failed and were left out; first: set {first.set}, "
+                       f"replication {first.replication}: {first.error} (all in manifest.json)", err=True)
             sys.exit(1)
 
     @group.command(name="compare")
     @click.argument("run_dir", metavar="RUN_DIR")
-    @click.option("--rank-by", help="Outcome to rank by (default: the scenario's outputs.primary).")
+    @click.option("--rank-by", help="Outcome to rank by (default: the run's --rank-by, else outputs.primary).")
     @click.option("--format", "fmt_name", type=click.Choice(FORMATS), default="table", show_default=True,
                   help="How to print the ranking (csv and json give every statistic).")
-    def compare_cmd(run_dir: str, rank_by: str | None, fmt_name: str) -> None:
+    @click.option("--out", type=click.Path(file_okay=False), metavar="DIR",
+                  help="Write comparison.csv here instead of in RUN_DIR.")
+    def compare_cmd(run_dir: str, rank_by: str | None, fmt_name: str, out: str | None) -> None:
         """Rank the sets of a finished run by paired differences from the baseline.
 
-        Also (re)writes comparison.csv in RUN_DIR with every outcome's statistics. RUN_DIR may
-        be `latest` (the newest run under results/) or DIR/latest.
+        Also (re)writes comparison.csv with every outcome's statistics, in RUN_DIR or --out
+        (a read-only RUN_DIR is compared all the same, with a note that nothing was written).
+        RUN_DIR may be `latest` (the newest run under results/) or DIR/latest.
         """
-        _print_ranking(resolve_run(run_dir), rank_by, fmt_name)
+        _print_ranking(resolve_run(run_dir), rank_by, fmt_name, out)
 
     @group.command(name="report")
     @click.argument("run_dir", metavar="RUN_DIR")
-    def report_cmd(run_dir: str) -> None:
-        """Write a self-contained report.html (and PNG plots) into RUN_DIR (`latest` works)."""
-        from scenario_sim.report.html import write_report
+    @click.option("--out", metavar="DIR|-",
+                  help="Write report.html, plots/ and comparison.csv here instead of in RUN_DIR; "
+                       "'-' prints the report (one HTML file, plots embedded) on standard output.")
+    def report_cmd(run_dir: str, out: str | None) -> None:
+        """Write a self-contained report.html (and PNG plots) into RUN_DIR or --out (`latest` works).
 
-        click.echo(str(write_report(resolve_run(run_dir))))
+        A read-only RUN_DIR without --out gets its report on standard output, with a note.
+        """
+        from scenario_sim.report.html import report_command
+
+        text, notes = report_command(resolve_run(run_dir), out)
+        for note in notes:
+            click.echo(note, err=True)
+        click.echo(text)

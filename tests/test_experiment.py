@@ -66,7 +66,7 @@ def test_results_identical_across_jobs_chunks_and_executors(small: Path, tmp_pat
     a = run_experiment(small, jobs=1, out=tmp_path / "a", chunk_size=5)
     b = run_experiment(small, jobs=2, out=tmp_path / "b", chunk_size=3)
     c = run_experiment(small, executor=LocalPool(2), out=tmp_path / "c", chunk_size=24)
-    assert a.manifest["executor"]["kind"] == "inprocess" and c.manifest["executor"] == {"kind": "process", "jobs": 2}
+    assert a.manifest.executor["kind"] == "inprocess" and c.manifest.executor == {"kind": "process", "jobs": 2}
     assert _bytes(a.run_dir) == _bytes(b.run_dir) == _bytes(c.run_dir)
     assert (a.run_dir / "summary.csv").read_bytes() == (b.run_dir / "summary.csv").read_bytes()
     df = a.replications()
@@ -79,7 +79,7 @@ def test_dask_local_cluster_gives_the_same_bytes(small: Path, tmp_path: Path) ->
     a = run_experiment(small, jobs=1, out=tmp_path / "a")
     d = run_experiment(small, executor=DaskCluster(2), out=tmp_path / "d", chunk_size=4)
     assert _bytes(a.run_dir) == _bytes(d.run_dir)
-    assert d.manifest["executor"]["kind"] == "dask"
+    assert d.manifest.executor["kind"] == "dask"
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(small: Path, tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(small: Path, tmp_path: Pa
     assert m["status"] == "interrupted"
     assert len(list((run_dir / "parts").glob("chunk-*.parquet"))) == 2
     resumed = resume_experiment(run_dir, jobs=2)
-    assert resumed.manifest["status"] == "complete" and resumed.manifest["resumed"]
+    assert resumed.manifest.status == "complete" and resumed.manifest.resumed
     assert _bytes(resumed.run_dir) == _bytes(full.run_dir)
     with pytest.raises(UserError, match="already complete"):
         resume_experiment(run_dir)
@@ -143,7 +143,7 @@ def test_killed_process_is_resumed_by_the_cli(tmp_path: Path) -> None:
 def test_a_failing_replication_is_recorded_and_the_rest_go_on(small: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     r = run_experiment(small, executor=FaultyInProcess({"better_guns": [3, 17]}), out=tmp_path)
-    assert r.failures == 2 and r.manifest["status"] == "complete_with_failures"
+    assert r.failures == 2 and r.manifest.status == "complete_with_failures"
     df = r.replications()
     bad = df[df["error"].notna()]
     assert sorted(zip(bad["set"], bad["replication"], strict=True)) == [("better_guns", 3), ("better_guns", 17)]
@@ -182,11 +182,12 @@ def test_launches_identical_across_sets_that_change_only_air_defence(tmp_path: P
 def test_adaptive_precision_adds_batches_until_met(small: Path, tmp_path: Path) -> None:
     r = run_experiment(small, replications=8, precision=0.02, metric="leaked.total", out=tmp_path, jobs=1,
                        max_replications=200)
-    a = r.manifest["adaptive"]
-    n = r.manifest["replications_done"]
+    a = r.manifest.adaptive
+    assert a is not None
+    n = r.manifest.replications_done
     assert n % 8 == 0 and 8 < n <= 200
-    assert a["history"][-1]["met"] and a["stop_reason"].startswith("precision met")
-    assert not any(h["met"] for h in a["history"][:-1])
+    assert a.history[-1]["met"] and a.stop_reason and a.stop_reason.startswith("precision met")
+    assert not any(h["met"] for h in a.history[:-1])
     df = r.replications()
     assert df["replication"].max() == n - 1
     wide = df.pivot(index="replication", columns="set", values="leaked.total")
@@ -198,20 +199,21 @@ def test_adaptive_precision_adds_batches_until_met(small: Path, tmp_path: Path) 
         assert half / wide["baseline"].mean() <= 0.02
     capped = run_experiment(small, replications=4, precision=1e-6, metric="leaked.total", out=tmp_path / "cap",
                             jobs=1, max_replications=12)
-    assert capped.manifest["replications_done"] == 12
-    assert capped.manifest["adaptive"]["stop_reason"].startswith("maximum of 12")
+    assert capped.manifest.replications_done == 12
+    assert capped.manifest.adaptive and str(capped.manifest.adaptive.stop_reason).startswith("maximum of 12")
 
 
 def test_folder_has_everything(small: Path, tmp_path: Path) -> None:
     r = run_experiment(small, jobs=1, out=tmp_path, timeseries=True, seed=99)
     names = sorted(p.name for p in r.run_dir.iterdir())
-    assert names == ["manifest.json", "replications.parquet", "scenario.yaml", "summary.csv", "timeseries.parquet"]
+    assert names == ["manifest.json", "outcomes.json", "replications.parquet", "scenario.yaml", "sets", "sets.json",
+                     "summary.csv", "timeseries.parquet"]
     m = r.manifest
-    assert m["seed"] == 99 and m["seed_source"] == "command line"
-    assert m["replications_asked"] == m["replications_done"] == 24
-    assert m["scenario"]["sha256"] and m["versions"]["numpy"] and m["timings"]["wall_seconds"] > 0
+    assert m.seed == 99 and m.seed_source == "command line"
+    assert m.replications_asked == m.replications_done == 24
+    assert m.scenario.sha256 and m.versions["numpy"] and m.timings["wall_seconds"] > 0
     ts = r.timeseries()
-    assert set(ts["set"]) == set(m["sets"]) and len(ts) == 24 * 4 * 60
+    assert set(ts["set"]) == set(m.sets) and len(ts) == 24 * 4 * 60
     s = pd.read_csv(r.run_dir / "summary.csv")
     assert list(s.columns) == ["set", "outcome", "mean", "sd", "ci_low", "ci_high", "n"]
     assert r.run_dir.parent.name == "small" and r.run_dir.parent.parent == tmp_path
@@ -338,7 +340,7 @@ def test_run_experiment_takes_a_user_executor_object(small: Path, tmp_path: Path
     mine = _Recording()
     r = run_experiment(small, executor=mine, out=tmp_path / "mine", chunk_size=5)
     assert mine.calls == ["start", "run 5", "shutdown cancel=False"]
-    assert r.manifest["executor"] == {"kind": "recording", "jobs": 3}
+    assert r.manifest.executor == {"kind": "recording", "jobs": 3}
     assert _bytes(r.run_dir) == _bytes(ref.run_dir)
     with pytest.raises(UserError, match="expected an executor object"):
         run_experiment(small, executor="dask", out=tmp_path)  # type: ignore[arg-type]
@@ -393,7 +395,7 @@ def test_timings_cover_every_session_of_a_resumed_run(small: Path, tmp_path: Pat
     assert len(first["segments"]) == 1 and first["segments"][0]["seconds"] > 0
     assert first["wall_seconds"] == first["segments"][0]["seconds"]
     r = resume_experiment(run_dir, InProcess())
-    tm = r.manifest["timings"]
+    tm = r.manifest.timings
     assert [s["executor"]["kind"] for s in tm["segments"]] == ["inprocess", "inprocess"]
     assert tm["segments"][0]["seconds"] == first["segments"][0]["seconds"]
     assert tm["wall_seconds"] == pytest.approx(sum(s["seconds"] for s in tm["segments"]), abs=1e-3)
@@ -526,7 +528,7 @@ def test_a_second_writer_gets_one_line_naming_the_holder(small: Path, tmp_path: 
         holder.kill()  # a killed holder releases the lock: flock dies with its process
         holder.wait()
     r = resume_experiment(run_dir, InProcess())
-    assert r.manifest["status"] == "complete" and _bytes(run_dir) == _bytes(full.run_dir)
+    assert r.manifest.status == "complete" and _bytes(run_dir) == _bytes(full.run_dir)
     assert not (run_dir / ".lock.json").exists()
 
 
@@ -607,9 +609,9 @@ def test_disk_full_during_consolidation_is_one_line_and_resumable(small: Path, t
 
 def test_disk_full_creating_the_folder_leaves_nothing(small: Path, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from scenario_sim.experiment import store
+    from scenario_sim.runs import folder
 
-    monkeypatch.setattr(store, "atomic_write_bytes", _enospc)
+    monkeypatch.setattr(folder, "atomic_write_bytes", _enospc)  # every file of the folder is written through it
     with pytest.raises(UserError, match="cannot write the run folder") as exc:
         run_experiment(small, jobs=1, out=tmp_path)
     assert "resume" not in str(exc.value).lower()
@@ -647,7 +649,8 @@ def test_adaptive_stops_when_a_set_always_fails(small: Path, tmp_path: Path) -> 
     every = list(range(200))
     r = run_experiment(small, replications=4, precision=0.01, metric="leaked.total", out=tmp_path,
                        executor=FaultyInProcess({"perfect": every}), max_replications=40)
-    a = r.manifest["adaptive"]
-    assert r.manifest["replications_done"] == 4 and a["history"][-1]["unjudged"] == ["perfect"]
-    assert "no successful paired replications of perfect" in a["stop_reason"]
+    a = r.manifest.adaptive
+    assert a is not None
+    assert r.manifest.replications_done == 4 and a.history[-1]["unjudged"] == ["perfect"]
+    assert "no successful paired replications of perfect" in str(a.stop_reason)
     assert r.failures == 4

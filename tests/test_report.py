@@ -16,8 +16,8 @@ from scipy import stats
 
 from scenario_sim.analysis.compare import RunData, compare, ranking
 from scenario_sim.experiment import run_experiment
-from scenario_sim.outcomes import Outcome
 from scenario_sim.report.html import write_report
+from scenario_sim.runs import Manifest, OutcomeInfo, ScenarioRef
 from tests.helpers import minimal_doc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,10 @@ def _fake(values: dict[str, list[float]], direction: str = "lower") -> RunData:
         "error": [None] * (n * len(sets)),
         "x": [v for s in sets for v in values[s]],
     })
-    return RunData(Path("."), {"seed": 1}, sets, [Outcome("x", "units", direction, "test")], "x", [], frame)  # type: ignore[arg-type]
+    ref = ScenarioRef("fake", "fake.yaml", None, "")
+    m = Manifest(scenario=ref, seed=1, seed_source="test", replications_asked=n, replications_target=n,
+                 batch_size=n, chunk_size=n, sets=sets, primary="x")
+    return RunData(Path("."), m, sets, [OutcomeInfo("x", "units", direction, "test", True)], frame)  # type: ignore[arg-type]
 
 
 def test_paired_interval_equals_a_hand_computation() -> None:

@@ -18,76 +18,128 @@ isolates the effect of the set.  For every set and outcome we report:
 * the CRN efficiency: ``var(D) / (var(X_set) + var(X_base))``, the variance of the paired
   difference relative to what independent sampling would give (smaller is better).
 
-Replications in which either member of a pair failed are left out of that pair.
+Replications in which either member of a pair failed are left out of that pair.  A set
+whose every replication failed is left out of the comparison (``RunData.failed_sets``;
+:func:`failure_notes` says so in one line per set); if the baseline's did, there is nothing
+to compare against and reading the run is a :class:`ResultsError`.
+
+Everything here comes from the run folder alone (:mod:`scenario_sim.runs`): the outcome
+catalogue, the sets and the primary outcome are files of the folder, so a comparison does
+not load the scenario or the model, and a folder copied elsewhere compares the same.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from scenario_sim import runs
 from scenario_sim.errors import ResultsError, UserError
-from scenario_sim.experiment import store
-from scenario_sim.lang import BASELINE, load_scenario
-from scenario_sim.lang.patch import did_you_mean
-from scenario_sim.model.compiled import compile_scenario
-from scenario_sim.outcomes import Outcome
+from scenario_sim.runs import BASELINE, Manifest, OutcomeInfo, SetInfo
+from scenario_sim.stats import t_interval, t_test_p
+from scenario_sim.text import did_you_mean
 
 ADJUSTMENT = "Bonferroni-adjusted intervals; Holm-adjusted p-values"
 
 
 @dataclass
 class RunData:
-    """What the comparison needs from a run folder."""
+    """What the comparison needs from a run folder (all of it read from the folder)."""
 
     path: Path
-    manifest: dict[str, Any]
-    sets: list[str]
-    outcomes: list[Outcome]
-    primary: str
-    key: list[str]
+    manifest: Manifest
+    sets: list[str]  # baseline first; sets whose every replication failed are left out
+    outcomes: list[OutcomeInfo]
     frame: pd.DataFrame  # columns: set, replication, error, outcomes...
+    set_info: dict[str, SetInfo] = field(default_factory=dict)
+    failed_sets: dict[str, int] = field(default_factory=dict)  # left out: set -> replications (all failed)
+
+    @property
+    def primary(self) -> str:
+        return self.manifest.primary
+
+    @property
+    def key(self) -> list[str]:
+        return list(self.manifest.key)
+
+    @property
+    def rank_by(self) -> str:
+        """The outcome the run asked to rank by (``run --rank-by``), else the primary."""
+        return self.manifest.ranking_outcome
+
+    def outcome(self, name: str) -> OutcomeInfo:
+        for o in self.outcomes:
+            if o.name == name:
+                return o
+        raise UserError(f"unknown outcome {name!r}{did_you_mean(name, [o.name for o in self.outcomes])}")
+
+
+def _read_frame(folder: runs.RunFolder, sets: list[str], want: list[str]) -> pd.DataFrame:
+    frames = [b.to_pandas() for b in folder.iter_batches(["set", "replication", "error", *want])]
+    if not frames:
+        raise ResultsError(f"{folder.path / runs.REPLICATIONS}: holds no replications")
+    frame: pd.DataFrame = pd.concat(frames, ignore_index=True)
+    missing = set(sets) - set(frame["set"].unique())
+    if missing:
+        raise ResultsError(f"{folder.path / runs.REPLICATIONS}: no rows for set(s) {', '.join(sorted(missing))}")
+    return frame
+
+
+def _all_failed(frame: pd.DataFrame, sets: list[str]) -> dict[str, int]:
+    """Sets none of whose replications ran: {set: how many replications failed}."""
+    ok = frame.loc[frame["error"].isna(), "set"].value_counts()
+    total = frame["set"].value_counts()
+    return {s: int(total.get(s, 0)) for s in sets if int(ok.get(s, 0)) == 0}
+
+
+def _first_error(frame: pd.DataFrame, name: str) -> str:
+    errs = frame.loc[(frame["set"] == name) & frame["error"].notna(), "error"]
+    return str(errs.iloc[0]) if len(errs) else "?"
+
+
+def failure_line(path: Path, name: str, n: int, first: str) -> str:
+    """The one line that says a whole set failed, and where its errors are recorded."""
+    return (f"{path}: set {name!r}: all {n} replications failed (first: {first}); every error is in the 'error' "
+            f"column of {runs.REPLICATIONS} and the first 20 in {runs.MANIFEST} (failures)")
 
 
 def load_run(run_dir: str | Path, columns: list[str] | None = None) -> RunData:
-    """Open a finished run folder (clear one-line errors for missing or corrupt ones)."""
-    folder = store.RunFolder.open(run_dir)
+    """Open a finished run folder (clear one-line errors for missing, partial or corrupt ones)."""
+    folder = runs.RunFolder.open(run_dir)
     m = folder.manifest()
-    scen = folder.path / store.SCENARIO
-    if not scen.exists():
-        raise ResultsError(f"{scen}: missing; cannot tell which outcomes the run has")
-    loaded = load_scenario(scen)
-    seen: dict[str, Outcome] = {}
-    for s in m["sets"]:
-        if s != BASELINE and s not in loaded.set_names:
-            raise ResultsError(f"{folder.path / store.MANIFEST}: sets: {s!r} is not in {scen.name}")
-        for o in compile_scenario(loaded.effective(s)).outcomes:
-            seen.setdefault(o.name, o)
-    outcomes = list(seen.values())
+    outcomes = folder.outcomes()
+    info = {s.name: s for s in folder.sets()}
+    for s in m.sets:
+        if s != BASELINE and s not in info:
+            raise ResultsError(f"{folder.path / runs.MANIFEST}: sets: {s!r} is not in {runs.SETS}")
     names = [o.name for o in outcomes]
     want = names if columns is None else [c for c in columns if c in names]
-    frames = [b.to_pandas() for b in folder.iter_batches(["set", "replication", "error", *want])]
-    if not frames:
-        raise ResultsError(f"{folder.path / store.REPLICATIONS}: holds no replications")
-    frame = pd.concat(frames, ignore_index=True)
-    missing = set(m["sets"]) - set(frame["set"].unique())
-    if missing:
-        raise ResultsError(f"{folder.path / store.REPLICATIONS}: no rows for set(s) {', '.join(sorted(missing))}")
-    b = loaded.baseline
-    return RunData(folder.path, m, list(m["sets"]), outcomes, b.outputs.primary, list(b.outputs.key), frame)
+    frame = _read_frame(folder, m.sets, want)
+    failed = _all_failed(frame, m.sets)
+    if BASELINE in failed:
+        raise ResultsError(failure_line(folder.path, BASELINE, failed[BASELINE], _first_error(frame, BASELINE))
+                           + "; nothing to compare against")
+    sets = [s for s in m.sets if s not in failed]
+    return RunData(folder.path, m, sets, outcomes, frame, info, failed)
+
+
+def failure_notes(data: RunData) -> list[str]:
+    """One line per set left out of the comparison because every replication of it failed."""
+    return [failure_line(data.path, s, n, _first_error(data.frame, s)) + "; left out of the comparison"
+            for s, n in data.failed_sets.items()]
 
 
 def _paired(frame: pd.DataFrame, outcome: str, sets: list[str]) -> pd.DataFrame:
     ok = frame[frame["error"].isna()]
     wide = ok.pivot(index="replication", columns="set", values=outcome)
-    return wide.reindex(columns=sets).dropna()
+    out: pd.DataFrame = wide.reindex(columns=sets).dropna()
+    return out
 
 
 def _bootstrap(d: np.ndarray, level: float, seed: int, n_boot: int) -> tuple[float, float]:  # type: ignore[type-arg]
@@ -117,76 +169,90 @@ def _holm(p: list[float]) -> list[float]:
     return adj
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """The settings every outcome's rows share."""
+
+    level: float
+    adj_level: float  # Bonferroni: each interval at 1 - alpha/k
+    adjustment: str
+    boot_for: frozenset[str]
+    n_boot: int
+    seed: int
+
+
+def _plan(data: RunData, level: float, n_boot: int, bootstrap_outcomes: list[str] | None) -> _Plan:
+    k = max(1, len(data.sets) - 1)
+    boot_for = bootstrap_outcomes if bootstrap_outcomes is not None else [data.primary, *data.key, "civilian_harm"]
+    return _Plan(level, 1 - (1 - level) / k, ADJUSTMENT if k > 1 else "none (one set compared)",
+                 frozenset(boot_for), n_boot, data.manifest.seed)
+
+
+def _p_best(x: np.ndarray, direction: str) -> np.ndarray:  # type: ignore[type-arg]
+    """Per set, the share of replications in which it was best (ties split); NaN without a direction."""
+    if direction == "none":
+        return np.full(x.shape[1], math.nan)
+    score = (-1.0 if direction == "lower" else 1.0) * x
+    best = score == score.max(axis=1, keepdims=True)
+    return np.asarray((best / best.sum(axis=1, keepdims=True)).mean(axis=0))
+
+
+def _pair_row(meta: OutcomeInfo, name: str, j: int, xs: np.ndarray, base: np.ndarray,  # type: ignore[type-arg]
+              plan: _Plan) -> dict[str, Any]:
+    """Statistics of set ``name`` (column ``j``) against the baseline on one outcome."""
+    n = xs.size
+    d = xs - base
+    dm = float(d.mean())
+    dsd = float(d.std(ddof=1)) if n > 1 else math.nan
+    lo, hi = t_interval(dm, dsd, n, plan.adj_level)
+    bmean = float(base.mean())
+    var_sum = float(xs.var(ddof=1) + base.var(ddof=1)) if n > 1 else math.nan
+    boot = name != BASELINE and meta.name in plan.boot_for
+    blo, bhi = _bootstrap(d, plan.adj_level, plan.seed + 7919 * j, plan.n_boot) if boot else (math.nan, math.nan)
+    sign = -1.0 if meta.direction == "lower" else 1.0  # larger sign*x is better
+    return {
+        "set": name, "outcome": meta.name, "unit": meta.unit, "direction": meta.direction, "n": n,
+        "mean": float(xs.mean()), "baseline_mean": bmean, "diff": dm, "diff_sd": dsd,
+        "ci_low": lo, "ci_high": hi, "boot_low": blo, "boot_high": bhi,
+        "relative_change": dm / bmean if bmean != 0 else (0.0 if dm == 0 else math.nan),
+        "p_value": t_test_p(dm, dsd, n), "p_value_holm": math.nan,
+        "p_beat_baseline": float(np.mean(sign * d > 0)) if meta.direction != "none" else math.nan,
+        "p_best": math.nan,
+        "crn_variance_ratio": (float(d.var(ddof=1)) / var_sum) if (n > 1 and var_sum > 0) else math.nan,
+        "ci_includes_zero": bool(lo <= 0 <= hi) if not math.isnan(lo) else True,
+        "level": plan.level, "adjustment": plan.adjustment,
+    }
+
+
+def _outcome_rows(data: RunData, meta: OutcomeInfo, plan: _Plan) -> list[dict[str, Any]]:
+    """Every set's row for one outcome (none if no replication pair has it)."""
+    wide = _paired(data.frame, meta.name, data.sets)
+    if len(wide) == 0:
+        return []
+    x = wide.to_numpy()
+    p_best = _p_best(x, meta.direction)
+    rows = [_pair_row(meta, s, j, x[:, j], x[:, 0], plan) for j, s in enumerate(data.sets)]
+    for r, pb in zip(rows, p_best, strict=True):
+        r["p_best"] = float(pb)
+    others = [r for r in rows if r["set"] != BASELINE]
+    for r, adj in zip(others, _holm([r["p_value"] for r in others]), strict=True):
+        r["p_value_holm"] = adj
+    return rows
+
+
 def compare(run: str | Path | RunData, outcomes: list[str] | None = None, level: float = 0.95,
             n_boot: int = 2000, bootstrap_outcomes: list[str] | None = None) -> pd.DataFrame:
     """Paired statistics for every set and outcome (see the module docstring for each column)."""
     data = run if isinstance(run, RunData) else load_run(run)
-    by_name = {o.name: o for o in data.outcomes}
-    chosen = outcomes if outcomes is not None else [o.name for o in data.outcomes]
-    for o in chosen:
-        if o not in by_name:
-            raise UserError(f"unknown outcome {o!r}{did_you_mean(o, list(by_name))}")
-    others = [s for s in data.sets if s != BASELINE]
-    k = max(1, len(others))
-    adj_level = 1 - (1 - level) / k
-    boot_for = set(bootstrap_outcomes if bootstrap_outcomes is not None else
-                   {data.primary, *data.key, "civilian_harm"})
-    seed = int(data.manifest.get("seed", 0))
-    rows: list[dict[str, Any]] = []
-    for o in chosen:
-        meta = by_name[o]
-        wide = _paired(data.frame, o, data.sets)
-        n = len(wide)
-        if n == 0:
-            continue
-        x = wide.to_numpy()
-        sign = -1.0 if meta.direction == "lower" else 1.0  # larger sign*x is better
-        if meta.direction != "none":
-            score = sign * x
-            best = score == score.max(axis=1, keepdims=True)
-            p_best = (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
-        else:
-            p_best = np.full(len(data.sets), math.nan)
-        base = x[:, 0]
-        bmean = float(base.mean())
-        pvals = []
-        for j, s in enumerate(data.sets):
-            xs = x[:, j]
-            d = xs - base
-            dm = float(d.mean())
-            dsd = float(d.std(ddof=1)) if n > 1 else math.nan
-            if n > 1 and dsd > 0:
-                h = float(stats.t.ppf(0.5 + adj_level / 2, n - 1)) * dsd / math.sqrt(n)
-                lo, hi = dm - h, dm + h
-                p = float(2 * stats.t.sf(abs(dm) / (dsd / math.sqrt(n)), n - 1))
-            elif n > 1:
-                lo = hi = dm
-                p = 1.0 if dm == 0 else 0.0
-            else:
-                lo = hi = p = math.nan
-            if s != BASELINE:
-                pvals.append(p)
-            var_sum = float(xs.var(ddof=1) + base.var(ddof=1)) if n > 1 else math.nan
-            blo, bhi = (_bootstrap(d, adj_level, seed + 7919 * j, n_boot) if (o in boot_for and s != BASELINE)
-                        else (math.nan, math.nan))
-            beat = float(np.mean(sign * d > 0)) if meta.direction != "none" else math.nan
-            rows.append({
-                "set": s, "outcome": o, "unit": meta.unit, "direction": meta.direction, "n": n,
-                "mean": float(xs.mean()), "baseline_mean": bmean, "diff": dm, "diff_sd": dsd,
-                "ci_low": lo, "ci_high": hi, "boot_low": blo, "boot_high": bhi,
-                "relative_change": dm / bmean if bmean != 0 else (0.0 if dm == 0 else math.nan),
-                "p_value": p, "p_value_holm": math.nan, "p_beat_baseline": beat, "p_best": float(p_best[j]),
-                "crn_variance_ratio": (float(d.var(ddof=1)) / var_sum) if (n > 1 and var_sum > 0) else math.nan,
-                "ci_includes_zero": bool(lo <= 0 <= hi) if not math.isnan(lo) else True,
-                "level": level, "adjustment": ADJUSTMENT if k > 1 else "none (one set compared)",
-            })
-        adj = _holm(pvals) if pvals else []
-        i = 0
-        for r in rows[-len(data.sets):]:
-            if r["set"] != BASELINE:
-                r["p_value_holm"] = adj[i]
-                i += 1
-    return pd.DataFrame(rows)
+    chosen = [data.outcome(o) for o in outcomes] if outcomes is not None else data.outcomes
+    plan = _plan(data, level, n_boot, bootstrap_outcomes)
+    rows = [r for meta in chosen for r in _outcome_rows(data, meta, plan)]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+COLUMNS = ["set", "outcome", "unit", "direction", "n", "mean", "baseline_mean", "diff", "diff_sd", "ci_low",
+           "ci_high", "boot_low", "boot_high", "relative_change", "p_value", "p_value_holm", "p_beat_baseline",
+           "p_best", "crn_variance_ratio", "ci_includes_zero", "level", "adjustment"]
 
 
 def ranking(table: pd.DataFrame, rank_by: str) -> pd.DataFrame:
@@ -203,12 +269,65 @@ def ranking(table: pd.DataFrame, rank_by: str) -> pd.DataFrame:
     return sub
 
 
+def output_dir(run_dir: Path, out: str | Path | None) -> Path | None:
+    """Where analysis output goes: ``out`` (created), else the run folder if it can be
+    written, else None (a read-only folder: the caller prints instead of writing)."""
+    if out is not None:
+        p = Path(out)
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ResultsError(f"{p}: cannot create the output folder ({exc.strerror})") from None
+        return p
+    return run_dir if runs.writable(run_dir) else None
+
+
 def write_comparison(run_dir: Path, table: pd.DataFrame) -> Path:
-    """``comparison.csv`` in the run folder (atomic)."""
-    p = run_dir / "comparison.csv"
-    store.atomic_write_text(p, table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    """``comparison.csv`` in ``run_dir`` (any folder; atomic)."""
+    p = Path(run_dir) / runs.COMPARISON
+    try:
+        runs.atomic_write_text(p, table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    except OSError as exc:
+        raise ResultsError(f"{p}: cannot write ({exc.strerror}); give --out DIR to write elsewhere") from None
     return p
 
 
 def to_json(table: pd.DataFrame) -> str:
     return json.dumps(json.loads(table.to_json(orient="records")), indent=2)
+
+
+@dataclass
+class Comparison:
+    """A run compared and ranked, with where the table went and what the reader should know."""
+
+    data: RunData
+    table: pd.DataFrame
+    ranked: pd.DataFrame
+    rank_by: str
+    written: Path | None  # comparison.csv, or None when the run folder is read-only and no --out was given
+    notes: list[str]  # one line each: sets left out, output not written
+
+
+def run_comparison(run_dir: str | Path, rank_by: str | None = None, out: str | Path | None = None,
+                   write: bool = True) -> Comparison:
+    """Load, compare and rank a run; write ``comparison.csv`` to ``out`` or the run folder.
+
+    ``rank_by`` defaults to the run's own (``run --rank-by``, else the primary outcome).  A
+    read-only run folder is compared all the same: the table is not written and a note says so.
+    """
+    data = load_run(run_dir)
+    notes = failure_notes(data)
+    key = rank_by or data.rank_by
+    names = [o.name for o in data.outcomes]
+    if key not in names:
+        raise UserError(f"--rank-by: unknown outcome {key!r}{did_you_mean(key, names)}")
+    table = compare(data)
+    written = None
+    if write:
+        target = output_dir(data.path, out)
+        if target is None:
+            notes.append(f"note: {data.path} is read-only; {runs.COMPARISON} not written "
+                         "(give --out DIR to write it elsewhere)")
+        else:
+            written = write_comparison(target, table)
+    return Comparison(data, table, ranking(table, key), key, written, notes)

@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scenario_sim import runs
 from scenario_sim.analysis.ensemble import EnsembleRun, load_ensemble, point_inputs
 from scenario_sim.errors import ResultsError
-from scenario_sim.experiment import store
 
 EMA_VERSION = 0.1
 DEFAULT_NAME = "ema_results.tar.gz"
@@ -104,5 +104,5 @@ def export_ema(run_dir: str | Path, out: str | Path | None = None) -> Path:
     if not target.parent.exists():
         raise ResultsError(f"{target.parent}: no such folder")
     experiments, outcomes = ema_tables(run)
-    store.atomic_write_bytes(target, archive_bytes(experiments, outcomes))
+    runs.atomic_write_bytes(target, archive_bytes(experiments, outcomes))
     return target

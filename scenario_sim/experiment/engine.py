@@ -68,20 +68,20 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 
-from scenario_sim import __version__
+from scenario_sim import __version__, runs
 from scenario_sim.errors import ResultsError, UserError
 from scenario_sim.experiment import store
 from scenario_sim.experiment.executors import Executor, default_executor
 from scenario_sim.experiment.guard import HINT, refuse_in_worker_bootstrap
 from scenario_sim.experiment.lock import FolderLock
-from scenario_sim.experiment.stats import t_interval
 from scenario_sim.experiment.worker import ChunkResult, Payload
 from scenario_sim.lang import BASELINE, LoadedScenario, dump_scenario, load_scenario
-from scenario_sim.lang.patch import did_you_mean
 from scenario_sim.model.compiled import compile_scenario
 from scenario_sim.outcomes import Outcome
+from scenario_sim.runs import Manifest
+from scenario_sim.stats import t_interval
+from scenario_sim.text import did_you_mean
 
 ProgressFn = Callable[[int, int], None]
 """Called with (replications done over all sets, total) as chunks finish."""
@@ -106,22 +106,22 @@ class ExperimentResult:
     """A finished run: its folder and how to read it."""
 
     run_dir: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     outcomes: list[Outcome] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
-        return int(self.manifest.get("failures", {}).get("count", 0))
+        return self.manifest.failures.count
 
     def replications(self) -> pd.DataFrame:
         """One row per (set, replication), every outcome a column."""
-        return pd.read_parquet(self.run_dir / store.REPLICATIONS)
+        return pd.read_parquet(self.run_dir / runs.REPLICATIONS)
 
     def summary(self) -> pd.DataFrame:
-        return pd.read_csv(self.run_dir / store.SUMMARY)
+        return pd.read_csv(self.run_dir / runs.SUMMARY)
 
     def timeseries(self) -> pd.DataFrame:
-        p = self.run_dir / store.TIMESERIES
+        p = self.run_dir / runs.TIMESERIES
         if not p.exists():
             raise ResultsError(f"{p}: no time series in this run (run with --timeseries)")
         return pd.read_parquet(p)
@@ -231,8 +231,9 @@ class ExperimentPlan:
     seed_source: str
     chunk_size: int | None  # None: sized from the executor's jobs
     timeseries: bool
-    adaptive: dict[str, Any] | None
+    adaptive: runs.Adaptive | None
     out: Path
+    rank_by: str | None = None  # the outcome readers rank by (None: the scenario's outputs.primary)
 
     @property
     def outcome_names(self) -> list[str]:
@@ -253,7 +254,7 @@ def _choose_sets(loaded: LoadedScenario, sets: list[str] | None) -> list[str]:
 
 
 def _adaptive(precision: float | None, metric: str | None, max_replications: int | None, n: int,
-              chosen: list[str], names: list[str]) -> dict[str, Any] | None:
+              chosen: list[str], names: list[str]) -> runs.Adaptive | None:
     if precision is None and metric is None:
         if max_replications is not None:
             raise UserError("--max-replications: only used with --precision and --metric")
@@ -269,7 +270,18 @@ def _adaptive(precision: float | None, metric: str | None, max_replications: int
     mx = max_replications if max_replications is not None else 20 * n
     if mx < n:
         raise UserError(f"--max-replications: must be >= --replications ({n})")
-    return {"precision": precision, "metric": metric, "max_replications": mx, "history": [], "stop_reason": None}
+    return runs.Adaptive(precision, metric, mx)
+
+
+def _check_rank_by(rank_by: str | None, outcomes: list[Outcome]) -> None:
+    if rank_by is None:
+        return
+    by_name = {o.name: o for o in outcomes}
+    if rank_by not in by_name:
+        raise UserError(f"--rank-by: unknown outcome {rank_by!r}{did_you_mean(rank_by, list(by_name))}")
+    if by_name[rank_by].direction == "none":
+        raise UserError(f"--rank-by: outcome {rank_by!r} has no better direction; "
+                        "rank by one that does (e.g. civilian_harm, leaked.total, energy.mean)")
 
 
 def check_writable(out: Path) -> None:
@@ -290,7 +302,7 @@ def plan_experiment(scenario: str | Path | LoadedScenario, *, replications: int 
                     seed: int | None = None, sets: list[str] | None = None, out: str | Path = "results",
                     chunk_size: int | None = None, timeseries: bool | None = None,
                     precision: float | None = None, metric: str | None = None,
-                    max_replications: int | None = None) -> ExperimentPlan:
+                    max_replications: int | None = None, rank_by: str | None = None) -> ExperimentPlan:
     """Check every option of a run and resolve it, without writing or starting anything.
 
     Raises :class:`UserError` (one line) for any option that is wrong.  The plan's
@@ -312,10 +324,11 @@ def plan_experiment(scenario: str | Path | LoadedScenario, *, replications: int 
         raise UserError(f"--chunk-size: must be at least 1 (got {chunk_size})")
     outcomes = outcome_union(loaded, chosen)
     adaptive = _adaptive(precision, metric, max_replications, n, chosen, [o.name for o in outcomes])
+    _check_rank_by(rank_by, outcomes)
     check_writable(Path(out))
     return ExperimentPlan(loaded, chosen, outcomes, n, sd, "command line" if seed is not None else "scenario file",
                           chunk_size, base.outputs.timeseries if timeseries is None else timeseries, adaptive,
-                          Path(out))
+                          Path(out), rank_by)
 
 
 def _payload(loaded: LoadedScenario, sets: list[str], seed: int, names: list[str], timeseries: bool) -> Payload:
@@ -361,19 +374,19 @@ def _failure_message(run_dir: Path, exc: Exception, note: str) -> str:
 class _Run:
     """One session of a run (the first, or a resume) on a started executor."""
 
-    def __init__(self, folder: store.RunFolder, manifest: dict[str, Any], outcomes: list[Outcome],
+    def __init__(self, folder: runs.RunFolder, manifest: Manifest, outcomes: list[Outcome],
                  executor: Executor, progress: ProgressFn | None):
         self.folder = folder
         self.m = manifest
         self.executor = executor
         self.progress = progress
-        self.sets: list[str] = manifest["sets"]
+        self.sets: list[str] = manifest.sets
         self.outcomes = outcomes
         self.names = [o.name for o in outcomes]
         self.schema = _schema(self.names)
         self.t0 = time.perf_counter()
         self._last_beat = self.t0
-        tm = manifest.setdefault("timings", {})
+        tm = manifest.timings
         tm.setdefault("started", dt.datetime.now().isoformat(timespec="seconds"))
         segments = tm.setdefault("segments", [])
         earlier = tm.get("wall_seconds") or tm.get("last_session_seconds")
@@ -391,8 +404,8 @@ class _Run:
         ``--resume`` only when a resume can succeed.
         """
         m = self.m
-        m["status"] = "running"
-        m["executor"] = {"kind": self.executor.name, "jobs": self.executor.jobs}
+        m.status = "running"
+        m.executor = {"kind": self.executor.name, "jobs": self.executor.jobs}
         try:
             self._write_timings()
             self._loop()
@@ -409,7 +422,7 @@ class _Run:
             raise
         except Exception as exc:
             _shutdown_on_error(self.executor)
-            m["error"] = f"{type(exc).__name__}: {exc}"
+            m.error = f"{type(exc).__name__}: {exc}"
             note = self._stop("failed")
             raise RunFailed(_failure_message(self.folder.path, exc, note)) from None
 
@@ -418,18 +431,18 @@ class _Run:
         now = time.perf_counter()
         self._last_beat = now
         self.segment["seconds"] = round(now - self.t0, 3)
-        tm = self.m["timings"]
+        tm = self.m.timings
         wall = round(sum(float(s.get("seconds") or 0.0) for s in tm["segments"]), 3)
         tm["wall_seconds"] = wall
         tm["last_session_seconds"] = self.segment["seconds"]
-        done = int(self.m.get("replications_done", 0)) * len(self.sets)
+        done = self.m.replications_done * len(self.sets)
         tm["replications_per_second"] = round(done / wall, 1) if wall else None
         self.folder.write_manifest(self.m)
 
-    def _stop(self, status: str) -> str:
+    def _stop(self, status: runs.Status) -> str:
         """Record why the session stopped; best effort (the disk may be full): returns a note
         for the message when the manifest could not be written."""
-        self.m["status"] = status
+        self.m.status = status
         try:
             self._write_timings()
         except OSError as exc:
@@ -438,23 +451,23 @@ class _Run:
 
     def _loop(self) -> None:
         m = self.m
-        target = m["replications_target"]
+        target = m.replications_target
         while True:
             self._run_missing(target)
-            m["replications_done"] = target
+            m.replications_done = target
             self.folder.write_manifest(m)
-            if not m.get("adaptive") or self._precision_met(target):
+            if m.adaptive is None or self._precision_met(m.adaptive, target):
                 return
-            target = min(target + m["batch_size"], m["adaptive"]["max_replications"])
-            m["replications_target"] = target
+            target = min(target + m.batch_size, m.adaptive.max_replications)
+            m.replications_target = target
             self.folder.write_manifest(m)
 
     def _run_missing(self, target: int) -> None:
         """Run every chunk of replications [0, target) that has no part file yet."""
         m = self.m
-        batches = _batches(target, m["batch_size"])
+        batches = _batches(target, m.batch_size)
         missing = _missing(self.folder.done_chunks(), batches)
-        todo = _chunks(missing, m["chunk_size"])
+        todo = _chunks(missing, m.chunk_size)
         total = target * len(self.sets)
         finished = (target - sum(b - a for a, b in missing)) * len(self.sets)
         if self.progress:
@@ -462,37 +475,36 @@ class _Run:
         for res in self.executor.run(todo):
             self.folder.write_part(res.start, res.count, _to_table(res, self.schema), _ts_table(res))
             finished += res.count * len(self.sets)
-            m["replications_done"] = finished // len(self.sets)
+            m.replications_done = finished // len(self.sets)
             if time.perf_counter() - self._last_beat >= _HEARTBEAT_SECONDS:
                 self._write_timings()
             if self.progress:
                 self.progress(finished, total)
 
-    def _precision_met(self, target: int) -> bool:
+    def _precision_met(self, adaptive: runs.Adaptive, target: int) -> bool:
         """Record the precision verdict at ``target``; True when the run should stop."""
-        adaptive = self.m["adaptive"]
-        verdict = self._precision(target)
-        adaptive["history"] = [h for h in adaptive.get("history", []) if h["replications"] < target]
-        adaptive["history"].append(verdict)
+        verdict = self._precision(adaptive, target)
+        adaptive.history = [h for h in adaptive.history if h["replications"] < target]
+        adaptive.history.append(verdict)
         if verdict["unjudged"]:  # more replications cannot help: they fail the same way
-            adaptive["stop_reason"] = (f"stopped after {target} replications: no successful paired replications "
-                                       f"of {', '.join(verdict['unjudged'])} to judge the precision of "
-                                       f"{adaptive['metric']} (see failures)")
+            adaptive.stop_reason = (f"stopped after {target} replications: no successful paired replications "
+                                    f"of {', '.join(verdict['unjudged'])} to judge the precision of "
+                                    f"{adaptive.metric} (see failures)")
             return True
         if verdict["met"]:
-            adaptive["stop_reason"] = (f"precision met: every set's 95% half-width on {adaptive['metric']} "
-                                       f"within {adaptive['precision']:g} of the baseline mean after "
-                                       f"{target} replications")
+            adaptive.stop_reason = (f"precision met: every set's 95% half-width on {adaptive.metric} "
+                                    f"within {adaptive.precision:g} of the baseline mean after "
+                                    f"{target} replications")
             return True
-        if target >= adaptive["max_replications"]:
-            adaptive["stop_reason"] = (f"maximum of {adaptive['max_replications']} replications reached "
-                                       f"before the precision was met (worst relative half-width "
-                                       f"{verdict['worst']:.4g})")
+        if target >= adaptive.max_replications:
+            adaptive.stop_reason = (f"maximum of {adaptive.max_replications} replications reached "
+                                    f"before the precision was met (worst relative half-width "
+                                    f"{verdict['worst']:.4g})")
             return True
         return False
 
-    def _precision(self, n: int) -> dict[str, Any]:
-        metric = self.m["adaptive"]["metric"]
+    def _precision(self, adaptive: runs.Adaptive, n: int) -> dict[str, Any]:
+        metric = adaptive.metric
         frames = []
         for s, c in sorted(self.folder.done_chunks().items()):
             if s < n:
@@ -519,38 +531,38 @@ class _Run:
         worst = max(rel.values()) if rel else 0.0
         return {"replications": n, "baseline_mean": None if math.isnan(base_mean) else base_mean,
                 "relative_half_width": rel, "worst": worst, "unjudged": unjudged,
-                "met": bool(not unjudged and worst <= self.m["adaptive"]["precision"])}
+                "met": bool(not unjudged and worst <= adaptive.precision)}
 
     def _finish(self) -> ExperimentResult:
         m = self.m
-        n = m["replications_target"]
+        n = m.replications_target
         done = self.folder.done_chunks()
-        if _missing(done, _batches(n, m["batch_size"])):
+        if _missing(done, _batches(n, m.batch_size)):
             raise ResultsError(f"{self.folder.path}: parts do not cover replications 0..{n - 1}")
-        self.folder.consolidate_parts(done, n, m["timeseries"], self.schema)
+        self.folder.consolidate_parts(done, n, m.timeseries, self.schema)
         rows = store.summarise(self.folder, self.sets, self.names)
         store.write_summary(self.folder, rows)
         failures = self._failures()
-        m["failures"] = failures
-        m["replications_done"] = n
-        m["status"] = "complete" if failures["count"] == 0 else "complete_with_failures"
-        m["timings"]["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+        m.failures = failures
+        m.replications_done = n
+        m.status = "complete" if failures.count == 0 else "complete_with_failures"
+        m.timings["finished"] = dt.datetime.now().isoformat(timespec="seconds")
         self._write_timings()
         self.folder.remove_parts()
         return ExperimentResult(self.folder.path, m, self.outcomes)
 
-    def _failures(self) -> dict[str, Any]:
-        count = 0
-        first: list[dict[str, Any]] = []
+    def _failures(self) -> runs.Failures:
+        out = runs.Failures()
         for batch in self.folder.iter_batches(["set", "replication", "error"]):
             errs = batch.column("error").to_pylist()
             for i, e in enumerate(errs):
                 if e is not None:
-                    count += 1
-                    if len(first) < 20:
-                        first.append({"set": batch.column("set")[i].as_py(),
-                                      "replication": batch.column("replication")[i].as_py(), "error": e})
-        return {"count": count, "first": first}
+                    name = batch.column("set")[i].as_py()
+                    out.count += 1
+                    out.by_set[name] = out.by_set.get(name, 0) + 1
+                    if len(out.first) < 20:
+                        out.first.append(runs.FailureRecord(name, batch.column("replication")[i].as_py(), e))
+        return out
 
 
 # --------------------------------------------------------------------------- public API
@@ -572,30 +584,19 @@ def _executor(executor: Executor | None, jobs: int | None) -> Executor:
     return executor
 
 
-def _new_manifest(plan: ExperimentPlan, scen_text: str, chunk_size: int, now: dt.datetime) -> dict[str, Any]:
+def _new_manifest(plan: ExperimentPlan, scen_text: str, chunk_size: int, now: dt.datetime) -> Manifest:
     src = Path(plan.loaded.path)
-    return {
-        "format": "scenario-sim-run/1",
-        "scenario": {"name": plan.loaded.baseline.name, "file": str(src),
-                     "sha256": _sha256(src) if src.exists() else None,
-                     "effective_sha256": hashlib.sha256(scen_text.encode()).hexdigest()},
-        "seed": plan.seed,
-        "seed_source": plan.seed_source,
-        "replications_asked": plan.replications,
-        "replications_target": plan.replications,
-        "replications_done": 0,
-        "batch_size": plan.replications,
-        "chunk_size": chunk_size,
-        "sets": plan.sets,
-        "timeseries": plan.timeseries,
-        "adaptive": plan.adaptive,
-        "versions": _versions(),
-        "git": _git_commit(),
-        "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "timings": {"started": now.isoformat(timespec="seconds"), "segments": []},
-        "status": "created",
-        "failures": {"count": 0, "first": []},
-    }
+    base = plan.loaded.baseline
+    ref = runs.ScenarioRef(base.name, str(src), _sha256(src) if src.exists() else None,
+                           hashlib.sha256(scen_text.encode()).hexdigest(), base.description,
+                           base.start_date.isoformat(), base.horizon_days)
+    return Manifest(
+        scenario=ref, seed=plan.seed, seed_source=plan.seed_source, replications_asked=plan.replications,
+        replications_target=plan.replications, batch_size=plan.replications, chunk_size=chunk_size,
+        sets=plan.sets, timeseries=plan.timeseries, primary=base.outputs.primary, key=list(base.outputs.key),
+        rank_by=plan.rank_by, adaptive=plan.adaptive, versions=_versions(), git=_git_commit(),
+        host={"platform": platform.platform(), "cpus": os.cpu_count()},
+        timings={"started": now.isoformat(timespec="seconds"), "segments": []})
 
 
 def _shutdown_on_error(executor: Executor) -> None:
@@ -603,16 +604,38 @@ def _shutdown_on_error(executor: Executor) -> None:
         executor.shutdown(cancel=True)
 
 
-def _create_folder(plan: ExperimentPlan, chunk_size: int) -> tuple[store.RunFolder, FolderLock, dict[str, Any]]:
-    """A new, locked run folder with its scenario and manifest; nothing is left if that fails."""
+@dataclass
+class _Records:
+    """What a new run folder holds besides the manifest, prepared before the executor starts
+    (dumping every set's effective scenario takes a while; the folder is then written at once)."""
+
+    scenario_yaml: str
+    outcomes: list[runs.OutcomeInfo]
+    sets: list[runs.SetInfo]
+    set_yaml: dict[str, str]
+
+    @classmethod
+    def of(cls, plan: ExperimentPlan) -> _Records:
+        base = plan.loaded.baseline
+        infos, texts = store.set_records(plan.loaded, plan.sets)
+        return cls(store.scenario_yaml(dump_scenario(base)),
+                   store.outcome_records(plan.outcomes, base.outputs.primary, list(base.outputs.key)), infos, texts)
+
+
+def _create_folder(plan: ExperimentPlan, chunk_size: int,
+                   records: _Records) -> tuple[runs.RunFolder, FolderLock, Manifest]:
+    """A new, locked run folder with everything readers need, written before any replication
+    runs (the scenario, the outcome catalogue, the sets, last the manifest); nothing is left
+    if that fails."""
     now = dt.datetime.now()
     base = plan.loaded.baseline
-    folder = store.RunFolder.create(plan.out, base.name, now.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:6])
+    folder = runs.RunFolder.create(plan.out, base.name, now.strftime("%Y%m%d-%H%M%S"), uuid.uuid4().hex[:6])
     lock = FolderLock(folder.path).acquire()
     try:
-        scen_text = yaml.safe_dump(dump_scenario(base), sort_keys=False, allow_unicode=True)
-        store.atomic_write_text(folder.path / store.SCENARIO, scen_text)
-        manifest = _new_manifest(plan, scen_text, chunk_size, now)
+        runs.atomic_write_text(folder.path / runs.SCENARIO, records.scenario_yaml)
+        folder.write_outcomes(records.outcomes)
+        folder.write_sets(records.sets, records.set_yaml)
+        manifest = _new_manifest(plan, records.scenario_yaml, chunk_size, now)
         folder.write_manifest(manifest)
     except BaseException as exc:
         lock.release()
@@ -628,9 +651,10 @@ def run_plan(plan: ExperimentPlan, executor: Executor | None = None, *, jobs: in
     """Run a checked :class:`ExperimentPlan` (see :func:`run_experiment`)."""
     ex = _executor(executor, jobs)
     cs = plan.chunk_size if plan.chunk_size is not None else auto_chunk_size(plan.replications, ex.jobs)
+    records = _Records.of(plan)
     ex.start(_payload(plan.loaded, plan.sets, plan.seed, plan.outcome_names, plan.timeseries))
     try:
-        folder, lock, manifest = _create_folder(plan, cs)
+        folder, lock, manifest = _create_folder(plan, cs, records)
     except BaseException:
         _shutdown_on_error(ex)
         raise
@@ -642,20 +666,23 @@ def run_experiment(scenario: str | Path | LoadedScenario, *, replications: int |
                    seed: int | None = None, sets: list[str] | None = None, executor: Executor | None = None,
                    jobs: int | None = None, out: str | Path = "results", chunk_size: int | None = None,
                    timeseries: bool | None = None, precision: float | None = None, metric: str | None = None,
-                   max_replications: int | None = None, progress: ProgressFn | None = None) -> ExperimentResult:
+                   max_replications: int | None = None, progress: ProgressFn | None = None,
+                   rank_by: str | None = None) -> ExperimentResult:
     """Run every recommendation set (or ``sets``; the baseline always) on common random numbers.
 
     ``executor`` is any object with the :class:`~scenario_sim.experiment.executors.Executor`
     protocol: ``LocalPool(jobs)``, ``DaskCluster(jobs, scheduler)``, ``InProcess()`` or your
     own.  Without one, ``jobs`` worker processes run it (default: every core; ``jobs=1``
     runs in this process).  ``replications`` and ``seed`` default to the scenario's; the
-    effective values are recorded in the manifest.  Returns the finished run; raises
+    effective values are recorded in the manifest, and so is ``rank_by`` (the outcome readers
+    rank by; default the scenario's ``outputs.primary``), checked before anything runs.
+    Returns the finished run; raises
     :class:`UserError` for bad input, :class:`RunInterrupted` / :class:`RunFailed` for runs
     that can be resumed.
     """
     plan = plan_experiment(scenario, replications=replications, seed=seed, sets=sets, out=out,
                            chunk_size=chunk_size, timeseries=timeseries, precision=precision, metric=metric,
-                           max_replications=max_replications)
+                           max_replications=max_replications, rank_by=rank_by)
     return run_plan(plan, executor, jobs=jobs, progress=progress)
 
 
@@ -663,20 +690,20 @@ def resume_experiment(run_dir: str | Path, executor: Executor | None = None, *, 
                       progress: ProgressFn | None = None) -> ExperimentResult:
     """Finish an interrupted run in place, with exactly the results of an uninterrupted one."""
     refuse_in_worker_bootstrap("resume_experiment")
-    folder = store.RunFolder.open(run_dir)
+    folder = runs.RunFolder.open(run_dir)
     with FolderLock(folder.path):
         m = folder.manifest()  # read again under the lock: another session may just have finished it
-        if m.get("status") in ("complete", "complete_with_failures"):
-            raise UserError(f"{folder.path}: run is already complete (status {m['status']})")
-        scen = folder.path / store.SCENARIO
+        if m.complete:
+            raise UserError(f"{folder.path}: run is already complete (status {m.status})")
+        scen = folder.path / runs.SCENARIO
         if not scen.exists():
             raise ResultsError(f"{scen}: missing; the run folder is incomplete and cannot be resumed")
         digest = hashlib.sha256(scen.read_bytes()).hexdigest()
-        if digest != m["scenario"].get("effective_sha256"):
+        if digest != m.scenario.effective_sha256:
             raise ResultsError(f"{scen}: changed since the run started (hash mismatch); refusing to mix results")
         loaded = load_scenario(scen)
-        outcomes = outcome_union(loaded, m["sets"])
+        outcomes = outcome_union(loaded, m.sets)
         ex = _executor(executor, jobs)
-        ex.start(_payload(loaded, m["sets"], m["seed"], [o.name for o in outcomes], m["timeseries"]))
-        m.setdefault("resumed", []).append(dt.datetime.now().isoformat(timespec="seconds"))
+        ex.start(_payload(loaded, m.sets, m.seed, [o.name for o in outcomes], m.timeseries))
+        m.resumed.append(dt.datetime.now().isoformat(timespec="seconds"))
         return _Run(folder, m, outcomes, ex, progress).execute()

@@ -611,7 +611,7 @@ def resume_explore(run_dir: str | Path, executor: Executor | None = None, *, job
 
 def _resume_locked(folder: store.RunFolder, executor: Executor | None, jobs: int | None,
                    progress: ProgressFn | None) -> ExploreResult:
-    m = folder.manifest()  # read under the lock: another session may just have finished it
+    m = folder.raw_manifest()  # read under the lock: another session may just have finished it
     if m.get("kind") != "explore":
         raise UserError(f"{folder.path}: not an explore run (resume it with scenario-sim run --resume)")
     if m.get("status") in ("complete", "complete_with_failures"):

@@ -26,7 +26,6 @@ whole (its fields depend on its ``dist``), any other value is replaced.
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import types
 import typing
@@ -36,6 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from scenario_sim.lang.yamlsource import Mark, SourceList, SourceMap
+from scenario_sim.text import did_you_mean as did_you_mean  # re-exported: lang.patch.did_you_mean still works
 
 
 class PatchError(Exception):
@@ -117,11 +117,6 @@ def known_keys(root: type[BaseModel], path: tuple[Any, ...]) -> list[str] | None
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return [f.alias or n for n, f in tp.model_fields.items()]
     return None
-
-
-def did_you_mean(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # --------------------------------------------------------------------------- applying edits

@@ -23,13 +23,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from scenario_sim import runs
 from scenario_sim.analysis.discovery import Discovery, NothingToDiscover, discover
 from scenario_sim.analysis.ensemble import EnsembleRun, load_ensemble
 from scenario_sim.analysis.robust import RULES, Robustness, robustness
 from scenario_sim.analysis.sensitivity import Sensitivity, sensitivity
 from scenario_sim.analysis.voi import value_of_information
 from scenario_sim.errors import UserError
-from scenario_sim.experiment import store
 from scenario_sim.report import plots
 from scenario_sim.report.table import fmt
 
@@ -391,5 +391,5 @@ def write_explore_report(run_dir: str | Path) -> Path:
            f"<meta name=viewport content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>"
            f"<h1>{_e(title)}</h1><p class=muted>Run folder: {_e(run.path)}</p>{''.join(body)}</body></html>")
     out = run.path / "report.html"
-    store.atomic_write_text(out, doc)
+    runs.atomic_write_text(out, doc)
     return out

@@ -4,7 +4,13 @@ One file, ``report.html``, with every image embedded as a data URI, no scripts a
 external fetches, so it opens offline and survives e-mail.  The plots are also written as
 PNG files under ``plots/`` in the run folder.  Sections: what was run; the ranking; paired
 differences (forest plot); distributions; time series (fan charts, when stored); the
-efficiency gained from common random numbers; failures and warnings.
+efficiency gained from common random numbers; failures and warnings.  Each section is one
+function of the report's context; :data:`SECTIONS` lists them in order.
+
+The report reads only the run folder (:mod:`scenario_sim.runs`): what was run, the sets'
+descriptions and changes, the outcome catalogue and the ranking outcome are all files there,
+so a folder copied elsewhere reports the same.  A read-only folder is reported all the same,
+into another folder (``out``) or as one HTML document on standard output.
 """
 
 from __future__ import annotations
@@ -12,14 +18,17 @@ from __future__ import annotations
 import base64
 import html
 import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from scenario_sim.analysis.compare import RunData, compare, load_run, ranking, write_comparison
-from scenario_sim.experiment import store
-from scenario_sim.lang import load_scenario
+from scenario_sim import runs
+from scenario_sim.analysis.compare import RunData, compare, failure_notes, load_run, ranking, write_comparison
+from scenario_sim.analysis.ensemble import is_explore_run
+from scenario_sim.errors import ResultsError
 from scenario_sim.report import plots
 from scenario_sim.report.table import ZERO_MARK, diff_cell, fmt
 
@@ -53,156 +62,253 @@ def _table(headers: list[str], rows: list[list[Any]], num_from: int = 1, best_fi
     return "".join(out)
 
 
-def _what_was_run(data: RunData) -> str:
-    m = data.manifest
-    loaded = load_scenario(data.path / store.SCENARIO)
-    b = loaded.baseline
-    tm = m.get("timings", {})
+@dataclass
+class _Ctx:
+    """What every section reads: the run, its comparison and the ranking."""
+
+    data: RunData
+    table: pd.DataFrame
+    ranked: pd.DataFrame
+    rank_by: str
+    key: list[str]  # the ranking outcome, then the key outcomes that have a direction
+    images: dict[str, bytes] = field(default_factory=dict)  # plots/<name> -> PNG
+
+    @property
+    def order(self) -> list[str]:
+        return list(self.ranked["set"])
+
+    @property
+    def n(self) -> int:
+        return int(self.ranked["n"].min())
+
+    def outcome(self, name: str) -> Any:
+        return self.data.outcome(name)
+
+    def image(self, name: str, fig: Any, alt: str) -> str:
+        """Embed ``fig`` (and keep it for ``plots/name``)."""
+        data = plots.png(fig)
+        self.images[name] = data
+        return _img(data, alt)
+
+
+def _context(data: RunData) -> _Ctx:
+    table = compare(data)
+    rank_by = data.rank_by
+    ranked = ranking(table, rank_by)
+    with_dir = {o.name for o in data.outcomes if o.direction != "none"}
+    key = [k for k in dict.fromkeys([rank_by, *data.key]) if k in with_dir]
+    return _Ctx(data, table, ranked, rank_by, key)
+
+
+def _set_changes(info: runs.SetInfo) -> str:
+    changes = [f"{k} = {v}" for k, v in info.changes.items()] + [f"{k} × {v}" for k, v in info.scale.items()]
+    if info.include:
+        changes.insert(0, "includes " + ", ".join(info.include))
+    return "; ".join(changes)
+
+
+def _what_was_run(c: _Ctx) -> str:
+    m = c.data.manifest
+    sc = m.scenario
+    tm = m.timings
     items = [
-        ("scenario", f"{b.name}: {b.description}" if b.description else b.name),
-        ("scenario file", f"{m['scenario'].get('file')} (sha256 {str(m['scenario'].get('sha256'))[:12]}…)"),
-        ("horizon", f"{b.start_date} + {b.horizon_days} days"),
-        ("replications", f"{m.get('replications_done')} per set ({m.get('replications_asked')} asked)"),
-        ("master seed", f"{m['seed']} (from the {m.get('seed_source', 'scenario file')})"),
-        ("executor", f"{m.get('executor', {}).get('kind')} with {m.get('executor', {}).get('jobs')} job(s)"),
+        ("scenario", f"{sc.name}: {sc.description}" if sc.description else sc.name),
+        ("scenario file", f"{sc.file} (sha256 {str(sc.sha256)[:12]}…)"),
+        ("horizon", f"{sc.start_date} + {sc.horizon_days} days"),
+        ("replications", f"{m.replications_done} per set ({m.replications_asked} asked)"),
+        ("master seed", f"{m.seed} (from the {m.seed_source})"),
+        ("executor", f"{m.executor.get('kind')} with {m.executor.get('jobs')} job(s)"),
         ("run time", f"{tm.get('wall_seconds')} s, started {tm.get('started')}"),
-        ("versions", ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())),
-        ("code", (m.get("git") or {}).get("commit", "not a git checkout")),
+        ("versions", ", ".join(f"{k} {v}" for k, v in m.versions.items())),
+        ("code", (m.git or {}).get("commit", "not a git checkout")),
     ]
-    if m.get("adaptive"):
-        a = m["adaptive"]
-        items.append(("adaptive precision", f"{a['precision']:g} on {a['metric']}: {a.get('stop_reason')}"))
+    if m.adaptive:
+        a = m.adaptive
+        items.append(("adaptive precision", f"{a.precision:g} on {a.metric}: {a.stop_reason}"))
     dl = "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items) + "</dl>"
     rows = [["baseline", "the scenario as written", "—"]]
-    for s in m["sets"][1:]:
-        r = b.recommendation(s)
-        changes = [f"{k} = {v}" for k, v in r.changes.items()] + [f"{k} × {v}" for k, v in r.scale.items()]
-        if r.include:
-            changes.insert(0, "includes " + ", ".join(r.include))
-        rows.append([s, r.description, "; ".join(changes)])
-    return dl + "<h3>Recommendation sets</h3>" + _table(["set", "description", "changes"], rows, num_from=99)
+    for s in m.sets[1:]:
+        info = c.data.set_info[s]
+        rows.append([s, info.description, _set_changes(info)])
+    return ("<h2>What was run</h2>" + dl + "<h3>Recommendation sets</h3>"
+            + _table(["set", "description", "changes"], rows, num_from=99))
 
 
-def write_report(run_dir: str | Path) -> Path:
-    """Write ``report.html`` and ``plots/*.png`` into a finished run folder; return the report path."""
-    from scenario_sim.analysis.ensemble import is_explore_run
-
-    if is_explore_run(run_dir):  # an ensemble of cases: robustness, discovery, sensitivity, VOI
-        from scenario_sim.report.ensemble import write_explore_report
-
-        return write_explore_report(run_dir)
-    data = load_run(run_dir)
-    run = data.path
-    table = compare(data)
-    write_comparison(run, table)
-    plot_dir = run / "plots"
-    plot_dir.mkdir(exist_ok=True)
-    primary = data.primary
-    ranked = ranking(table, primary)
-    order = list(ranked["set"])
-    by_name = {o.name: o for o in data.outcomes}
-    key = [k for k in dict.fromkeys([primary, *data.key]) if k in by_name and by_name[k].direction != "none"]
-    n = int(ranked["n"].min())
-
-    sections: list[str] = []
-    sections.append(f"<h2>What was run</h2>{_what_was_run(data)}")
-
+def _ranking_rows(ranked: pd.DataFrame) -> list[list[Any]]:
     rows = []
     for r in ranked.to_dict("records"):
         base = r["set"] == "baseline"
         rows.append([r["rank"], r["set"], fmt(r["mean"], str(r["unit"])), diff_cell(r) or "(reference)",
                      "" if base else f"{r['relative_change']:+.1%}", "" if base else f"{r['p_beat_baseline']:.2f}",
                      f"{r['p_best']:.2f}", ZERO_MARK if (not base and r["ci_includes_zero"]) else ""])
-    best_rows = []
-    for o in key:
-        rk = ranking(table, o)
+    return rows
+
+
+def _best_rows(c: _Ctx) -> list[list[Any]]:
+    rows = []
+    for o in c.key:
+        rk = ranking(c.table, o)
         top = rk.iloc[0]
         second = rk.iloc[1] if len(rk) > 1 else None
         diff = "" if top["set"] == "baseline" else (
             f"{fmt(top['diff'], top['unit'])} [{fmt(top['ci_low'], top['unit'])}, {fmt(top['ci_high'], top['unit'])}]")
-        best_rows.append([o, f"{by_name[o].unit}, {by_name[o].direction} is better", top["set"],
-                          fmt(top["mean"], top["unit"]), diff,
-                          f"{top['p_best']:.2f}", "" if second is None else second["set"]])
-    sections.append(
-        f"<h2>Ranking by {_e(primary)} ({_e(by_name[primary].unit)}, {_e(by_name[primary].direction)} is better)</h2>"
-        + _table(["rank", "set", "mean", "difference from baseline [95% CI]", "change", "P(beats baseline)",
-                  "P(best)", ""], rows, num_from=2, best_first=True)
-        + f"<p class=muted>{n} paired replications per set on common random numbers. Intervals are "
-          f"{_e(ranked['adjustment'].iloc[0])}. {ZERO_MARK} marks an interval that includes zero. "
-          "P(beats baseline) is the share of replications in which the set did strictly better; P(best) the "
-          "share in which it was the best of all sets (ties split).</p>"
-        + "<h3>Best set on each key outcome</h3>"
-        + _table(["outcome", "unit", "best set", "its mean", "difference from baseline [95% CI]", "P(best)",
-                  "runner-up"], best_rows, num_from=3))
+        meta = c.outcome(o)
+        rows.append([o, f"{meta.unit}, {meta.direction} is better", top["set"], fmt(top["mean"], top["unit"]), diff,
+                     f"{top['p_best']:.2f}", "" if second is None else second["set"]])
+    return rows
 
-    img = plots.save(plots.forest(table, key, order), plot_dir / "forest.png")
-    sections.append("<h2>Paired differences from the baseline</h2>"
-                    "<p>Each point is a set's mean paired difference from the baseline; bars are the adjusted "
-                    "95% intervals. Bars crossing the dashed zero line are not clear differences.</p>"
-                    + _img(img, "forest plot of paired differences"))
 
-    dist = []
-    for o in key[:4]:
-        fig = plots.distributions(data.frame, o, by_name[o].unit, order)
-        dist.append(_img(plots.save(fig, plot_dir / f"distribution-{o}.png"), f"distribution of {o}"))
-    sections.append("<h2>Distributions over replications</h2>" + "".join(dist))
+def _ranking(c: _Ctx) -> str:
+    meta = c.outcome(c.rank_by)
+    return (f"<h2>Ranking by {_e(c.rank_by)} ({_e(meta.unit)}, {_e(meta.direction)} is better)</h2>"
+            + _table(["rank", "set", "mean", "difference from baseline [95% CI]", "change", "P(beats baseline)",
+                      "P(best)", ""], _ranking_rows(c.ranked), num_from=2, best_first=True)
+            + f"<p class=muted>{c.n} paired replications per set on common random numbers. Intervals are "
+              f"{_e(c.ranked['adjustment'].iloc[0])}. {ZERO_MARK} marks an interval that includes zero. "
+              "P(beats baseline) is the share of replications in which the set did strictly better; P(best) the "
+              "share in which it was the best of all sets (ties split).</p>"
+            + "<h3>Best set on each key outcome</h3>"
+            + _table(["outcome", "unit", "best set", "its mean", "difference from baseline [95% CI]", "P(best)",
+                      "runner-up"], _best_rows(c), num_from=3))
 
-    ts_path = run / store.TIMESERIES
-    if ts_path.exists():
-        best = next((s for s in order if s != "baseline"), None)
-        show = ["baseline"] + ([best] if best else [])
-        ts = pd.read_parquet(ts_path, filters=[("set", "in", show)])
-        classes = [c[len("launched."):] for c in ts.columns if c.startswith("launched.")]
-        ts["launched.total"] = ts[[f"launched.{c}" for c in classes]].sum(axis=1)
-        ts["leaked.total"] = ts[[f"leaked.{c}" for c in classes]].sum(axis=1)
-        fans = []
-        for series, label, name in (("energy", "energy capacity (share of pre-war grid)", "energy"),
-                                    ("launched.total", "munitions launched per day", "launches"),
-                                    ("leaked.total", "munitions leaking through per day", "leakers")):
-            fans.append(_img(plots.save(plots.fan(ts, series, label, show), plot_dir / f"fan-{name}.png"),
-                             f"fan chart of {label}"))
-        sections.append(f"<h2>Over time: baseline and {_e(best)}</h2>" + "".join(fans))
-    else:
-        sections.append("<h2>Over time</h2><p class=muted>No daily time series were stored for this run; "
-                        "run with <code>--timeseries</code> to get fan charts of energy, launches and leakers.</p>")
 
+def _forest(c: _Ctx) -> str:
+    img = c.image("forest.png", plots.forest(c.table, c.key, c.order), "forest plot of paired differences")
+    return ("<h2>Paired differences from the baseline</h2>"
+            "<p>Each point is a set's mean paired difference from the baseline; bars are the adjusted "
+            "95% intervals. Bars crossing the dashed zero line are not clear differences.</p>" + img)
+
+
+def _distributions(c: _Ctx) -> str:
+    dist = [c.image(f"distribution-{o}.png", plots.distributions(c.data.frame, o, c.outcome(o).unit, c.order),
+                    f"distribution of {o}") for o in c.key[:4]]
+    return "<h2>Distributions over replications</h2>" + "".join(dist)
+
+
+_FANS = (("energy", "energy capacity (share of pre-war grid)", "energy"),
+         ("launched.total", "munitions launched per day", "launches"),
+         ("leaked.total", "munitions leaking through per day", "leakers"))
+
+
+def _over_time(c: _Ctx) -> str:
+    ts_path = c.data.path / runs.TIMESERIES
+    if not ts_path.exists():
+        return ("<h2>Over time</h2><p class=muted>No daily time series were stored for this run; "
+                "run with <code>--timeseries</code> to get fan charts of energy, launches and leakers.</p>")
+    best = next((s for s in c.order if s != "baseline"), None)
+    show = ["baseline"] + ([best] if best else [])
+    ts = pd.read_parquet(ts_path, filters=[("set", "in", show)])
+    classes = [col[len("launched."):] for col in ts.columns if col.startswith("launched.")]
+    ts["launched.total"] = ts[[f"launched.{k}" for k in classes]].sum(axis=1)
+    ts["leaked.total"] = ts[[f"leaked.{k}" for k in classes]].sum(axis=1)
+    fans = [c.image(f"fan-{name}.png", plots.fan(ts, series, label, show), f"fan chart of {label}")
+            for series, label, name in _FANS]
+    return f"<h2>Over time: baseline and {_e(best)}</h2>" + "".join(fans)
+
+
+def _crn_cell(v: float) -> str:
+    return "–" if not math.isfinite(v) else (f"{v:.3f} (×{1 / v:,.0f})" if v > 0 else "0 (exact)")
+
+
+def _crn(c: _Ctx) -> str:
     crn_rows = []
-    for s in order:
+    for s in c.order:
         if s == "baseline":
             continue
-        sub = table[(table["set"] == s) & (table["outcome"].isin(key))].set_index("outcome")
-        cells = []
-        for o in key:
-            v = sub.loc[o, "crn_variance_ratio"] if o in sub.index else math.nan
-            cells.append("–" if not math.isfinite(v) else (f"{v:.3f} (×{1 / v:,.0f})" if v > 0 else "0 (exact)"))
-        crn_rows.append([s, *cells])
-    img = plots.save(plots.crn_efficiency(table, key, order), plot_dir / "crn-efficiency.png")
-    sections.append("<h2>Efficiency from common random numbers</h2>"
-                    "<p>Every set ran on the same random streams as the baseline. The ratio below is the variance "
-                    "of the paired difference over the variance independent runs would have had; its inverse "
-                    "(×) is how many times more replications independent sampling would need for the same "
-                    "precision.</p>" + _table(["set", *key], crn_rows) + _img(img, "CRN efficiency"))
+        sub = c.table[(c.table["set"] == s) & (c.table["outcome"].isin(c.key))]
+        ratio = dict(zip(sub["outcome"], sub["crn_variance_ratio"].astype(float), strict=True))
+        crn_rows.append([s, *[_crn_cell(ratio.get(o, math.nan)) for o in c.key]])
+    img = c.image("crn-efficiency.png", plots.crn_efficiency(c.table, c.key, c.order), "CRN efficiency")
+    return ("<h2>Efficiency from common random numbers</h2>"
+            "<p>Every set ran on the same random streams as the baseline. The ratio below is the variance "
+            "of the paired difference over the variance independent runs would have had; its inverse "
+            "(×) is how many times more replications independent sampling would need for the same "
+            "precision.</p>" + _table(["set", *c.key], crn_rows) + img)
 
-    warnings = []
-    f = data.manifest.get("failures", {})
-    if f.get("count"):
-        warnings.append(f"{f['count']} replication(s) failed and are left out of the statistics. First: "
-                        + "; ".join(f"{x['set']} #{x['replication']}: {x['error']}" for x in f.get("first", [])[:5]))
-    unclear = [f"{r['set']} on {r['outcome']}" for r in table.to_dict("records")
-               if r["set"] != "baseline" and r["outcome"] in key and r["ci_includes_zero"]]
+
+def _warnings(c: _Ctx) -> str:
+    warnings = list(failure_notes(c.data))
+    f = c.data.manifest.failures
+    if f.count:
+        warnings.append(f"{f.count} replication(s) failed and are left out of the statistics. First: "
+                        + "; ".join(f"{x.set} #{x.replication}: {x.error}" for x in f.first[:5]))
+    unclear = [f"{r['set']} on {r['outcome']}" for r in c.table.to_dict("records")
+               if r["set"] != "baseline" and r["outcome"] in c.key and r["ci_includes_zero"]]
     if unclear:
         warnings.append("No clear difference from the baseline (interval includes zero): " + ", ".join(unclear))
-    if n < 30:
-        warnings.append(f"Only {n} replications per set: intervals rest on few samples.")
+    if c.n < 30:
+        warnings.append(f"Only {c.n} replications per set: intervals rest on few samples.")
     warnings.append("The model is stylised and exploratory, not a forecast: absolute levels depend on assumptions "
                     "documented in the scenario file and docs/model.md; differences between sets are what it "
                     "measures well.")
-    sections.append("<h2>Failures and warnings</h2>" + "".join(f'<p class="warn">{_e(w)}</p>' for w in warnings))
+    return "<h2>Failures and warnings</h2>" + "".join(f'<p class="warn">{_e(w)}</p>' for w in warnings)
 
-    title = f"scenario-sim report: {data.manifest['scenario']['name']}"
+
+SECTIONS: tuple[Callable[[_Ctx], str], ...] = (_what_was_run, _ranking, _forest, _distributions, _over_time, _crn,
+                                              _warnings)
+"""The report's sections, in order; each returns its HTML (heading included)."""
+
+
+@dataclass
+class Report:
+    """A rendered report: the HTML document, its plots and the comparison it shows."""
+
+    html: str
+    images: dict[str, bytes]
+    table: pd.DataFrame
+
+
+def build_report(run: str | Path | RunData) -> Report:
+    """Render the report of a finished run folder (writes nothing)."""
+    data = run if isinstance(run, RunData) else load_run(run)
+    c = _context(data)
+    sections = "".join(section(c) for section in SECTIONS)
+    title = f"scenario-sim report: {data.manifest.scenario.name}"
     doc = (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
            f"<meta name=viewport content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>"
-           f"<h1>{_e(title)}</h1><p class=muted>Run folder: {_e(run)}</p>{''.join(sections)}</body></html>")
-    out = run / "report.html"
-    store.atomic_write_text(out, doc)
-    return out
+           f"<h1>{_e(title)}</h1><p class=muted>Run folder: {_e(data.path)}</p>{sections}</body></html>")
+    return Report(doc, c.images, c.table)
+
+
+def write_report(run: str | Path | RunData, out: str | Path | None = None) -> Path:
+    """Write ``report.html``, ``plots/*.png`` and ``comparison.csv`` into ``out`` (default: the
+    run folder, which must then be writable); return the report's path.  An explore run (an
+    ensemble of cases) gets its own report (:mod:`scenario_sim.report.ensemble`)."""
+    if not isinstance(run, RunData) and is_explore_run(run):
+        from scenario_sim.report.ensemble import write_explore_report
+
+        return write_explore_report(run)
+    data = run if isinstance(run, RunData) else load_run(run)
+    target = Path(out) if out is not None else data.path
+    if out is None and not runs.writable(target):
+        raise ResultsError(f"{target}: read-only run folder; give an output folder (report --out DIR) "
+                           "or --out - for standard output")
+    report = build_report(data)
+    try:
+        (target / runs.PLOTS).mkdir(parents=True, exist_ok=True)
+        for name, png in report.images.items():
+            runs.atomic_write_bytes(target / runs.PLOTS / name, png)
+        write_comparison(target, report.table)
+        path = target / runs.REPORT
+        runs.atomic_write_text(path, report.html)
+    except OSError as exc:
+        raise ResultsError(f"{target}: cannot write the report ({exc.strerror}); give --out DIR") from None
+    return path
+
+
+def report_command(run_dir: str | Path, out: str | None) -> tuple[str, list[str]]:
+    """What ``scenario-sim report`` prints: (standard output, one-line notes for standard error).
+
+    ``out`` is a folder, ``-`` for standard output, or None: the run folder, unless it is
+    read-only, in which case the report goes to standard output and a note says so.
+    """
+    if is_explore_run(run_dir):
+        return str(write_report(run_dir)), []
+    data = load_run(run_dir)
+    notes = failure_notes(data)
+    if out == "-" or (out is None and not runs.writable(data.path)):
+        if out is None:
+            notes.append(f"note: {data.path} is read-only; the report goes to standard output "
+                         "(give --out DIR to write report.html and plots/ there)")
+        return build_report(data).html, notes
+    return str(write_report(data, out)), notes

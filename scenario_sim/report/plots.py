@@ -20,12 +20,18 @@ plt.rcParams.update({"font.size": 9, "axes.grid": True, "grid.color": "#dddddd",
                      "figure.dpi": 110, "savefig.bbox": "tight"})
 
 
-def save(fig: Any, path: Path) -> bytes:
-    """Write ``fig`` to ``path`` as PNG and return the bytes (for embedding)."""
+def png(fig: Any) -> bytes:
+    """``fig`` as PNG bytes (the figure is closed): embedded in the report, and written to
+    ``plots/`` when the report goes to a folder."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    data = buf.getvalue()
+    return buf.getvalue()
+
+
+def save(fig: Any, path: Path) -> bytes:
+    """Write ``fig`` to ``path`` as PNG and return the bytes."""
+    data = png(fig)
     path.write_bytes(data)
     return data
 

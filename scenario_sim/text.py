@@ -1,0 +1,11 @@
+"""Small text helpers for messages (a bottom-floor module: no package imports)."""
+
+from __future__ import annotations
+
+import difflib
+
+
+def did_you_mean(key: str, known: list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to ``key``, or ``""``."""
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
