@@ -127,10 +127,13 @@ def _preflight_resume(run_dir: Path, rank_by: str | None) -> None:
 
 def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, write: bool = True) -> None:
     from scenario_sim.analysis import compare, load_run, ranking, write_comparison
-    from scenario_sim.report.table import caption, render
+    from scenario_sim.analysis.pairwise import side_effects, tied_with_leader
+    from scenario_sim.report.table import caption, render, side_effect_notes
 
     data = load_run(run_dir)
     table = compare(data)
+    flagged = side_effects(table, data.key)
+    table["side_effect"] = table.index.isin(flagged.index)
     if write:
         write_comparison(run_dir, table)
     key = rank_by or data.primary
@@ -141,9 +144,39 @@ def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, write: boo
 
         raise UserError(f"--rank-by: unknown outcome {key!r}{did_you_mean(key, names)}")
     ranked = ranking(table, key)
+    tied = tied_with_leader(data, key, str(ranked["set"].iloc[0])) if len(ranked) > 1 else set()
+    ranked["tied_with_leader"] = ranked["set"].isin(tied)
     unit = str(ranked["unit"].iloc[0])
     title = f"{data.manifest['scenario']['name']}: ranked by {key} ({unit}, {ranked['direction'].iloc[0]} is better)"
-    click.echo(render(ranked, fmt_name, title, caption(ranked, int(ranked["n"].min()), len(ranked))))
+    click.echo(render(ranked, fmt_name, title, caption(ranked, int(ranked["n"].min()), len(ranked)),
+                      tied=tied, side=side_effect_notes(flagged)))
+
+
+def _print_against(run_dir: Path, reference: str, rank_by: str | None, fmt_name: str) -> None:
+    """``compare RUN --against SET``: every other set's paired difference from SET."""
+    from scenario_sim.analysis import load_run
+    from scenario_sim.analysis.pairwise import against
+    from scenario_sim.report.table import render_against
+
+    data = load_run(run_dir)
+    key = rank_by or data.primary
+    _check_outcome("--rank-by", key, data.outcomes, ranked=True)
+    click.echo(render_against(against(data, reference, key), fmt_name, data.manifest["scenario"]["name"]))
+
+
+def _print_pairwise(run_dir: Path, rank_by: str | None, fmt_name: str) -> None:
+    """``compare RUN --pairwise``: the matrix of paired differences; writes pairwise.csv."""
+    from scenario_sim.analysis import load_run
+    from scenario_sim.analysis.pairwise import pairwise
+    from scenario_sim.experiment.store import atomic_write_text
+    from scenario_sim.report.table import render_pairwise
+
+    data = load_run(run_dir)
+    key = rank_by or data.primary
+    _check_outcome("--rank-by", key, data.outcomes, ranked=True)
+    table = pairwise(data, key)
+    atomic_write_text(run_dir / "pairwise.csv", table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    click.echo(render_pairwise(table, fmt_name, data.manifest["scenario"]["name"]))
 
 
 def register(group: click.Group) -> None:
@@ -238,13 +271,28 @@ def register(group: click.Group) -> None:
     @click.option("--rank-by", help="Outcome to rank by (default: the scenario's outputs.primary).")
     @click.option("--format", "fmt_name", type=click.Choice(FORMATS), default="table", show_default=True,
                   help="How to print the ranking (csv and json give every statistic).")
-    def compare_cmd(run_dir: str, rank_by: str | None, fmt_name: str) -> None:
+    @click.option("--against", "against_set", metavar="SET",
+                  help="Compare every set with SET instead of the baseline (paired, Holm-adjusted).")
+    @click.option("--pairwise", is_flag=True,
+                  help="Every pair of sets: the matrix of paired differences (writes pairwise.csv).")
+    def compare_cmd(run_dir: str, rank_by: str | None, fmt_name: str, against_set: str | None,
+                    pairwise: bool) -> None:
         """Rank the sets of a finished run by paired differences from the baseline.
 
         Also (re)writes comparison.csv in RUN_DIR with every outcome's statistics. RUN_DIR may
-        be `latest` (the newest run under results/) or DIR/latest.
+        be `latest` (the newest run under results/) or DIR/latest.  The ranking marks the
+        sets that cannot be told from the leader and the sets with side effects (key
+        outcomes significantly worse than the baseline).
         """
-        _print_ranking(resolve_run(run_dir), rank_by, fmt_name)
+        path = resolve_run(run_dir)
+        if against_set is not None and pairwise:
+            raise click.UsageError("--against and --pairwise are two views; give one")
+        if against_set is not None:
+            _print_against(path, against_set, rank_by, fmt_name)
+        elif pairwise:
+            _print_pairwise(path, rank_by, fmt_name)
+        else:
+            _print_ranking(path, rank_by, fmt_name)
 
     @group.command(name="report")
     @click.argument("run_dir", metavar="RUN_DIR")

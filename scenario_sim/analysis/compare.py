@@ -11,8 +11,10 @@ isolates the effect of the set.  For every set and outcome we report:
   ``1 - alpha/k``, so all k hold together with probability at least ``1 - alpha``); paired
   t-test p-values are adjusted with Holm's step-down method.  The output says which;
 * the relative change ``mean(D) / mean(X_base)``;
-* the share of replications in which the set beat the baseline (strictly better in the
-  outcome's direction; ties count as not better, so a set identical to the baseline scores 0);
+* the shares of replications in which the set did better than the baseline, the same (a
+  tie: under common random numbers a set that does not touch the outcome ties exactly) and
+  worse (``p_better``, ``p_tied``, ``p_worse``; see :mod:`scenario_sim.analysis.pairwise`);
+  ``p_beat_baseline`` is ``p_better`` under its older name;
 * the probability of being the best set: the share of replications in which the set had
   the best value among all sets compared, ties split evenly;
 * the CRN efficiency: ``var(D) / (var(X_set) + var(X_base))``, the variance of the paired
@@ -33,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scenario_sim.analysis.pairwise import shares
 from scenario_sim.errors import ResultsError, UserError
 from scenario_sim.experiment import store
 from scenario_sim.lang import BASELINE, load_scenario
@@ -149,6 +152,7 @@ def compare(run: str | Path | RunData, outcomes: list[str] | None = None, level:
             p_best = np.full(len(data.sets), math.nan)
         base = x[:, 0]
         bmean = float(base.mean())
+        bscale = float(np.abs(x).mean())
         pvals = []
         for j, s in enumerate(data.sets):
             xs = x[:, j]
@@ -169,13 +173,14 @@ def compare(run: str | Path | RunData, outcomes: list[str] | None = None, level:
             var_sum = float(xs.var(ddof=1) + base.var(ddof=1)) if n > 1 else math.nan
             blo, bhi = (_bootstrap(d, adj_level, seed + 7919 * j, n_boot) if (o in boot_for and s != BASELINE)
                         else (math.nan, math.nan))
-            beat = float(np.mean(sign * d > 0)) if meta.direction != "none" else math.nan
+            better, tied, worse = shares(d, meta.direction, bscale)
             rows.append({
                 "set": s, "outcome": o, "unit": meta.unit, "direction": meta.direction, "n": n,
                 "mean": float(xs.mean()), "baseline_mean": bmean, "diff": dm, "diff_sd": dsd,
                 "ci_low": lo, "ci_high": hi, "boot_low": blo, "boot_high": bhi,
                 "relative_change": dm / bmean if bmean != 0 else (0.0 if dm == 0 else math.nan),
-                "p_value": p, "p_value_holm": math.nan, "p_beat_baseline": beat, "p_best": float(p_best[j]),
+                "p_value": p, "p_value_holm": math.nan, "p_beat_baseline": better, "p_better": better, "p_tied": tied,
+                "p_worse": worse, "p_best": float(p_best[j]),
                 "crn_variance_ratio": (float(d.var(ddof=1)) / var_sum) if (n > 1 and var_sum > 0) else math.nan,
                 "ci_includes_zero": bool(lo <= 0 <= hi) if not math.isnan(lo) else True,
                 "level": level, "adjustment": ADJUSTMENT if k > 1 else "none (one set compared)",
