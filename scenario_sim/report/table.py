@@ -227,10 +227,20 @@ def render_pairwise(table: pd.DataFrame, fmt_name: str, scenario: str, width: in
             f"apart (paired t-test, Holm-adjusted over the {m} pairs, p < 0.05); intervals, Bonferroni-adjusted, "
             "are in pairwise.csv.")
     if fmt_name == "markdown":
-        cols = ["set", *sets]
-        rows = [{"set": a, **{b: ("–" if a == b else cell[(a, b)]) for b in sets}} for a in sets]
-        return "\n".join([f"**{title}**", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|",
-                          *["| " + " | ".join(r[c] for c in cols) + " |" for r in rows], "", note])
+        return _pairwise_markdown(sets, cell, title, note)
+    return _pairwise_terminal(sets, cell, title, note, width)
+
+
+def _pairwise_markdown(sets: list[str], cell: dict[tuple[str, str], str], title: str, note: str) -> str:
+    cols = ["set", *sets]
+    rows = [{"set": a, **{b: ("–" if a == b else cell[(a, b)]) for b in sets}} for a in sets]
+    return "\n".join([f"**{title}**", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|",
+                      *["| " + " | ".join(r[c] for c in cols) + " |" for r in rows], "", note])
+
+
+def _pairwise_terminal(sets: list[str], cell: dict[tuple[str, str], str], title: str, note: str,
+                       width: int | None) -> str:
+    """The matrix with numbered columns when it fits the terminal, else one line per pair."""
     num = {s: str(i + 1) for i, s in enumerate(sets)}
     rows = [{"set": f"{num[a]} {a}", **{num[b]: ("–" if a == b else cell[(a, b)]) for b in sets}} for a in sets]
     cols = ["set", *num.values()]
