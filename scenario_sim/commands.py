@@ -122,7 +122,7 @@ def _preflight_resume(run_dir: Path, rank_by: str | None) -> None:
 
 def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, out: str | None = None) -> None:
     from scenario_sim.analysis import run_comparison
-    from scenario_sim.report.table import caption, render
+    from scenario_sim.report.table import caption, render, side_effect_notes
 
     c = run_comparison(run_dir, rank_by, out)
     for note in c.notes:
@@ -130,7 +130,35 @@ def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, out: str |
     ranked, key = c.ranked, c.rank_by
     unit = str(ranked["unit"].iloc[0])
     title = f"{c.data.manifest.scenario.name}: ranked by {key} ({unit}, {ranked['direction'].iloc[0]} is better)"
-    click.echo(render(ranked, fmt_name, title, caption(ranked, int(ranked["n"].min()), len(ranked))))
+    click.echo(render(ranked, fmt_name, title, caption(ranked, int(ranked["n"].min()), len(ranked)),
+                      tied=c.tied, side=side_effect_notes(c.side)))
+
+
+def _print_against(run_dir: Path, reference: str, rank_by: str | None, fmt_name: str) -> None:
+    """``compare RUN --against SET``: every other set's paired difference from SET."""
+    from scenario_sim.analysis import load_run
+    from scenario_sim.analysis.pairwise import against
+    from scenario_sim.report.table import render_against
+
+    data = load_run(run_dir)
+    key = rank_by or data.primary
+    _check_outcome("--rank-by", key, data.outcomes, ranked=True)
+    click.echo(render_against(against(data, reference, key), fmt_name, data.manifest.scenario.name))
+
+
+def _print_pairwise(run_dir: Path, rank_by: str | None, fmt_name: str) -> None:
+    """``compare RUN --pairwise``: the matrix of paired differences; writes pairwise.csv."""
+    from scenario_sim.analysis import load_run
+    from scenario_sim.analysis.pairwise import pairwise
+    from scenario_sim.report.table import render_pairwise
+    from scenario_sim.runs import atomic_write_text
+
+    data = load_run(run_dir)
+    key = rank_by or data.primary
+    _check_outcome("--rank-by", key, data.outcomes, ranked=True)
+    table = pairwise(data, key)
+    atomic_write_text(run_dir / "pairwise.csv", table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    click.echo(render_pairwise(table, fmt_name, data.manifest.scenario.name))
 
 
 def register(group: click.Group) -> None:
@@ -227,14 +255,29 @@ def register(group: click.Group) -> None:
                   help="How to print the ranking (csv and json give every statistic).")
     @click.option("--out", type=click.Path(file_okay=False), metavar="DIR",
                   help="Write comparison.csv here instead of in RUN_DIR.")
-    def compare_cmd(run_dir: str, rank_by: str | None, fmt_name: str, out: str | None) -> None:
+    @click.option("--against", "against_set", metavar="SET",
+                  help="Compare every set with SET instead of the baseline (paired, Holm-adjusted).")
+    @click.option("--pairwise", is_flag=True,
+                  help="Every pair of sets: the matrix of paired differences (writes pairwise.csv).")
+    def compare_cmd(run_dir: str, rank_by: str | None, fmt_name: str, out: str | None, against_set: str | None,
+                    pairwise: bool) -> None:
         """Rank the sets of a finished run by paired differences from the baseline.
 
         Also (re)writes comparison.csv with every outcome's statistics, in RUN_DIR or --out
         (a read-only RUN_DIR is compared all the same, with a note that nothing was written).
-        RUN_DIR may be `latest` (the newest run under results/) or DIR/latest.
+        RUN_DIR may be `latest` (the newest run under results/) or DIR/latest.  The ranking
+        marks the sets that cannot be told from the leader and the sets with side effects
+        (key outcomes significantly worse than the baseline).
         """
-        _print_ranking(resolve_run(run_dir), rank_by, fmt_name, out)
+        path = resolve_run(run_dir)
+        if against_set is not None and pairwise:
+            raise click.UsageError("--against and --pairwise are two views; give one")
+        if against_set is not None:
+            _print_against(path, against_set, rank_by, fmt_name)
+        elif pairwise:
+            _print_pairwise(path, rank_by, fmt_name)
+        else:
+            _print_ranking(path, rank_by, fmt_name, out)
 
     @group.command(name="report")
     @click.argument("run_dir", metavar="RUN_DIR")

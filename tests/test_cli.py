@@ -283,7 +283,7 @@ def test_terminal_table_fits_the_terminal_and_every_column_has_a_header(
     assert "set" in cells and "difference [95% CI]" in cells
     rows = [ln for ln in lines if ln.startswith("│")]
     assert len(rows) == 3 and all(len(r.split("│")) == len(cells) + 2 for r in rows)  # no row wrapped
-    every = ["rank", "set", "mean", "difference [95% CI]", "change", "P(better)", "P(best)"]
+    every = ["rank", "set", "mean", "difference [95% CI]", "change", "% b/t/w", "P(best)", "vs leader", "worse on"]
     assert cells == [c for c in every if c in cells]  # columns keep their order when some are dropped
     flat = " ".join(out.split())  # the footnote wraps at the width
     missing = [c for c in every if c not in cells]
@@ -295,9 +295,9 @@ def test_terminal_table_fits_the_terminal_and_every_column_has_a_header(
     if width >= 140:
         assert not missing
     if width == 80:  # the long set names do not fit with every column, but the key ones stay
-        assert missing and {"set", "mean", "difference [95% CI]", "P(better)"} <= set(cells)
+        assert missing and {"set", "mean", "difference [95% CI]", "% b/t/w"} <= set(cells)
     # The footer explains what is shown and mentions nothing that is not.
-    assert "p-value" not in out and "Holm" not in out
+    assert "p-value" not in out and "P-value" not in out
 
 
 def test_markdown_table_has_a_header_for_every_column(long_names_run: Path,
@@ -306,3 +306,89 @@ def test_markdown_table_has_a_header_for_every_column(long_names_run: Path,
     assert code == 0
     header = next(ln for ln in out.splitlines() if ln.startswith("| rank"))
     assert all(c.strip() for c in header.strip("|").split("|"))
+
+
+# ------------------------------------------------------------ issue 12: ties, side effects, set against set
+
+
+@pytest.fixture(scope="module")
+def tradeoff_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Sets with known relations: `same` changes nothing, `more_shots` lowers harm but spends
+    more interceptors (a side effect on a key outcome), `twin` is `more_shots` written again."""
+    from scenario_sim.experiment import run_experiment
+
+    d = minimal_doc()
+    d.update(name="tradeoff", horizon_days=40, replications=30, seed=11)
+    d["air_defense"]["systems"][0]["cost_per_shot_usd"] = 1000
+    d["outputs"] = {"primary": "civilian_harm", "key": ["civilian_harm", "interceptor_spend_usd", "leaked.total"]}
+    shots = {"air_defense.systems.guns.doctrine.shots_per_target": 2,
+             "air_defense.systems.guns.capacity_per_wave": 1000}
+    d["recommendations"] = [
+        {"name": "same", "changes": {"air_defense.systems.guns.pk.drone": 0.5}},
+        {"name": "more_shots", "changes": shots},
+        {"name": "twin", "changes": dict(shots)},
+    ]
+    p = tmp_path_factory.mktemp("tradeoff") / "tradeoff.yaml"
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    return run_experiment(p, jobs=1, out=tmp_path_factory.mktemp("tradeoff-res")).run_dir
+
+
+def test_shares_split_better_tied_worse() -> None:
+    import numpy as np
+
+    from scenario_sim.analysis.pairwise import shares
+
+    d = np.array([-2.0, -1.0, 0.0, 0.0, 3.0])
+    assert shares(d, "lower", 10.0) == (0.4, 0.4, 0.2)
+    assert shares(d, "higher", 10.0) == (0.2, 0.4, 0.4)
+    assert all(np.isnan(shares(d, "none", 1.0)))
+
+
+def test_comparison_shows_ties_and_flags_side_effects(tradeoff_run: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    monkeypatch.setenv("COLUMNS", "160")
+    code, out, _ = cli(["compare", str(tradeoff_run)], capsys)
+    assert code == 0
+    t = pd.read_csv(tradeoff_run / "comparison.csv")
+    harm = t[t["outcome"] == "civilian_harm"].set_index("set")
+    assert harm.loc["same", ["p_better", "p_tied", "p_worse"]].tolist() == [0.0, 1.0, 0.0]
+    assert (harm[["p_better", "p_tied", "p_worse"]].sum(axis=1).drop("baseline") - 1).abs().max() < 1e-12
+    assert harm.loc["more_shots", "p_better"] > 0.5
+    flagged = t[t["side_effect"]]
+    assert set(zip(flagged["set"], flagged["outcome"], strict=True)) == {
+        ("more_shots", "interceptor_spend_usd"), ("twin", "interceptor_spend_usd")}
+    assert "Side effects" in out and "more_shots: interceptor_spend_usd" in " ".join(out.split())
+    row = next(ln for ln in out.splitlines() if ln.startswith("│") and " more_shots " in ln)
+    assert row.rstrip().rstrip("│").split("│")[-1].strip() == "1"  # worse on one key outcome
+    # The twin cannot be told from the leader; `same` and the baseline can.
+    rows = {ln.split("│")[2].strip(): ln for ln in out.splitlines() if ln.startswith("│")}
+    leader = next(name for name, ln in rows.items() if "leader" in ln)
+    assert leader in ("more_shots", "twin")
+    other = "twin" if leader == "more_shots" else "more_shots"
+    assert "≈" in rows[other].split("│")[-3] and "≈" not in rows["same"].split("│")[-3]
+
+
+def test_compare_against_a_set_and_the_pairwise_matrix(tradeoff_run: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    monkeypatch.setenv("COLUMNS", "160")
+    code, out, _ = cli(["compare", str(tradeoff_run), "--against", "more_shots", "--format", "csv"], capsys)
+    assert code == 0
+    vs = pd.read_csv(__import__("io").StringIO(out)).set_index("set")
+    assert set(vs.index) == {"baseline", "same", "twin"}
+    assert vs.loc["twin", "diff"] == 0 and vs.loc["twin", "p_tied"] == 1.0 and not vs.loc["twin", "distinguishable"]
+    assert vs.loc["baseline", "diff"] > 0 and vs.loc["baseline", "distinguishable"]  # harm: higher is worse
+    code, out, _ = cli(["compare", str(tradeoff_run), "--pairwise"], capsys)
+    assert code == 0 and "row minus column" in out
+    pw = pd.read_csv(tradeoff_run / "pairwise.csv")
+    assert len(pw) == 4 * 3  # every ordered pair of the four sets
+    ab = pw[(pw["set"] == "more_shots") & (pw["against"] == "baseline")].iloc[0]
+    ba = pw[(pw["set"] == "baseline") & (pw["against"] == "more_shots")].iloc[0]
+    assert ab["diff"] == -ba["diff"] and ab["p_value_holm"] == ba["p_value_holm"]
+    assert ab["ci_low"] == -ba["ci_high"] and ab["p_better"] == ba["p_worse"]
+    assert (pw["p_value_holm"] >= pw["p_value"]).all()
+    code, _, err = cli(["compare", str(tradeoff_run), "--against", "mor_shots"], capsys)
+    one_line_error(code, err, "--against: no set 'mor_shots' in this run")

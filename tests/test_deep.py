@@ -427,3 +427,84 @@ def test_outputs_thresholds_are_validated_with_locations(tmp_path: Path) -> None
     assert len(lines) == 2
     f.write_text("extends: minimal\nname: t\noutputs:\n  thresholds:\n    energy.mean: 0.8\n")
     assert load_scenario(f).baseline.outputs.thresholds == {"energy.mean": 0.8}
+
+
+# --------------------------------------------------------------------------- a real explore run
+
+
+def _small_explore(tmp_path: Path, sampler: str, cases: int) -> Path:
+    """A short explore run of the minimal scenario with two uncertain inputs and two worlds."""
+    import yaml
+
+    from scenario_sim.experiment.ensemble import explore
+    from scenario_sim.experiment.executors import InProcess
+    from tests.helpers import minimal_doc
+
+    d = minimal_doc()
+    d.update(name="small", horizon_days=40)
+    d["contacts"] = {"scheduled": [{"date": 3}, {"date": 12}], "stochastic": {"rate_per_day": 0.1, "start": 15}}
+    d["attacker"]["surge"] = {"enabled": True, "probability": {"dist": "uniform", "low": 0, "high": 0.6},
+                              "lag_days": 1, "size_multiplier": 3}
+    d["outputs"] = {"primary": "civilian_harm", "key": ["civilian_harm", "leaked.total"],
+                    "thresholds": {"civilian_harm": 100}}
+    d["worlds"] = [{"name": "surgy", "weight": 2}, {"name": "calm", "changes": {"attacker.surge.enabled": False}}]
+    d["uncertainties"] = [
+        {"name": "pk", "path": "air_defense.systems.guns.pk.drone",
+         "range": {"dist": "uniform", "low": 0.3, "high": 0.9}, "description": "d", "source": "s"},
+        {"name": "stock", "path": "attacker.arsenal.drone.initial_stock",
+         "range": {"dist": "loguniform", "low": 0.5, "high": 2}, "scale": True, "description": "d", "source": "s"}]
+    scen = tmp_path / f"small_{sampler}.yaml"
+    scen.write_text(yaml.safe_dump(d, sort_keys=False))
+    return explore(scen, InProcess(), out=tmp_path / "results", cases=cases, sampler=sampler, replications=3,
+                   seed=11).run_dir
+
+
+def test_every_analysis_on_a_real_explore_run(tmp_path: Path) -> None:
+    from scenario_sim.analysis.discovery import NothingToDiscover, discover
+    from scenario_sim.analysis.ema import ema_tables
+    from scenario_sim.analysis.sensitivity import sensitivity
+    from scenario_sim.report.html import write_report
+
+    run_dir = _small_explore(tmp_path, "sobol", 8)
+    run = load_ensemble(run_dir)
+    assert run.inputs == ["pk", "stock"] and run.worlds == ["calm", "surgy"]
+    assert run.world_weights == pytest.approx({"calm": 1 / 3, "surgy": 2 / 3})
+    assert run.thresholds["civilian_harm"].at_most and run.thresholds["civilian_harm"].bound == 100
+    assert len(run.cases) == 8 * (2 + 2)
+
+    # regret from the analysis equals regret recomputed here straight from the Parquet file
+    rb = robustness(run, "civilian_harm", n_boot=100)
+    raw = pd.read_parquet(run_dir / "replications.parquet")
+    raw = raw[raw["error"].isna()]
+    m = raw.groupby(["case", "world", "set"])["civilian_harm"].mean().unstack("set")[run.sets]
+    regret = m.sub(m.min(axis=1), axis=0)
+    w = np.where(m.index.get_level_values("world") == "surgy", 2 / 3, 1 / 3) / len(run.cases)
+    for s in run.sets:
+        assert rb.table.set_index("set").loc[s, "mean_regret"] == pytest.approx(float(w @ regret[s]))
+        assert rb.table.set_index("set").loc[s, "max_regret"] == pytest.approx(float(regret[s].max()))
+
+    res = sensitivity(run, "civilian_harm")
+    assert res.method == "sobol" and set(res.indices["world"]) == {"calm", "surgy", "all"}
+    assert set(res.indices["input"]) == {"pk", "stock"} and (res.noise["replications"] == 3).all()
+    voi = value_of_information(run).set_index("information")
+    assert voi.loc["all", "value"] >= max(voi.loc["pk", "value"], voi.loc["world", "value"]) - 1e-9
+    try:
+        d = discover(run, run.sets[1], versus=run.baseline)
+        assert 0 < d.coverage <= 1 and 0 < d.density <= 1
+    except NothingToDiscover:
+        pass
+    experiments, outcomes = ema_tables(run)
+    assert len(experiments) == len(run.cases) * 2 * len(run.sets)
+    assert outcomes["civilian_harm"] == pytest.approx(
+        m.stack().reindex(pd.MultiIndex.from_frame(experiments[["case", "world", "policy"]].astype(
+            {"policy": str, "world": str}))).to_numpy())
+    page = write_report(run_dir).read_text()
+    assert "Robustness across cases and worlds" in page and "Which inputs drive each set" in page
+
+
+def test_cli_on_a_real_morris_explore_run(tmp_path: Path) -> None:
+    run_dir = _small_explore(tmp_path, "morris", 4)
+    code, out, err = _cli("sensitivity", str(run_dir), "--format", "json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["method"] == "morris" and {r["input"] for r in got["indices"]} == {"pk", "stock"}

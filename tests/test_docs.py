@@ -90,3 +90,134 @@ def test_documented_python_block_runs_as_a_script(tmp_path: Path, where: str, li
     for manifest in box.glob("results/*/*/manifest.json"):
         status = json.loads(manifest.read_text())["status"]
         assert status == "complete", f"{where}:{line}: {manifest.parent} is {status}"
+
+
+# --------------------------------------------------------------------------- the CLI tour runs
+#
+# Every `scenario-sim ...` command of README.md and docs/*.md, from fenced shell blocks and
+# from inline code, is run in order in one scratch folder (so `latest` finds the runs made
+# by the lines before it), with small replication counts, and must exit 0.  Two kinds are
+# not run as they are: a template (a placeholder such as FILE, RUN_DIR, `[--option X]`, `…`)
+# and, in running text, the bare name of a command ("produced by `scenario-sim calibrate`"),
+# for which the command must exist (its --help must work).
+
+PLACEHOLDER = re.compile(r"\b[A-Z][A-Z_]{2,}\b|…|\[--|<(?!run>)[a-z_ ]+>")
+SMALL_N = 4
+
+
+def _commands_in(text: str) -> list[tuple[int, str, str]]:
+    """(line, kind, command): kind is "example", "template" or "name"."""
+    found: list[tuple[int, str, str]] = []
+    for m in re.finditer(r"^```(?:bash|sh|shell|console)\n(.*?)^```", text, re.S | re.M):
+        first = text.count("\n", 0, m.start()) + 2
+        for i, line in enumerate(m.group(1).splitlines()):
+            cmd = re.split(r"\s+#\s", line.strip(), maxsplit=1)[0].strip()
+            if cmd.startswith("scenario-sim "):
+                found.append((first + i, _kind(cmd, inline=False), cmd))
+    for m in re.finditer(r"(?<!`)`(scenario-sim [^`\n]+)`(?!`)", text):
+        cmd = m.group(1).strip()
+        found.append((text.count("\n", 0, m.start()) + 1, _kind(cmd, inline=True), cmd))
+    return sorted(found)
+
+
+def _kind(cmd: str, inline: bool) -> str:
+    if PLACEHOLDER.search(cmd.replace("<run>", "latest")):
+        return "template"
+    return "name" if inline and len(cmd.split()) == 2 else "example"
+
+
+def tour_commands(kind: str | None = None) -> list[tuple[str, int, str]]:
+    """(file, line, command) of every documented scenario-sim command, first occurrence only."""
+    seen: set[str] = set()
+    out = []
+    for doc in DOCS:
+        for line, k, cmd in _commands_in(doc.read_text()):
+            if cmd not in seen and (kind is None or k == kind):
+                seen.add(cmd)
+                out.append((doc.relative_to(ROOT).as_posix(), line, cmd))
+    return out
+
+
+def small(cmd: str) -> str:
+    """The command with `<run>` as `latest` and few replications (a run keeps its other options).
+
+    A `--precision` example keeps its `-n`: what it shows is how many replications it adds.
+    """
+    cmd = cmd.replace("<run>", "latest")
+    words = cmd.split()
+    if words[1] == "run" and "--resume" not in words and "--precision" not in words:
+        if "-n" in words:
+            words[words.index("-n") + 1] = str(SMALL_N)
+        else:
+            words.insert(2, f"-n {SMALL_N}")
+    return " ".join(words)
+
+
+def test_the_tour_is_documented() -> None:
+    readme = [c for f, _, c in tour_commands("example") if f == "README.md"]
+    assert len(readme) >= 10, readme
+    assert any("--precision" in c for c in readme) and any("latest" in c for c in readme)
+
+
+@pytest.mark.parametrize("where, line, cmd", tour_commands("name"),
+                         ids=lambda v: str(v) if isinstance(v, int) else None)
+def test_commands_named_in_the_docs_exist(where: str, line: int, cmd: str) -> None:
+    from click.testing import CliRunner
+
+    from scenario_sim.cli import _register_optional_commands, cli
+
+    _register_optional_commands()
+    name = cmd.split()[1]
+    if cli.get_command(None, name) is None:  # type: ignore[arg-type]
+        pytest.skip(f"{where}:{line}: `{cmd}` is documented but not a command yet")
+    r = CliRunner().invoke(cli, [name, "--help"])
+    assert r.exit_code == 0, f"{where}:{line}: {cmd} --help: {r.output}"
+
+
+def recipes() -> dict[str, str]:
+    """Files the docs ask the reader to save: a ```yaml block after ``<!-- recipe: NAME -->``."""
+    out = {}
+    for doc in DOCS:
+        for m in re.finditer(r"<!-- recipe: (\S+) -->\n```ya?ml\n(.*?)^```", doc.read_text(), re.S | re.M):
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tour_box(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    box = sandbox(tmp_path_factory.mktemp("tour"))
+    for name, text in recipes().items():
+        (box / name).write_text(text)
+    return box
+
+
+def _interrupted_run(box: Path) -> None:
+    """An interrupted run of the reference, for the tour's `--resume` line to finish."""
+    code = ("from scenario_sim.experiment import RunInterrupted, run_experiment\n"
+            "def stop(done, total):\n    if done:\n        raise KeyboardInterrupt\n"
+            "try:\n    run_experiment('scenarios/reference.yaml', replications=4, chunk_size=1, jobs=1,"
+            " out='results', progress=stop)\nexcept RunInterrupted:\n    pass\n")
+    subprocess.run([sys.executable, "-c", code], cwd=box, env=subprocess_env(), check=True, timeout=300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where, line, cmd", tour_commands("example"),
+                         ids=lambda v: str(v) if isinstance(v, int) else None)
+def test_documented_command_runs(tour_box: Path, where: str, line: int, cmd: str) -> None:
+    run = small(cmd)
+    if "--resume" in run:
+        _interrupted_run(tour_box)
+    if run.split()[1] == "calibrate":
+        files = [w for w in run.split() if w.endswith(".csv")]
+        missing = [f for f in files if not (tour_box / f).exists()]
+        if missing:
+            pytest.skip(f"{where}:{line}: waits for the example data ({', '.join(missing)}) to ship in data/")
+    shell = run.replace("scenario-sim", f'"{sys.executable}" -m scenario_sim', 1)
+    r = subprocess.run(shell, shell=True, cwd=tour_box, env=subprocess_env(), capture_output=True, text=True,
+                       timeout=600, check=False)
+    assert r.returncode == 0, f"{where}:{line}: {run}: exit {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    if "--precision" in run:
+        from scenario_sim.runrefs import resolve_run
+
+        m = json.loads((resolve_run(str(tour_box / "results" / "latest")) / "manifest.json").read_text())
+        assert m["replications_done"] > m["replications_asked"], f"{where}:{line}: {run} added no replications"

@@ -11,8 +11,10 @@ isolates the effect of the set.  For every set and outcome we report:
   ``1 - alpha/k``, so all k hold together with probability at least ``1 - alpha``); paired
   t-test p-values are adjusted with Holm's step-down method.  The output says which;
 * the relative change ``mean(D) / mean(X_base)``;
-* the share of replications in which the set beat the baseline (strictly better in the
-  outcome's direction; ties count as not better, so a set identical to the baseline scores 0);
+* the shares of replications in which the set did better than the baseline, the same (a
+  tie: under common random numbers a set that does not touch the outcome ties exactly) and
+  worse (``p_better``, ``p_tied``, ``p_worse``; see :mod:`scenario_sim.analysis.pairwise`);
+  ``p_beat_baseline`` is ``p_better`` under its older name;
 * the probability of being the best set: the share of replications in which the set had
   the best value among all sets compared, ties split evenly;
 * the CRN efficiency: ``var(D) / (var(X_set) + var(X_base))``, the variance of the paired
@@ -40,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from scenario_sim import runs
+from scenario_sim.analysis.pairwise import shares, side_effects, tied_with_leader
 from scenario_sim.errors import ResultsError, UserError
 from scenario_sim.runs import BASELINE, Manifest, OutcomeInfo, SetInfo
 from scenario_sim.stats import t_interval, t_test_p
@@ -198,7 +201,7 @@ def _p_best(x: np.ndarray, direction: str) -> np.ndarray:  # type: ignore[type-a
 
 
 def _pair_row(meta: OutcomeInfo, name: str, j: int, xs: np.ndarray, base: np.ndarray,  # type: ignore[type-arg]
-              plan: _Plan) -> dict[str, Any]:
+              plan: _Plan, scale: float) -> dict[str, Any]:
     """Statistics of set ``name`` (column ``j``) against the baseline on one outcome."""
     n = xs.size
     d = xs - base
@@ -209,14 +212,14 @@ def _pair_row(meta: OutcomeInfo, name: str, j: int, xs: np.ndarray, base: np.nda
     var_sum = float(xs.var(ddof=1) + base.var(ddof=1)) if n > 1 else math.nan
     boot = name != BASELINE and meta.name in plan.boot_for
     blo, bhi = _bootstrap(d, plan.adj_level, plan.seed + 7919 * j, plan.n_boot) if boot else (math.nan, math.nan)
-    sign = -1.0 if meta.direction == "lower" else 1.0  # larger sign*x is better
+    better, tied, worse = shares(d, meta.direction, scale)
     return {
         "set": name, "outcome": meta.name, "unit": meta.unit, "direction": meta.direction, "n": n,
         "mean": float(xs.mean()), "baseline_mean": bmean, "diff": dm, "diff_sd": dsd,
         "ci_low": lo, "ci_high": hi, "boot_low": blo, "boot_high": bhi,
         "relative_change": dm / bmean if bmean != 0 else (0.0 if dm == 0 else math.nan),
         "p_value": t_test_p(dm, dsd, n), "p_value_holm": math.nan,
-        "p_beat_baseline": float(np.mean(sign * d > 0)) if meta.direction != "none" else math.nan,
+        "p_beat_baseline": better, "p_better": better, "p_tied": tied, "p_worse": worse,
         "p_best": math.nan,
         "crn_variance_ratio": (float(d.var(ddof=1)) / var_sum) if (n > 1 and var_sum > 0) else math.nan,
         "ci_includes_zero": bool(lo <= 0 <= hi) if not math.isnan(lo) else True,
@@ -231,7 +234,8 @@ def _outcome_rows(data: RunData, meta: OutcomeInfo, plan: _Plan) -> list[dict[st
         return []
     x = wide.to_numpy()
     p_best = _p_best(x, meta.direction)
-    rows = [_pair_row(meta, s, j, x[:, j], x[:, 0], plan) for j, s in enumerate(data.sets)]
+    scale = float(np.abs(x).mean())  # what counts as a tie is relative to the outcome's size
+    rows = [_pair_row(meta, s, j, x[:, j], x[:, 0], plan, scale) for j, s in enumerate(data.sets)]
     for r, pb in zip(rows, p_best, strict=True):
         r["p_best"] = float(pb)
     others = [r for r in rows if r["set"] != BASELINE]
@@ -252,7 +256,7 @@ def compare(run: str | Path | RunData, outcomes: list[str] | None = None, level:
 
 COLUMNS = ["set", "outcome", "unit", "direction", "n", "mean", "baseline_mean", "diff", "diff_sd", "ci_low",
            "ci_high", "boot_low", "boot_high", "relative_change", "p_value", "p_value_holm", "p_beat_baseline",
-           "p_best", "crn_variance_ratio", "ci_includes_zero", "level", "adjustment"]
+           "p_better", "p_tied", "p_worse", "p_best", "crn_variance_ratio", "ci_includes_zero", "level", "adjustment"]
 
 
 def ranking(table: pd.DataFrame, rank_by: str) -> pd.DataFrame:
@@ -306,6 +310,8 @@ class Comparison:
     rank_by: str
     written: Path | None  # comparison.csv, or None when the run folder is read-only and no --out was given
     notes: list[str]  # one line each: sets left out, output not written
+    side: pd.DataFrame  # the side effects: rows of ``table`` flagged by pairwise.side_effects
+    tied: set[str]  # sets that cannot be told from the leader on ``rank_by``
 
 
 def run_comparison(run_dir: str | Path, rank_by: str | None = None, out: str | Path | None = None,
@@ -322,6 +328,8 @@ def run_comparison(run_dir: str | Path, rank_by: str | None = None, out: str | P
     if key not in names:
         raise UserError(f"--rank-by: unknown outcome {key!r}{did_you_mean(key, names)}")
     table = compare(data)
+    flagged = side_effects(table, data.key)
+    table["side_effect"] = table.index.isin(flagged.index)
     written = None
     if write:
         target = output_dir(data.path, out)
@@ -330,4 +338,7 @@ def run_comparison(run_dir: str | Path, rank_by: str | None = None, out: str | P
                          "(give --out DIR to write it elsewhere)")
         else:
             written = write_comparison(target, table)
-    return Comparison(data, table, ranking(table, key), key, written, notes)
+    ranked = ranking(table, key)
+    tied = tied_with_leader(data, key, str(ranked["set"].iloc[0])) if len(ranked) > 1 else set()
+    ranked["tied_with_leader"] = ranked["set"].isin(tied)
+    return Comparison(data, table, ranked, key, written, notes, flagged, tied)

@@ -28,9 +28,10 @@ import pandas as pd
 from scenario_sim import runs
 from scenario_sim.analysis.compare import RunData, compare, failure_notes, load_run, ranking, write_comparison
 from scenario_sim.analysis.ensemble import is_explore_run
+from scenario_sim.analysis.pairwise import side_effects
 from scenario_sim.errors import ResultsError
 from scenario_sim.report import plots
-from scenario_sim.report.table import ZERO_MARK, diff_cell, fmt
+from scenario_sim.report.table import ZERO_MARK, better_tied_worse, diff_cell, fmt, side_effect_notes
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1050px;margin:2em auto;padding:0 1em;
@@ -134,13 +135,14 @@ def _what_was_run(c: _Ctx) -> str:
             + _table(["set", "description", "changes"], rows, num_from=99))
 
 
-def _ranking_rows(ranked: pd.DataFrame) -> list[list[Any]]:
+def _ranking_rows(ranked: pd.DataFrame, side: dict[str, str]) -> list[list[Any]]:
     rows = []
     for r in ranked.to_dict("records"):
         base = r["set"] == "baseline"
         rows.append([r["rank"], r["set"], fmt(r["mean"], str(r["unit"])), diff_cell(r) or "(reference)",
-                     "" if base else f"{r['relative_change']:+.1%}", "" if base else f"{r['p_beat_baseline']:.2f}",
-                     f"{r['p_best']:.2f}", ZERO_MARK if (not base and r["ci_includes_zero"]) else ""])
+                     "" if base else f"{r['relative_change']:+.1%}", "" if base else better_tied_worse(r),
+                     f"{r['p_best']:.2f}", ZERO_MARK if (not base and r["ci_includes_zero"]) else "",
+                     side.get(str(r["set"]), "")])
     return rows
 
 
@@ -160,13 +162,17 @@ def _best_rows(c: _Ctx) -> list[list[Any]]:
 
 def _ranking(c: _Ctx) -> str:
     meta = c.outcome(c.rank_by)
+    side = side_effect_notes(side_effects(c.table, c.data.key))
     return (f"<h2>Ranking by {_e(c.rank_by)} ({_e(meta.unit)}, {_e(meta.direction)} is better)</h2>"
-            + _table(["rank", "set", "mean", "difference from baseline [95% CI]", "change", "P(beats baseline)",
-                      "P(best)", ""], _ranking_rows(c.ranked), num_from=2, best_first=True)
+            + _table(["rank", "set", "mean", "difference from baseline [95% CI]", "change",
+                      "P(better / tied / worse)", "P(best)", "includes zero", "side effects (key outcomes worse)"],
+                     _ranking_rows(c.ranked, side), num_from=2, best_first=True)
             + f"<p class=muted>{c.n} paired replications per set on common random numbers. Intervals are "
               f"{_e(c.ranked['adjustment'].iloc[0])}. {ZERO_MARK} marks an interval that includes zero. "
-              "P(beats baseline) is the share of replications in which the set did strictly better; P(best) the "
-              "share in which it was the best of all sets (ties split).</p>"
+              "P(better / tied / worse) are the shares of replications in which the set did better than, the "
+              "same as, or worse than the baseline; P(best) the share in which it was the best of all sets "
+              "(ties split). Side effects: key outcomes on which the set is significantly worse than the "
+              "baseline (paired t-tests, Holm-adjusted over every set and key outcome).</p>"
             + "<h3>Best set on each key outcome</h3>"
             + _table(["outcome", "unit", "best set", "its mean", "difference from baseline [95% CI]", "P(best)",
                       "runner-up"], _best_rows(c), num_from=3))

@@ -32,34 +32,64 @@ def fmt(x: Any, unit: str = "") -> str:
     return f"{x:.2e}"
 
 
-def diff_cell(r: Mapping[Any, Any]) -> str:
-    """'difference [low, high]' for a comparison row (empty for the baseline)."""
-    if r["set"] == "baseline":
-        return ""
+def interval_cell(r: Mapping[Any, Any]) -> str:
+    """'difference [low, high]' for a row with diff, ci_low, ci_high and unit."""
     u = str(r["unit"])
     return f"{fmt(r['diff'], u)} [{fmt(r['ci_low'], u)}, {fmt(r['ci_high'], u)}]"
 
 
+def diff_cell(r: Mapping[Any, Any]) -> str:
+    """'difference [low, high]' for a comparison row (empty for the baseline)."""
+    return "" if r["set"] == "baseline" else interval_cell(r)
+
+
 # Terminal columns, most important first.  When the table is wider than the terminal the
 # columns at the end of this list go first (the CSV and JSON formats keep every statistic).
-_PRIORITY = ("set", "difference [95% CI]", "mean", "P(better)", "rank", "P(best)", "change")
+BTW = "% b/t/w"
+_PRIORITY = ("set", "difference [95% CI]", "mean", BTW, "worse on", "vs leader", "rank", "P(best)", "change")
 
 
-def _rows(ranked: pd.DataFrame) -> list[dict[str, str]]:
+def better_tied_worse(r: Mapping[Any, Any], percent: bool = False) -> str:
+    """The shares of replications better / tied / worse than the reference, for one row."""
+    vals = (r["p_better"], r["p_tied"], r["p_worse"])
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in vals):
+        return "–"
+    if percent:
+        return "/".join(f"{100 * float(v):.0f}" for v in vals)
+    return " / ".join(f"{float(v):.2f}" for v in vals)
+
+
+def side_effect_notes(flagged: pd.DataFrame) -> dict[str, str]:
+    """Per set, its side effects as 'outcome +diff [low, high]; ...' (from pairwise.side_effects)."""
+    out: dict[str, list[str]] = {}
+    for r in flagged.to_dict("records"):
+        out.setdefault(str(r["set"]), []).append(f"{r['outcome']} {diff_cell(r)}")
+    return {k: "; ".join(v) for k, v in out.items()}
+
+
+def _rows(ranked: pd.DataFrame, tied: set[str] | None = None,
+          side: dict[str, str] | None = None) -> list[dict[str, str]]:
     out = []
+    leader = str(ranked["set"].iloc[0]) if len(ranked) else ""
     for r in ranked.to_dict("records"):
-        base = r["set"] == "baseline"
+        name = str(r["set"])
+        base = name == "baseline"
         rel = float(r["relative_change"])
         diff = diff_cell(r)
         if diff and r["ci_includes_zero"]:
             diff += f" {ZERO_MARK}"
-        out.append({
-            "rank": str(r["rank"]), "set": str(r["set"]), "mean": fmt(r["mean"], str(r["unit"])),
+        row = {
+            "rank": str(r["rank"]), "set": name, "mean": fmt(r["mean"], str(r["unit"])),
             "difference [95% CI]": diff or "(reference)",
             "change": "" if base else (f"{rel:+.1%}" if not math.isnan(rel) else "–"),
-            "P(better)": "" if base else f"{r['p_beat_baseline']:.2f}",
+            BTW: "" if base else better_tied_worse(r, percent=True),
             "P(best)": f"{r['p_best']:.2f}",
-        })
+        }
+        if tied is not None:
+            row["vs leader"] = "leader" if name == leader else ("≈" if name in tied else "")
+        if side is not None:
+            row["worse on"] = str(side[name].count(";") + 1) if name in side else ""
+        out.append(row)
     return out
 
 
@@ -78,7 +108,7 @@ def _rich_table(rows: list[dict[str, str]], cols: list[str], title: str, note: s
     for c in cols:
         t.add_column(c, justify="left" if c == "set" else "right", no_wrap=True)
     for r in rows:
-        t.add_row(*[r[c] for c in cols], style="bold" if r["rank"] == "1" else None)
+        t.add_row(*[r[c] for c in cols], style="bold" if r.get("rank") == "1" else None)
     console = Console(width=width, record=True, force_terminal=False, soft_wrap=False)
     with console.capture() as cap:
         console.print(t)
@@ -100,16 +130,21 @@ def fit_columns(rows: list[dict[str, str]], width: int) -> tuple[list[str], list
     return [c for c in order if c in keep], [c for c in _PRIORITY if c not in keep]
 
 
-def render(ranked: pd.DataFrame, fmt_name: str, title: str, note: str, width: int | None = None) -> str:
+def render(ranked: pd.DataFrame, fmt_name: str, title: str, note: str, width: int | None = None,
+           tied: set[str] | None = None, side: dict[str, str] | None = None) -> str:
     """The ranking in the requested format (``table`` is for terminals, ``width`` columns
-    wide: by default the terminal's)."""
+    wide: by default the terminal's).  ``tied``: sets that cannot be told from the leader;
+    ``side``: per set, its side effects (:func:`side_effect_notes`)."""
     if fmt_name == "csv":
         return str(ranked.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
     if fmt_name == "json":
         from scenario_sim.analysis.compare import to_json  # scipy: imported only when printing
 
         return to_json(ranked)
-    rows = _rows(ranked)
+    rows = _rows(ranked, tied, side)
+    if side:
+        note += " Side effects (key outcomes significantly worse than the baseline, Holm-adjusted): " + "; ".join(
+            f"{k}: {v}" for k, v in side.items()) + "."
     if fmt_name == "markdown":
         cols = list(rows[0]) if rows else []
         lines = [f"**{title}**", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
@@ -129,5 +164,88 @@ def caption(ranked: pd.DataFrame, n: int, sets: int) -> str:
     adj = (f"Bonferroni-adjusted for the {k} sets compared" if k > 1 else "not adjusted (one set compared)")
     return (f"{n} paired replications per set; difference = set minus baseline on common random numbers, "
             f"95% interval {adj}. {ZERO_MARK}: the interval includes zero (no clear difference). "
-            "P(better): share of replications in which the set did better than the baseline; "
-            "P(best): share in which it was best of all sets.")
+            f"{BTW}: percent of replications in which the set did better than, the same as, or worse than "
+            "the baseline; P(best): share in which it was best of all sets; ≈ (vs leader): cannot be told "
+            "from the leader (paired, Holm-adjusted); worse on: number of key outcomes with a side effect.")
+
+
+def _plain(rows: list[dict[str, str]], cols: list[str]) -> str:
+    w = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    lines = ["  ".join(c.ljust(w[c]) if i == 0 else c.rjust(w[c]) for i, c in enumerate(cols))]
+    lines += ["  ".join(r[c].ljust(w[c]) if i == 0 else r[c].rjust(w[c]) for i, c in enumerate(cols)) for r in rows]
+    return "\n".join(lines)
+
+
+def render_against(table: pd.DataFrame, fmt_name: str, scenario: str, width: int | None = None) -> str:
+    """``compare --against SET``: every other set against SET, best first."""
+    if fmt_name in ("csv", "json"):
+        if fmt_name == "csv":
+            return str(table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+        from scenario_sim.analysis.compare import to_json
+
+        return to_json(table)
+    if table.empty:
+        return "no other set to compare"
+    ref, outcome, unit, direction = (str(table[c].iloc[0]) for c in ("against", "outcome", "unit", "direction"))
+    table = table.sort_values(["mean", "set"], ascending=[direction == "lower", True])
+    head = f"difference from {ref} [95% CI]"
+    rows = []
+    for r in table.to_dict("records"):
+        rows.append({"set": str(r["set"]), "mean": fmt(r["mean"], unit), head: interval_cell(r),
+                     BTW: better_tied_worse(r, percent=True),
+                     "told apart": "yes" if r["distinguishable"] else "no"})
+    k = len(rows)
+    title = (f"{scenario}: every set against {ref} on {outcome} ({unit}, {direction} is better; "
+             f"{ref} mean {fmt(table['reference_mean'].iloc[0], unit)})")
+    note = (f"{int(table['n'].min())} paired replications; difference = set minus {ref} on common random "
+            f"numbers, 95% intervals Bonferroni-adjusted for the {k} comparisons; told apart: paired t-test "
+            f"Holm-adjusted p < 0.05. {BTW}: percent of replications better / tied / worse than {ref}.")
+    if fmt_name == "markdown":
+        cols = list(rows[0])
+        return "\n".join([f"**{title}**", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|",
+                          *["| " + " | ".join(r[c] for c in cols) + " |" for r in rows], "", note])
+    return _rich_table(rows, list(rows[0]), title, note, width if width is not None else terminal_width())
+
+
+def render_pairwise(table: pd.DataFrame, fmt_name: str, scenario: str, width: int | None = None) -> str:
+    """``compare --pairwise``: row minus column, ``*`` where the pair can be told apart."""
+    if fmt_name == "csv":
+        return str(table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    if fmt_name == "json":
+        from scenario_sim.analysis.compare import to_json
+
+        return to_json(table)
+    if table.empty:
+        return "no pair of sets to compare"
+    sets = list(dict.fromkeys([*table["set"], *table["against"]]))
+    outcome, unit, direction = (str(table[c].iloc[0]) for c in ("outcome", "unit", "direction"))
+    cell = {(r["set"], r["against"]): fmt(r["diff"], unit) + ("*" if r["distinguishable"] else "")
+            for r in table.to_dict("records")}
+    m = len(sets) * (len(sets) - 1) // 2
+    title = f"{scenario}: paired differences on {outcome} ({unit}, {direction} is better), row minus column"
+    note = (f"{int(table['n'].min())} paired replications on common random numbers. *: the pair can be told "
+            f"apart (paired t-test, Holm-adjusted over the {m} pairs, p < 0.05); intervals, Bonferroni-adjusted, "
+            "are in pairwise.csv.")
+    if fmt_name == "markdown":
+        return _pairwise_markdown(sets, cell, title, note)
+    return _pairwise_terminal(sets, cell, title, note, width)
+
+
+def _pairwise_markdown(sets: list[str], cell: dict[tuple[str, str], str], title: str, note: str) -> str:
+    cols = ["set", *sets]
+    rows = [{"set": a, **{b: ("–" if a == b else cell[(a, b)]) for b in sets}} for a in sets]
+    return "\n".join([f"**{title}**", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|",
+                      *["| " + " | ".join(r[c] for c in cols) + " |" for r in rows], "", note])
+
+
+def _pairwise_terminal(sets: list[str], cell: dict[tuple[str, str], str], title: str, note: str,
+                       width: int | None) -> str:
+    """The matrix with numbered columns when it fits the terminal, else one line per pair."""
+    num = {s: str(i + 1) for i, s in enumerate(sets)}
+    rows = [{"set": f"{num[a]} {a}", **{num[b]: ("–" if a == b else cell[(a, b)]) for b in sets}} for a in sets]
+    cols = ["set", *num.values()]
+    w = width if width is not None else terminal_width()
+    if _natural_width(rows, cols) <= w:
+        return _rich_table(rows, cols, title, note + " Columns are numbered as the rows.", w)
+    pairs = [{"set": a, "against": b, "difference": cell[(a, b)]} for i, a in enumerate(sets) for b in sets[i + 1:]]
+    return "\n".join([title, _plain(pairs, ["set", "against", "difference"]), note])
