@@ -7,6 +7,7 @@ measured within one run (these machines are noisy; absolute seconds vary).
     python benchmarks/bench_experiment.py dask     [--reps 300]
     python benchmarks/bench_experiment.py memory   [--small 1000 --large 20000]
     python benchmarks/bench_experiment.py crn      [--reps 400]
+    python benchmarks/bench_experiment.py interrupt [--trials 3]   Ctrl-C to prompt; kill -9 to no orphans
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -111,9 +114,77 @@ def crn(reps: int) -> None:
     print(f"  median {np.median(finite):.4f}, worst {finite.max():.4f} (goal <= 0.1)")
 
 
+def _descendants(pid: int) -> set[int]:
+    out: set[int] = set()
+    frontier = [pid]
+    while frontier:
+        for task in Path(f"/proc/{frontier.pop()}/task").glob("*"):
+            try:
+                kids = {int(k) for k in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            frontier.extend(kids - out)
+            out |= kids
+    return out
+
+
+def _alive(pids: set[int]) -> set[int]:
+    live = set()
+    for p in pids:
+        try:
+            if Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                live.add(p)
+        except OSError:
+            pass
+    return live
+
+
+def _started_run(out: str, chunk: int) -> tuple[subprocess.Popen[bytes], set[int]]:
+    cmd = [sys.executable, "-m", "scenario_sim", "run", str(REF), "-n", "4000", "--chunk-size", str(chunk),
+           "--jobs", "2", "--out", out, "-q", "--format", "csv"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    while not list(Path(out).rglob("chunk-*")):  # workers up and a chunk done
+        time.sleep(0.05)
+    time.sleep(1.0)
+    return proc, _alive(_descendants(proc.pid))
+
+
+def _until_gone(pids: set[int], limit: float = 300.0) -> float:
+    t = time.perf_counter()
+    while _alive(pids) and time.perf_counter() - t < limit:
+        time.sleep(0.05)
+    return time.perf_counter() - t
+
+
+def interrupt(trials: int) -> None:
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) until the process has exited and
+    its workers are gone; SIGKILL of the main process alone until the orphaned workers are gone."""
+    print("reference, -n 4000 --chunk-size 50 --jobs 2 (a chunk is a few seconds of work), after the first chunk")
+    for t in range(trials):
+        with tempfile.TemporaryDirectory() as out:
+            proc, kids = _started_run(out, 50)
+            t0 = time.perf_counter()
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait()
+            prompt = time.perf_counter() - t0
+            gone = prompt + _until_gone(kids)
+            print(f"  Ctrl-C trial {t + 1}: exit {proc.returncode} after {prompt:.2f} s; "
+                  f"workers gone after {gone:.2f} s")
+        with tempfile.TemporaryDirectory() as out:
+            proc, kids = _started_run(out, 50)
+            t0 = time.perf_counter()
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            gone = _until_gone(kids)
+            print(f"  kill -9 of the main process, trial {t + 1}: {len(kids)} children gone after {gone:.2f} s")
+            for p in _alive(kids):
+                os.kill(p, signal.SIGKILL)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("which", choices=["scaling", "dask", "memory", "crn", "all"])
+    ap.add_argument("which", choices=["scaling", "dask", "memory", "crn", "interrupt", "all"])
+    ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--reps", type=int, default=300)
     ap.add_argument("--small", type=int, default=1000)
     ap.add_argument("--large", type=int, default=20000)
@@ -127,6 +198,8 @@ def main() -> None:
         crn(min(a.reps, 400))
     if a.which in ("memory", "all"):
         memory(a.small, a.large)
+    if a.which in ("interrupt", "all"):
+        interrupt(a.trials)
 
 
 if __name__ == "__main__":

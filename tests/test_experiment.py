@@ -475,15 +475,48 @@ def test_ctrl_c_returns_promptly_and_leaves_no_workers(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
-def test_workers_exit_when_the_main_process_is_killed(tmp_path: Path) -> None:
-    proc, kids = _start_long_run(tmp_path)
+def test_workers_exit_when_the_main_process_is_killed(small: Path, tmp_path: Path) -> None:
+    """kill -9 of the main process while its pool workers are busy in long chunks: they must not run on."""
+    script = tmp_path / "busy.py"
+    script.write_text(_BUSY_POOL)
+    proc = subprocess.Popen([sys.executable, str(script), str(small)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    kids: set[int] = set()
     try:
+        assert proc.stdout is not None
+        workers = set(json.loads(proc.stdout.readline()))  # both initialised, each in a chunk of minutes
+        kids = _alive(_children(proc.pid))
+        assert workers <= kids and len(kids) >= 3, (workers, kids)  # and the resource tracker
+        time.sleep(1)
         os.kill(proc.pid, signal.SIGKILL)  # the main process alone: its pool is never shut down
         proc.wait(timeout=10)
         assert _gone_within(kids, 10), f"orphans still alive: {_alive(kids)}"
     finally:
+        if proc.poll() is None:
+            proc.kill()
         for p in _alive(kids):
             os.kill(p, signal.SIGKILL)
+
+
+_BUSY_POOL = """
+import json, os, sys, time
+from scenario_sim.experiment import LocalPool, plan_experiment
+from scenario_sim.experiment.engine import _payload
+
+
+def ready(_):
+    time.sleep(0.5)  # holds this worker, so the other takes the next task
+    return os.getpid()
+
+if __name__ == "__main__":
+    plan = plan_experiment(sys.argv[1], out="unused")
+    pool = LocalPool(2)
+    pool.start(_payload(plan.loaded, plan.sets, plan.seed, plan.outcome_names, False))
+    pids = set(pool._pool.map(ready, range(2)))
+    print(json.dumps(sorted(pids)), flush=True)
+    for _ in pool.run([(0, 10**6), (10**6, 10**6)]):
+        pass
+"""
 
 
 def _interrupted_run(small: Path, out: Path, chunks: int = 2) -> Path:
