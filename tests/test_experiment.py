@@ -687,3 +687,82 @@ def test_adaptive_stops_when_a_set_always_fails(small: Path, tmp_path: Path) -> 
     assert r.manifest.replications_done == 4 and a.history[-1]["unjudged"] == ["perfect"]
     assert "no successful paired replications of perfect" in str(a.stop_reason)
     assert r.failures == 4
+
+
+def _damage_data_page(path: Path) -> None:
+    """Flip bytes inside the first data page, leaving the footer (and so the metadata) intact."""
+    import pyarrow.parquet as pq
+
+    col = pq.ParquetFile(path).metadata.row_group(0).column(3)  # the first outcome column
+    start = col.data_page_offset
+    raw = bytearray(path.read_bytes())
+    mid = start + (col.total_compressed_size // 2)
+    for i in range(mid, mid + 8):
+        raw[i] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    pq.read_metadata(path)  # the footer still reads: the old check trusted this part
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "written-just-before-a-kill"])
+def test_resume_redoes_a_part_with_damaged_data_and_intact_footer(small: Path, tmp_path: Path,
+                                                                   recorded: bool) -> None:
+    full = run_experiment(small, jobs=1, out=tmp_path / "full", chunk_size=4)
+    run_dir = _interrupted_run(small, tmp_path / "part", chunks=3)
+    mpath = run_dir / "manifest.json"
+    m = json.loads(mpath.read_text())
+    assert sorted(m["parts"]) == [f"chunk-{s:08d}-000004.parquet" for s in (0, 4, 8)]
+    assert all(len(e["sha256"]) == 64 and e["rows"] == 16 for e in m["parts"].values())
+    victim = run_dir / "parts" / "chunk-00000004-000004.parquet"
+    _damage_data_page(victim)
+    if not recorded:  # the manifest had not been refreshed since this part was written
+        del m["parts"][victim.name]
+        mpath.write_text(json.dumps(m))
+    r = resume_experiment(run_dir, InProcess())
+    assert [x["part"] for x in r.manifest.repairs] == [victim.name]
+    assert r.manifest.repairs[0]["problem"] == ("checksum mismatch" if recorded else "unreadable (OSError)")
+    assert _bytes(run_dir) == _bytes(full.run_dir)
+    assert r.manifest.parts == {}
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "unrecorded"])
+def test_resume_redoes_a_part_whose_rows_do_not_match_its_name(small: Path, tmp_path: Path, recorded: bool) -> None:
+    import shutil
+
+    full = run_experiment(small, jobs=1, out=tmp_path / "full", chunk_size=4)
+    run_dir = _interrupted_run(small, tmp_path / "part", chunks=2)
+    parts_dir = run_dir / "parts"
+    wrong = parts_dir / "chunk-00000008-000004.parquet"  # holds replications 0..3, named 8..11
+    shutil.copy(parts_dir / "chunk-00000000-000004.parquet", wrong)
+    shutil.copy(parts_dir / "chunk-00000000-000004.parquet", parts_dir / "chunk-00000002-000004.parquet")
+    mpath = run_dir / "manifest.json"
+    m = json.loads(mpath.read_text())
+    if recorded:  # an entry for that name, with the checksum of what should be there
+        m["parts"][wrong.name] = {**m["parts"]["chunk-00000000-000004.parquet"], "start": 8, "sha256": "0" * 64}
+    mpath.write_text(json.dumps(m))
+    r = resume_experiment(run_dir, InProcess())
+    problems = {x["part"]: x["problem"] for x in r.manifest.repairs}
+    assert problems["chunk-00000002-000004.parquet"] == "not on the run's chunk grid"
+    assert problems[wrong.name] == ("checksum mismatch" if recorded else
+                                    "rows are not replications 8..11 of every set once (16 rows, replications 0..3)")
+    df = r.replications()
+    assert sorted(df["replication"].unique()) == list(range(24)) and len(df) == 24 * 4
+    assert _bytes(run_dir) == _bytes(full.run_dir)
+
+
+def test_missing_results_suggest_resume_only_when_it_can_succeed(small: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = _interrupted_run(small, tmp_path / "part")
+    code, _, err = _cli(["compare", str(run_dir)], capsys)
+    assert code == 2 and "resume it with 'scenario-sim run --resume" in err
+    from scenario_sim.experiment.store import RunFolder
+
+    (run_dir / "scenario.yaml").unlink()
+    with pytest.raises(UserError, match="cannot be resumed") as exc:
+        RunFolder(run_dir).replications_file()
+    assert "--resume" not in str(exc.value)
+    done = run_experiment(small, jobs=1, out=tmp_path / "done")
+    (done.run_dir / REPLICATIONS).unlink()
+    code, _, err = _cli(["compare", str(done.run_dir)], capsys)
+    assert code == 2 and "run the experiment again" in err and "--resume" not in err
+    with pytest.raises(UserError, match="already complete"):  # the advice it no longer gives would fail so
+        resume_experiment(done.run_dir)

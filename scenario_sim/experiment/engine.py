@@ -71,7 +71,7 @@ import pyarrow.parquet as pq
 
 from scenario_sim import __version__, runs
 from scenario_sim.errors import ResultsError, UserError
-from scenario_sim.experiment import store
+from scenario_sim.experiment import parts, store
 from scenario_sim.experiment.executors import Executor, default_executor
 from scenario_sim.experiment.guard import HINT, refuse_in_worker_bootstrap
 from scenario_sim.experiment.lock import FolderLock
@@ -386,6 +386,7 @@ class _Run:
         self.schema = _schema(self.names)
         self.t0 = time.perf_counter()
         self._last_beat = self.t0
+        self.done: dict[int, int] = {}  # verified parts: {first replication: count}
         tm = manifest.timings
         tm.setdefault("started", dt.datetime.now().isoformat(timespec="seconds"))
         segments = tm.setdefault("segments", [])
@@ -449,9 +450,34 @@ class _Run:
             return f" (manifest.json could not be updated: {exc.strerror or exc})"
         return ""
 
+    def _verify_parts(self) -> None:
+        """Trust only parts that pass :func:`parts.problem`; delete the others so they are redone."""
+        m = self.m
+        recorded = m.parts
+        grid = set(_chunks(_batches(m.replications_target, m.batch_size), m.chunk_size))
+        kept: set[str] = set()
+        for start, count in sorted(self.folder.done_chunks().items()):
+            chunk = self.folder.part_path(start, count)
+            ts = self.folder.part_path(start, count, "ts") if m.timeseries else None
+            why = parts.problem(chunk, ts, start, count, self.sets, recorded.get(chunk.name), (start, count) in grid)
+            if why is not None:
+                chunk.unlink(missing_ok=True)
+                if ts is not None:
+                    ts.unlink(missing_ok=True)
+                m.repairs.append({"part": chunk.name, "problem": why,
+                                  "at": dt.datetime.now().isoformat(timespec="seconds")})
+                continue
+            if chunk.name not in recorded:
+                recorded[chunk.name] = parts.record(chunk, ts, start, count, count * len(self.sets))
+            kept.add(chunk.name)
+            self.done[start] = count
+        for name in set(recorded) - kept:  # recorded, but the file is gone: it will be redone
+            del recorded[name]
+
     def _loop(self) -> None:
         m = self.m
         target = m.replications_target
+        self._verify_parts()
         while True:
             self._run_missing(target)
             m.replications_done = target
@@ -466,14 +492,20 @@ class _Run:
         """Run every chunk of replications [0, target) that has no part file yet."""
         m = self.m
         batches = _batches(target, m.batch_size)
-        missing = _missing(self.folder.done_chunks(), batches)
+        missing = _missing(self.done, batches)
         todo = _chunks(missing, m.chunk_size)
         total = target * len(self.sets)
         finished = (target - sum(b - a for a, b in missing)) * len(self.sets)
         if self.progress:
             self.progress(finished, total)
         for res in self.executor.run(todo):
-            self.folder.write_part(res.start, res.count, _to_table(res, self.schema), _ts_table(res))
+            table, ts = _to_table(res, self.schema), _ts_table(res)
+            self.folder.write_part(res.start, res.count, table, ts)
+            chunk = self.folder.part_path(res.start, res.count)
+            m.parts[chunk.name] = parts.record(chunk, None if ts is None else
+                                                  self.folder.part_path(res.start, res.count, "ts"),
+                                                  res.start, res.count, table.num_rows)
+            self.done[res.start] = res.count
             finished += res.count * len(self.sets)
             m.replications_done = finished // len(self.sets)
             if time.perf_counter() - self._last_beat >= _HEARTBEAT_SECONDS:
@@ -506,7 +538,7 @@ class _Run:
     def _precision(self, adaptive: runs.Adaptive, n: int) -> dict[str, Any]:
         metric = adaptive.metric
         frames = []
-        for s, c in sorted(self.folder.done_chunks().items()):
+        for s, c in sorted(self.done.items()):
             if s < n:
                 frames.append(pq.read_table(self.folder.part_path(s, c), columns=["set", "replication", "error",
                                                                                  metric]).to_pandas())
@@ -536,7 +568,7 @@ class _Run:
     def _finish(self) -> ExperimentResult:
         m = self.m
         n = m.replications_target
-        done = self.folder.done_chunks()
+        done = self.done
         if _missing(done, _batches(n, m.batch_size)):
             raise ResultsError(f"{self.folder.path}: parts do not cover replications 0..{n - 1}")
         self.folder.consolidate_parts(done, n, m.timeseries, self.schema)
@@ -547,6 +579,7 @@ class _Run:
         m.replications_done = n
         m.status = "complete" if failures.count == 0 else "complete_with_failures"
         m.timings["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+        m.parts = {}  # consolidated: the parts are removed next
         self._write_timings()
         self.folder.remove_parts()
         return ExperimentResult(self.folder.path, m, self.outcomes)

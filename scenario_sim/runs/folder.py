@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import re
+import shlex
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -69,7 +70,7 @@ def write_table_atomic(path: Path, table: pa.Table) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP)
+        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP, write_page_checksum=True)
         os.chmod(tmp, _MODE)
         os.replace(tmp, path)
     except BaseException:
@@ -240,7 +241,7 @@ class RunFolder:
             buffer: list[pa.Table] = []
             buffered = 0
             for part in parts:
-                t = pq.read_table(part)
+                t = pq.read_table(part, page_checksum_verification=True)
                 if schema is not None:
                     t = t.select(schema.names).cast(schema)
                 if writer is None:
@@ -277,13 +278,25 @@ class RunFolder:
         """``replications.parquet``, checked to be present and a readable Parquet file."""
         p = self.path / REPLICATIONS
         if not p.exists():
-            raise ResultsError(f"{p}: missing (the run did not finish; resume it with "
-                               f"'scenario-sim run --resume {self.path}')")
+            raise ResultsError(f"{p}: missing ({self._why_missing()})")
         try:
             pq.read_metadata(p)
         except Exception as exc:
             raise ResultsError(f"{p}: corrupt Parquet file ({type(exc).__name__}: {exc})") from None
         return p
+
+    def _why_missing(self) -> str:
+        """Why the results are not there, suggesting --resume only when it can succeed."""
+        try:
+            status = self.raw_manifest().get("status")
+        except ResultsError:
+            return "and the manifest is damaged: run the experiment again"
+        if status in ("complete", "complete_with_failures"):
+            return "the run finished but the file was removed since; run the experiment again"
+        if not (self.path / SCENARIO).exists():
+            return f"the run did not finish, and without {SCENARIO} it cannot be resumed"
+        return (f"the run did not finish (status {status}); resume it with "
+                f"'scenario-sim run --resume {shlex.quote(str(self.path))}'")
 
     def iter_batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         """Record batches of ``replications.parquet`` (one row group each), only ``columns``."""

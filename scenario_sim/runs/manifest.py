@@ -138,6 +138,10 @@ class Manifest:
     git: dict[str, Any] | None = None
     host: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, Any] = field(default_factory=dict)  # started, finished, wall_seconds, ...
+    # While a run is going: each finished part's row range and checksums (experiment/parts.py), so a
+    # resume can verify a part before trusting it; emptied once the parts are consolidated.
+    parts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    repairs: list[dict[str, Any]] = field(default_factory=list)  # parts found damaged and redone
 
     @property
     def ranking_outcome(self) -> str:
