@@ -150,6 +150,16 @@ def small(cmd: str) -> str:
             words[words.index("-n") + 1] = str(SMALL_N)
         else:
             words.insert(2, f"-n {SMALL_N}")
+    if words[1] == "explore" and "--resume" not in words:
+        # An explore design multiplies cases, worlds, sets and replications: keep each small
+        # (a Sobol or Morris design still has its full structure, just a small base size).
+        for flag, value in (("--cases", "2"), ("-n", "1")):
+            if flag in words:
+                words[words.index(flag) + 1] = value
+            else:
+                words[2:2] = [flag, value]
+        if "--sets" not in words:
+            words[2:2] = ["--sets", "readiness_on_contact"]
     return " ".join(words)
 
 
