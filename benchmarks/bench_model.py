@@ -9,6 +9,9 @@ process (machines here are shared and noisy; the ratios are what we keep):
 * **phase 1** alone (``World.create`` + ``run_events``) against a **bare SimPy loop** that
   schedules as many events (counted by wrapping ``Environment.step``) with no work attached.
 
+With ``--baseline``, both engines run the reference scenario *of the baseline revision*
+(the language and calibration move on; the old engine cannot read later files).
+
 Usage: python benchmarks/bench_model.py [--reps 300] [--rounds 5] [--scenario PATH] [--baseline REV]
 """
 
@@ -137,6 +140,13 @@ def main() -> None:
     per = max(1, args.reps // args.rounds)
     from scenario_sim.bundled import resolve
 
+    scen_dir = Path(tempfile.mkdtemp(prefix="bench_model_scenarios_"))
+    if args.scenario is None and args.baseline:
+        # Both engines run the reference as of the old revision: the scenario language and
+        # the calibration move on, and the old engine cannot read later files.
+        subprocess.run(f"git -C {ROOT} archive {args.baseline} scenarios | tar -x -C {scen_dir}", shell=True,
+                       check=True)
+        args.scenario = str(scen_dir / "scenarios" / "reference.yaml")
     args.scenario = str(resolve(args.scenario))
     worker_src = Path(__file__).read_text()
     with tempfile.TemporaryDirectory() as tmp:
