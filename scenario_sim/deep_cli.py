@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from scenario_sim.report.table import FORMATS
+from scenario_sim.runrefs import resolve_run
 
 
 def _sets(values: tuple[str, ...]) -> list[str] | None:
@@ -32,7 +33,7 @@ def register(group: click.Group) -> None:
         from scenario_sim.analysis.voi import value_of_information
         from scenario_sim.report.ensemble import robustness_text
 
-        run = load_ensemble(run_dir)
+        run = load_ensemble(resolve_run(run_dir))
         chosen = _sets(sets)
         rb = robustness(run, outcome, chosen)
         click.echo(robustness_text(rb, value_of_information(run, rb.outcome, chosen), fmt_name))
@@ -54,7 +55,7 @@ def register(group: click.Group) -> None:
         from scenario_sim.analysis.ensemble import Threshold, better_sign, load_ensemble
         from scenario_sim.report.ensemble import discovery_text
 
-        run = load_ensemble(run_dir)
+        run = load_ensemble(resolve_run(run_dir))
         name = outcome or run.primary
         th = None
         if threshold is not None:
@@ -73,7 +74,7 @@ def register(group: click.Group) -> None:
         from scenario_sim.analysis.sensitivity import sensitivity
         from scenario_sim.report.ensemble import sensitivity_text
 
-        click.echo(sensitivity_text(sensitivity(load_ensemble(run_dir), outcome, _sets(sets)), fmt_name))
+        click.echo(sensitivity_text(sensitivity(load_ensemble(resolve_run(run_dir)), outcome, _sets(sets)), fmt_name))
 
     @group.command(name="export")
     @click.argument("run_dir", metavar="RUN_DIR")
@@ -84,4 +85,4 @@ def register(group: click.Group) -> None:
         """Write an explore run in another tool's format; prints the path written."""
         from scenario_sim.analysis.ema import export_ema
 
-        click.echo(str(export_ema(run_dir, out)))
+        click.echo(str(export_ema(resolve_run(run_dir), out)))

@@ -8,7 +8,7 @@ README's examples can be pasted as they are:
 * ``DIR/latest`` is the newest run in ``DIR``: ``results/reference/latest`` is the newest run
   of the reference scenario, ``results/latest`` the newest of any scenario there.
 
-"Newest" is by the start time in the folder's name (``<YYYYmmdd-HHMMSS>-<id>``), then by
+"Newest" is by the start time in the folder's name (``[explore-]<YYYYmmdd-HHMMSS>-<id>``), then by
 the time its manifest was last written, so two runs started in the same second are told
 apart by which was written last.  Status does not matter: after an interrupted run,
 ``--resume results/reference/latest`` finishes it.
@@ -32,7 +32,7 @@ from scenario_sim.errors import ResultsError
 LATEST = ("latest", "@latest")
 DEFAULT_ROOT = Path("results")
 MANIFEST = "manifest.json"
-_STAMP = re.compile(r"^(\d{8})-(\d{6})-")
+_STAMP = re.compile(r"^(?:[a-z]+-)?(\d{8})-(\d{6})-")  # explore runs: explore-<stamp>-<id>
 
 
 def is_latest(arg: str) -> bool:

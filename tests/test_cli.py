@@ -392,3 +392,16 @@ def test_compare_against_a_set_and_the_pairwise_matrix(tradeoff_run: Path, capsy
     assert (pw["p_value_holm"] >= pw["p_value"]).all()
     code, _, err = cli(["compare", str(tradeoff_run), "--against", "mor_shots"], capsys)
     one_line_error(code, err, "--against: no set 'mor_shots' in this run")
+
+
+def test_latest_is_the_newest_run_whether_plain_or_explore(tmp_path: Path) -> None:
+    """`latest` orders plain (<stamp>-<id>) and explore (explore-<stamp>-<id>) folders by start time."""
+    from scenario_sim.runrefs import resolve_run, run_folders
+
+    root = tmp_path / "results" / "reference"
+    for name in ("20261201-100000-aaaaaa", "explore-20261201-110000-bbbbbb", "20261201-090000-cccccc"):
+        (root / name).mkdir(parents=True)
+        (root / name / "manifest.json").write_text("{}")
+    assert resolve_run(str(root / "latest")).name == "explore-20261201-110000-bbbbbb"
+    assert [p.name for p in run_folders(root)] == ["20261201-090000-cccccc", "20261201-100000-aaaaaa",
+                                                  "explore-20261201-110000-bbbbbb"]

@@ -60,6 +60,7 @@ import yaml
 
 from scenario_sim.errors import ResultsError, UserError
 from scenario_sim.outcomes import Outcome
+from scenario_sim.text import did_you_mean
 
 CASES = "cases.parquet"
 REPLICATIONS = "replications.parquet"
@@ -116,20 +117,13 @@ class EnsembleRun:
     def outcome(self, name: str) -> Outcome:
         """The catalogue entry of ``name`` (a one-line error with a suggestion if unknown)."""
         if name not in self.outcomes:
-            raise UserError(f"unknown outcome {name!r}{_did_you_mean(name, list(self.outcomes))}")
+            raise UserError(f"unknown outcome {name!r}{did_you_mean(name, list(self.outcomes))}")
         return self.outcomes[name]
 
     def check_sets(self, names: list[str]) -> None:
         for s in names:
             if s not in self.sets:
-                raise UserError(f"unknown set {s!r}{_did_you_mean(s, self.sets)} (the run has {', '.join(self.sets)})")
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+                raise UserError(f"unknown set {s!r}{did_you_mean(s, self.sets)} (the run has {', '.join(self.sets)})")
 
 
 def is_explore_run(run_dir: str | Path) -> bool:
@@ -185,7 +179,7 @@ def parse_thresholds(raw: Any, outcomes: dict[str, Outcome], where: str) -> dict
     out: dict[str, Threshold] = {}
     for name, spec in raw.items():
         if name not in outcomes:
-            raise UserError(f"{where}: thresholds.{name}: unknown outcome{_did_you_mean(name, list(outcomes))}")
+            raise UserError(f"{where}: thresholds.{name}: unknown outcome{did_you_mean(name, list(outcomes))}")
         direction = outcomes[name].direction
         if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in ("at_most", "at_least"):
             kind, bound = next(iter(spec.items()))
@@ -285,7 +279,7 @@ def load_ensemble(run_dir: str | Path, outcomes: list[str] | None = None) -> Ens
     want = list(cat) if outcomes is None else outcomes
     for o in want:
         if o not in cat:
-            raise UserError(f"unknown outcome {o!r}{_did_you_mean(o, list(cat))}")
+            raise UserError(f"unknown outcome {o!r}{did_you_mean(o, list(cat))}")
     frame = _replications(p, want)
     if "world" in cases.columns:
         cases["world"] = cases["world"].fillna("").astype(str)
