@@ -225,7 +225,8 @@ def test_discovery_says_when_there_is_nothing_to_find(hand_run: Path) -> None:
 # --------------------------------------------------------------------------- sensitivity
 
 
-def ishigami_run(tmp_path: Path, n: int = 1024, spread: float = 0.5, noise_sd: float = 0.0) -> Path:
+def ishigami_run(tmp_path: Path, n: int = 1024, spread: float = 0.5, noise_sd: float = 0.0,
+                 replications: int = 2) -> Path:
     """Set A's paired difference from the baseline is the Ishigami function (a = 7, b = 0.1) of a
     Saltelli design; each case has two replications at f ± spread (exact mean, known noise)."""
     from SALib.sample import sobol as sobol_sample
@@ -240,6 +241,7 @@ def ishigami_run(tmp_path: Path, n: int = 1024, spread: float = 0.5, noise_sd: f
     means = {(c, ""): {"baseline": 100.0, "A": 100.0 + float(v)} for c, v in enumerate(f)}
     inputs = [{"name": nm, "low": -math.pi, "high": math.pi} for nm in problem["names"]]
     reps = reps_from_means(means, spread=spread, outcome="energy", only="A")
+    reps = reps[reps["replication"] < replications]
     return write_explore(tmp_path / "ishigami", cases, reps, ["baseline", "A"], [ENERGY],
                          explore={"sampler": "sobol", "inputs": inputs, "sobol": {"N": n, "second_order": False}})
 
@@ -276,6 +278,18 @@ def test_noise_statement_asks_for_more_replications_when_noise_swamps_an_index(t
     assert nz["noise_share"] == pytest.approx(8 / (13.84 + 8), rel=0.15)
     assert not nz["resolved"]
     assert 3 <= nz["replications_needed"] <= 8
+
+
+def test_noise_with_one_replication_per_case_is_unknown_not_zero(tmp_path: Path) -> None:
+    """One replication per case has no within-case variance: the statement must not say 'enough'."""
+    from scenario_sim.analysis.sensitivity import sensitivity
+    from scenario_sim.report.ensemble import noise_sentences
+
+    res = sensitivity(load_ensemble(ishigami_run(tmp_path, n=256, replications=1)), "energy")
+    nz = res.noise.iloc[0]
+    assert nz["replications"] == 1 and math.isnan(nz["noise_share"]) and not nz["resolved"]
+    (sentence,) = noise_sentences(res)
+    assert "cannot be estimated" in sentence and "enough" not in sentence
 
 
 def test_sobol_refuses_cases_that_are_not_a_saltelli_design(hand_run: Path) -> None:

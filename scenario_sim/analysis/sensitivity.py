@@ -183,6 +183,11 @@ def _noise_row(method: str, ind: pd.DataFrame, y: np.ndarray, noise: np.ndarray,
         row.update({"noise_sd_effect": math.nan, "smallest_index": smallest})
     row["replications_needed"] = max(1, need) if isinstance(need, int) else need
     row["resolved"] = bool(isinstance(need, int) and need <= n)
+    if n < 2:
+        # One replication per case has no within-case variance to measure: the noise is unknown,
+        # not zero, and nothing can be said about whether the indices stand above it.
+        row.update({"noise_variance": math.nan, "noise_share": math.nan, "noise_sd_effect": math.nan,
+                    "replications_needed": math.nan, "resolved": False})
     return row
 
 

@@ -187,6 +187,10 @@ def noise_sentences(res: Sensitivity) -> list[str]:
     out = []
     for r in res.noise.to_dict("records"):
         where = f"{r['set']}{' in world ' + r['world'] if r['world'] else ''}"
+        if r["replications"] < 2:
+            out.append(f"{where}: replication noise cannot be estimated with {r['replications']:g} replication "
+                       "per case; run explore with -n 2 or more before reading these indices as effects.")
+            continue
         share = "–" if math.isnan(r["noise_share"]) else f"{r['noise_share']:.1%}"
         need = r["replications_needed"]
         tail = ("enough" if r["resolved"] else f"{need:g} per case would be needed to bring it below the "
