@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from scenario_sim.bundled import resolve
+from scenario_sim.cli_options import executor_options
 from scenario_sim.report.table import FORMATS
 from scenario_sim.runrefs import resolve_run
 
@@ -169,10 +170,7 @@ def register(group: click.Group) -> None:
     @click.option("-n", "--replications", type=click.IntRange(min=1),
                   help="Replications per set (default: the scenario's).")
     @click.option("--seed", type=click.IntRange(min=0), help="Master seed (overrides the scenario's; recorded).")
-    @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
-    @click.option("--executor", type=click.Choice(["process", "dask", "inprocess"]), default="process",
-                  show_default=True, help="Where replications run.")
-    @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: start a local cluster).")
+    @executor_options
     @click.option("--sets", multiple=True, metavar="NAME[,NAME]", help="Recommendation sets to run (default: all).")
     @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
                   help="Results root; the run goes in OUT/<scenario>/<timestamp>-<id>/.")

@@ -13,6 +13,7 @@ import sys
 import click
 
 from scenario_sim.bundled import resolve
+from scenario_sim.cli_options import executor_options
 
 
 def _split(values: tuple[str, ...]) -> list[str] | None:
@@ -37,10 +38,7 @@ def register(group: click.Group) -> None:
     @click.option("--inputs", multiple=True, metavar="NAME[,NAME]",
                   help="Uncertain inputs to vary (default: all; the others keep their baseline values).")
     @click.option("--seed", type=click.IntRange(min=0), help="Master seed (default: the scenario's; recorded).")
-    @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
-    @click.option("--executor", type=click.Choice(["process", "dask", "inprocess"]), default="process",
-                  show_default=True, help="Where replications run.")
-    @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a local cluster).")
+    @executor_options
     @click.option("--chunk-size", type=click.IntRange(min=1),
                   help="Replications per work unit (default: all of a case and world; results do not depend on it).")
     @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),

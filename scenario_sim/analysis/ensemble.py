@@ -372,3 +372,14 @@ def better_sign(outcome: Outcome) -> float:
         raise UserError(f"outcome {outcome.name!r} has no better direction; choose one that does "
                         "(e.g. civilian_harm, energy.mean)")
     return 1.0 if outcome.direction == "higher" else -1.0
+
+
+def outcome_and_sets(run: EnsembleRun, outcome: str | None,
+                     sets: list[str] | None) -> tuple[str, Outcome, float, list[str]]:
+    """The outcome an analysis is on (default primary), its catalogue entry, the sign that makes
+    larger better (:func:`better_sign`), and the sets to compare (default all, checked)."""
+    name = outcome or run.primary
+    meta = run.outcome(name)
+    chosen = sets or run.sets
+    run.check_sets(chosen)
+    return name, meta, better_sign(meta), chosen

@@ -32,7 +32,7 @@ import pandas as pd
 
 from scenario_sim.analysis.ensemble import (
     EnsembleRun,
-    better_sign,
+    outcome_and_sets,
     point_means,
     point_weights,
     weighted_quantile,
@@ -142,11 +142,7 @@ def _rank(values: pd.Series, best_high: bool) -> pd.Series:
 def robustness(run: EnsembleRun, outcome: str | None = None, sets: list[str] | None = None,
                n_boot: int = 1000, level: float = 0.95) -> Robustness:
     """Regret, satisficing and rankings of ``sets`` (default all) on ``outcome`` (default primary)."""
-    name = outcome or run.primary
-    meta = run.outcome(name)
-    sign = better_sign(meta)
-    chosen = sets or run.sets
-    run.check_sets(chosen)
+    name, meta, sign, chosen = outcome_and_sets(run, outcome, sets)
     means, dropped = point_means(run, name, chosen)
     if means.empty:
         from scenario_sim.errors import ResultsError

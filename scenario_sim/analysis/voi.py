@@ -28,7 +28,7 @@ import pandas as pd
 
 from scenario_sim.analysis.ensemble import (
     EnsembleRun,
-    better_sign,
+    outcome_and_sets,
     point_inputs,
     point_means,
     point_weights,
@@ -76,11 +76,7 @@ def value_of_information(run: EnsembleRun, outcome: str | None = None, sets: lis
     ``choice`` (the set chosen without information, for ``all``; else which sets the groups
     choose), and ``outcome``, ``unit``.
     """
-    name = outcome or run.primary
-    meta = run.outcome(name)
-    sign = better_sign(meta)
-    chosen = sets or run.sets
-    run.check_sets(chosen)
+    name, meta, sign, chosen = outcome_and_sets(run, outcome, sets)
     means, _ = point_means(run, name, chosen)
     w = point_weights(run, means.index)
     v = sign * means.to_numpy()

@@ -166,7 +166,10 @@ def caption(ranked: pd.DataFrame, n: int, sets: int) -> str:
             f"95% interval {adj}. {ZERO_MARK}: the interval includes zero (no clear difference). "
             f"{BTW}: percent of replications in which the set did better than, the same as, or worse than "
             "the baseline; P(best): share in which it was best of all sets; ≈ (vs leader): cannot be told "
-            "from the leader (paired, Holm-adjusted); worse on: number of key outcomes with a side effect.")
+            "from the leader (paired, Holm-adjusted); worse on: number of key outcomes with a side effect. "
+            "The intervals measure simulation noise with the scenario's inputs held as written; they do not "
+            "cover inputs that are assumptions (surge after contacts, sanction effects, growth, stocks: "
+            "docs/uncertain-inputs.md). scenario-sim explore shows which conclusions depend on them.")
 
 
 def _plain(rows: list[dict[str, str]], cols: list[str]) -> str:
