@@ -133,6 +133,10 @@ def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, out: str |
     title = f"{c.data.manifest.scenario.name}: ranked by {key} ({unit}, {ranked['direction'].iloc[0]} is better)"
     click.echo(render(ranked, fmt_name, title, caption(ranked, int(ranked["n"].min()), len(ranked)),
                       tied=c.tied, side=side_effect_notes(c.side)))
+    if fmt_name in ("table", "markdown") and (c.costs is not None or c.objectives is not None):
+        from scenario_sim.report.costs import render_costs
+
+        click.echo(render_costs(c.costs, c.objectives))
 
 
 def _print_against(run_dir: Path, reference: str, rank_by: str | None, fmt_name: str) -> None:

@@ -26,7 +26,8 @@ class Outcome:
     description: str
 
 
-def catalogue(classes: Sequence[str], systems: Sequence[str], stocked_systems: Sequence[str]) -> list[Outcome]:
+def catalogue(classes: Sequence[str], systems: Sequence[str], stocked_systems: Sequence[str],
+              costed: bool = False) -> list[Outcome]:
     """All outcomes for a scenario with these class and system names, in a stable order.
 
     Delegates to the model's definitions (:func:`scenario_sim.model.outcomes.catalogue`).
@@ -35,4 +36,4 @@ def catalogue(classes: Sequence[str], systems: Sequence[str], stocked_systems: S
     """
     from scenario_sim.model.outcomes import catalogue as model_catalogue
 
-    return model_catalogue(classes, systems, stocked_systems)
+    return model_catalogue(classes, systems, stocked_systems, costed)

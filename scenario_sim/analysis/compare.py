@@ -312,6 +312,8 @@ class Comparison:
     notes: list[str]  # one line each: sets left out, output not written
     side: pd.DataFrame  # the side effects: rows of ``table`` flagged by pairwise.side_effects
     tied: set[str]  # sets that cannot be told from the leader on ``rank_by``
+    costs: pd.DataFrame | None = None  # cost-effectiveness (analysis.costs), when the run has cost_usd
+    objectives: pd.DataFrame | None = None  # the objective and constraints per set, when the scenario has them
 
 
 def run_comparison(run_dir: str | Path, rank_by: str | None = None, out: str | Path | None = None,
@@ -341,4 +343,17 @@ def run_comparison(run_dir: str | Path, rank_by: str | None = None, out: str | P
     ranked = ranking(table, key)
     tied = tied_with_leader(data, key, str(ranked["set"].iloc[0])) if len(ranked) > 1 else set()
     ranked["tied_with_leader"] = ranked["set"].isin(tied)
-    return Comparison(data, table, ranked, key, written, notes, flagged, tied)
+    ce, objectives = _costs(data, key, written)
+    return Comparison(data, table, ranked, key, written, notes, flagged, tied, ce, objectives)
+
+
+def _costs(data: RunData, key: str, written: Path | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Cost-effectiveness and objectives (``costs.csv``, ``objectives.csv`` next to comparison.csv)."""
+    from scenario_sim.analysis import costs
+
+    obj = costs.read_objectives(data.path)
+    ce = costs.cost_effectiveness(data) if costs.has_costs(data) else None
+    table = costs.objective_table(data, obj, key) if obj is not None else None
+    if written is not None and ce is not None:
+        costs.write_tables(written.parent, ce, table)
+    return ce, table

@@ -226,10 +226,11 @@ class EnsemblePayload(Payload):
             try:
                 doc = apply_values(self.world_docs[world], self.inputs, vals)
                 resolver = SetResolver(doc, self.file)
-                scen: dict[str, Scenario] = {}
-                for name in self.set_names:
-                    scen[name] = validate_document(doc, self.file) if name == BASELINE else \
-                        validated_set(resolver, name, [])
+                base = validate_document(doc, self.file)
+                # the sets carry the baseline's list of sets, so that their costs are in force
+                scen: dict[str, Scenario] = {name: base if name == BASELINE else
+                                             validated_set(resolver, name, base.recommendations)
+                                             for name in self.set_names}
                 state["models"] = {name: compile_scenario(s) for name, s in scen.items()}
             except ScenarioError as exc:
                 state["error"] = "ScenarioError: " + "; ".join(exc.lines())

@@ -151,7 +151,7 @@ def levels_consistent(s: Scenario) -> Found:
 
 def outcomes_known(s: Scenario) -> Found:
     """``outputs`` name outcomes of the catalogue; thresholds only outcomes with a better direction."""
-    cat = {o.name: o for o in catalogue(s.class_names, s.system_names, s.stocked_system_names)}
+    cat = {o.name: o for o in catalogue(s.class_names, s.system_names, s.stocked_system_names, s.costed)}
     names = list(cat)
     if s.outputs.primary not in names:
         yield ("outputs", "primary"), _suggest(s.outputs.primary, names, "outcome")
@@ -163,6 +163,25 @@ def outcomes_known(s: Scenario) -> Found:
             yield ("outputs", "thresholds", name), _suggest(name, names, "outcome")
         elif cat[name].direction == "none":
             yield ("outputs", "thresholds", name), "this outcome has no better direction, so no threshold"
+    yield from _objectives_known(s, cat)
+
+
+def _objectives_known(s: Scenario, cat: dict[str, Any]) -> Found:
+    """``outputs.objectives`` weights and constraints name outcomes that have a better direction."""
+    obj = s.outputs.objectives
+    if obj is None:
+        return
+    names = list(cat)
+    for part, table in (("weights", obj.weights), ("constraints", obj.constraints)):
+        for name in table:
+            if name not in cat:
+                yield ("outputs", "objectives", part, name), _suggest(name, names, "outcome")
+            elif cat[name].direction == "none":
+                yield (("outputs", "objectives", part, name),
+                       "this outcome has no better direction, so it cannot be weighed or capped")
+    if not obj.weights and not obj.constraints:
+        yield ("outputs", "objectives"), "give weights (an objective), constraints (caps), or both"
+
 
 
 def contact_responses(s: Scenario) -> Found:

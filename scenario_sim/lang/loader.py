@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from scenario_sim.errors import Problem, ScenarioError
 from scenario_sim.lang.checks import BASELINE, cross_check
 from scenario_sim.lang.patch import Edit, PatchError, apply_edit, deep_merge, did_you_mean, known_keys
-from scenario_sim.lang.schema import Scenario
+from scenario_sim.lang.schema import Scenario, SetCost
 from scenario_sim.lang.yamlsource import Mark, SourceList, SourceMap, load_file_as
 
 MAX_EXTENDS_DEPTH = 16
@@ -471,8 +471,21 @@ def validated_set(resolver: SetResolver, set_name: str, recommendations: list[An
     if problems:
         raise ScenarioError(problems)
     # The set's document leaves out the list of sets (it cannot change it); the effective
-    # scenario carries the baseline's, as a copy of the whole file would.
-    return scenario.model_copy(update={"recommendations": recommendations})
+    # scenario carries the baseline's, as a copy of the whole file would, and the costs of
+    # the sets applied (each once, in the order applied: a bundle costs the sum of its sets).
+    return scenario.model_copy(update={"recommendations": recommendations,
+                                       "costs": [*scenario.costs, *set_costs(recommendations, resolved.order)]})
+
+
+def set_costs(recommendations: list[Any], order: list[str]) -> list[SetCost]:
+    """The costs in force when the sets ``order`` are applied (those that declare one)."""
+    by_name = {r.name: r for r in recommendations}
+    out = []
+    for name in order:
+        r = by_name.get(name)
+        if r is not None and r.cost is not None:
+            out.append(SetCost(set=name, **r.cost.model_dump()))
+    return out
 
 
 def _key(p: Problem) -> tuple[Any, ...]:

@@ -423,6 +423,60 @@ class Consequences(Section):
 # --------------------------------------------------------------------------- outputs, sets
 
 
+BURDENS = ("alert_nights", "raised_readiness_nights")
+"""Non-monetary burdens the model counts (outcomes ``burden.<name>``, see docs/costs.md):
+``alert_nights``, nights on which civil defence is raised (its wave time falls in an
+activation window); ``raised_readiness_nights``, nights on which air-defence readiness is
+above its baseline level."""
+
+Burden = Literal["alert_nights", "raised_readiness_nights"]
+
+
+class Cost(Section):
+    """What a recommendation set costs, in USD (``cost_usd`` adds these up per replication).
+
+    ``one_off_usd`` is paid once; ``per_day_usd`` on every day of the horizon;
+    ``per_burden_usd`` per unit of a burden the model counts (per alert night, per night of
+    raised readiness), so a rule that fires more often costs more.  A bundle costs the sum of
+    its sets' one-off and per-day costs (each set once); a burden unit is paid once, at the
+    highest price any set of the bundle puts on it.
+    """
+
+    one_off_usd: Usd = Field(0.0, description="paid once, USD")
+    per_day_usd: Usd = Field(0.0, description="paid on every day of the horizon, USD per day")
+    per_burden_usd: dict[Burden, Usd] = Field(
+        default_factory=dict, description="USD per unit of a burden the model counts (alert_nights: per night "
+        "civil defence is raised; raised_readiness_nights: per night readiness is above its baseline)")
+    source: str = Field("", description="where the figures come from: [source: ...] or [assumption: ...]")
+
+
+class SetCost(Cost):
+    """A cost in force in an effective scenario: the cost of set ``set`` (added by the loader)."""
+
+    set: str = Field(description="the recommendation set (or 'baseline') this cost belongs to")
+
+
+ObjectiveWeight = Annotated[float, Field(ge=0, le=1e12)]
+
+
+class Objectives(Section):
+    """What the analyst optimises: a weighted objective and/or constraints (docs/costs.md).
+
+    The objective of a set is ``sum(weight[o] * mean(o))`` over the weighted outcomes, with the
+    sign of each term chosen so that lower is better (an outcome where higher is better, such as
+    ``energy.mean``, enters with a minus sign); each weight is in objective units per unit of its
+    outcome.  A constraint bounds an outcome's mean in its better direction (at most for
+    lower-is-better outcomes such as ``cost_usd``: a budget cap).
+    """
+
+    unit: str = Field("objective points", description="what one unit of the objective is (e.g. casualty-equivalents)")
+    weights: dict[str, ObjectiveWeight] = Field(
+        default_factory=dict, description="outcome -> weight, in objective units per unit of the outcome (>= 0)")
+    constraints: dict[str, Annotated[float, Field(ge=-1e15, le=1e15)]] = Field(
+        default_factory=dict, description="outcome -> bound on its mean, in its better direction "
+        "(cost_usd: 2000000000 is a budget cap of $2bn)")
+
+
 class Outputs(Section):
     """Which outcomes rank and show."""
 
@@ -433,6 +487,9 @@ class Outputs(Section):
         default_factory=dict,
         description="outcome -> bound it must meet, in its better direction (at most for lower-is-better "
         "outcomes, at least for higher): the satisficing test of explore runs")
+    objectives: Objectives | None = Field(
+        None, description="a weighted objective and/or constraints (budget cap, caps on burdens) the "
+        "comparison reports against")
 
 
 class Recommendation(Section):
@@ -444,6 +501,7 @@ class Recommendation(Section):
     changes: dict[str, Any] = Field(default_factory=dict, description="dotted path -> new value")
     scale: dict[str, Annotated[float, Field(ge=-1e6, le=1e6)]] = Field(
         default_factory=dict, description="dotted path -> multiplier (finite)")
+    cost: Cost | None = Field(None, description="what the set costs (one-off, per day, per burden unit), USD")
 
 
 # --------------------------------------------------------------------------- deep uncertainty
@@ -545,6 +603,9 @@ class Scenario(Section):
     consequences: Consequences = Field(description="consequences of leakers")
     outputs: Outputs = Field(Outputs(), description="ranking and display")
     recommendations: list[Recommendation] = Field([], max_length=10_000, description="named patches over this baseline")
+    costs: list[SetCost] = Field([], max_length=10_000, description="costs in force: the loader adds the applied "
+                                 "sets' cost to these; a dumped effective scenario (show --set) carries them, "
+                                 "otherwise leave it out and write costs under recommendations[<set>].cost")
     uncertainties: list[Uncertainty] = Field([], max_length=10_000,
                                              description="uncertain inputs sampled by scenario-sim explore")
     worlds: list[WorldView] = Field([], max_length=10_000, description="alternative views of adversary behaviour "
@@ -562,6 +623,13 @@ class Scenario(Section):
     @property
     def stocked_system_names(self) -> list[str]:
         return [s.name for s in self.air_defense.systems if s.interceptors is not None]
+
+    @property
+    def costed(self) -> bool:
+        """Whether the scenario declares any cost or objectives: then runs have the outcomes
+        ``cost_usd`` and ``burden.<name>`` (a scenario without costs keeps its columns)."""
+        return bool(self.costs) or self.outputs.objectives is not None or any(
+            r.cost is not None for r in self.recommendations)
 
     def day_of(self, when: dt.date | int) -> int:
         """A DateOrOffset as a day offset from start_date."""

@@ -60,6 +60,7 @@ class CompiledScenario:
     outcomes: list[Outcome]
     surge_probability_fixed: float | None
     limits: Limits
+    costed: bool = False              # outcomes include cost_usd and burden.* (Scenario.costed)
 
     @property
     def n_classes(self) -> int:
@@ -156,7 +157,8 @@ def compile_scenario(s: Scenario) -> CompiledScenario:
         contact_rate_factor=contact_rate_multiplier(s, days + 0.5),
         scheduled=scheduled, systems=systems,
         hit_probability=[s.consequences.hit_probability[c] for c in classes],
-        outcomes=catalogue(classes, s.system_names, s.stocked_system_names),
+        outcomes=catalogue(classes, s.system_names, s.stocked_system_names, s.costed),
+        costed=s.costed,
         surge_probability_fixed=sp.value if isinstance(sp, Fixed) else None,
         limits=LIMITS,
     )

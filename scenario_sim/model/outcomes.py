@@ -46,6 +46,8 @@ class Tally:
     consequences: ConsequenceResult
     surges: int
     contacts: int
+    alert_nights: int = 0             # nights civil defence is raised (burden.alert_nights)
+    raised_readiness_nights: int = 0  # nights readiness is above its baseline (burden.raised_readiness_nights)
 
     @cached_property
     def launched_by_class(self) -> np.ndarray[Any, Any]:
@@ -69,6 +71,25 @@ class Tally:
     @cached_property
     def attacker_spend(self) -> float:
         return float(np.dot(self.launched_by_class, self.model.unit_cost))
+
+    def burden(self, name: str) -> float:
+        """A burden the model counts, by its name in ``per_burden_usd`` (see lang.schema.BURDENS)."""
+        return float({"alert_nights": self.alert_nights,
+                      "raised_readiness_nights": self.raised_readiness_nights}[name])
+
+    @cached_property
+    def cost(self) -> float:
+        """Total cost of the costs in force over the horizon, USD (see docs/costs.md)."""
+        h = self.model.horizon
+        total = 0.0
+        price: dict[str, float] = {}
+        for c in self.model.scenario.costs:
+            total += c.one_off_usd + c.per_day_usd * h
+            for b, usd in c.per_burden_usd.items():
+                price[b] = max(price.get(b, 0.0), usd)
+        # A burden unit (a night of alerts) is paid once, at the highest price any set in force
+        # puts on it: two sets of a bundle that both raise readiness do not pay each night twice.
+        return total + sum(usd * self.burden(b) for b, usd in price.items())
 
     @cached_property
     def member_names(self) -> dict[str, list[str]]:
@@ -104,6 +125,7 @@ class Definition:
     value: Callable[[Tally], Any]
     members: Members | None = None
     total: Total | None = None
+    costed: bool = False  # only in scenarios that declare costs or objectives (Scenario.costed)
 
     def member_names(self, classes: Sequence[str], systems: Sequence[str], stocked: Sequence[str]) -> list[str]:
         if self.members is None:
@@ -181,19 +203,31 @@ OUTCOMES: list[Definition] = [
                lambda t: _ratio(t.attacker_spend, t.interceptor_spend)),
     Definition("production", "munitions", "lower", "munitions produced ({member})",
                lambda t: t.model.cum_production[t.model.horizon], "classes"),
+    # Costs and burdens (issue 12; docs/costs.md): present when the scenario declares a cost
+    # or objectives, so that scenarios without costs keep their columns.
+    Definition("cost_usd", "USD", "lower", "total cost of the set over the horizon: one-off, per day and per "
+               "burden unit of every cost in force", lambda t: t.cost, costed=True),
+    Definition("burden.alert_nights", "nights", "lower", "nights on which civil defence is raised (alerts, "
+               "shelters): a burden on the population", lambda t: t.alert_nights, costed=True),
+    Definition("burden.raised_readiness_nights", "nights", "lower", "nights on which air-defence readiness is "
+               "above its baseline level: a burden on crews", lambda t: t.raised_readiness_nights, costed=True),
 ]
 
 
-def catalogue(classes: Sequence[str], systems: Sequence[str], stocked_systems: Sequence[str]) -> list[Outcome]:
-    """All outcomes for a scenario with these class and system names, in a stable order."""
-    return [o for d in OUTCOMES for o in d.expand(classes, systems, stocked_systems)]
+def catalogue(classes: Sequence[str], systems: Sequence[str], stocked_systems: Sequence[str],
+              costed: bool = False) -> list[Outcome]:
+    """All outcomes for a scenario with these class and system names, in a stable order
+    (``costed``: with ``cost_usd`` and the burdens, for scenarios that declare costs)."""
+    return [o for d in OUTCOMES if costed or not d.costed for o in d.expand(classes, systems, stocked_systems)]
 
 
 def evaluate(tally: Tally) -> dict[str, float]:
     """Every outcome of a resolved replication, in catalogue order."""
     out: dict[str, float] = {}
+    costed = tally.model.costed
     for d in OUTCOMES:
-        d.evaluate(tally, out)
+        if costed or not d.costed:
+            d.evaluate(tally, out)
     return out
 
 

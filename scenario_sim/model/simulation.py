@@ -165,7 +165,10 @@ class World:
         spared = self._spared(times)
         cons = resolve_consequences(m, self.streams, times, launched, leaked, cd, blocks,
                                     spared if spared.any() else None)
-        out = evaluate(Tally(m, launched, leaked, layers, cons, self.attacker.surges, len(self.bus.log)))
+        tally = Tally(m, launched, leaked, layers, cons, self.attacker.surges, len(self.bus.log))
+        if m.costed:
+            tally.alert_nights, tally.raised_readiness_nights = self._burdens()
+        out = evaluate(tally)
         ts = self._timeseries(times, launched, leaked, layers) if timeseries else None
         if ts is not None:
             ts["energy"] = cons.energy
@@ -178,6 +181,14 @@ class World:
         draws = {"surge_probability": float(self.attacker.surge_probability),
                  "pause_probability": self.attacker.responses.pause_probability}
         return Replication(out, ts, waves, [c.time for c in self.bus.log], draws)
+
+    def _burdens(self) -> tuple[int, int]:
+        """(alert nights, raised-readiness nights): nights ``d`` whose wave time ``d + WAVE_TIME``
+        falls in a civil-defence window, or at which readiness is above its baseline."""
+        nights = np.arange(self.model.horizon, dtype=float) + WAVE_TIME
+        alert = int(np.count_nonzero(self.civil_defense.active_at(nights)))
+        raised = int(np.count_nonzero(self.air_defense.readiness_at(nights) > self.air_defense.baseline))
+        return alert, raised
 
     def _spared(self, times: FloatArray) -> IntArray:
         """Per wave, the bit mask of target classes a pause spares (0 outside pauses)."""

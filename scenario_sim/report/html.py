@@ -31,6 +31,7 @@ from scenario_sim.analysis.ensemble import is_explore_run
 from scenario_sim.analysis.pairwise import side_effects
 from scenario_sim.errors import ResultsError
 from scenario_sim.report import plots
+from scenario_sim.report.costs import costs_section
 from scenario_sim.report.table import ZERO_MARK, better_tied_worse, diff_cell, fmt, side_effect_notes
 
 CSS = """
@@ -254,8 +255,8 @@ def _warnings(c: _Ctx) -> str:
     return "<h2>Failures and warnings</h2>" + "".join(f'<p class="warn">{_e(w)}</p>' for w in warnings)
 
 
-SECTIONS: tuple[Callable[[_Ctx], str], ...] = (_what_was_run, _ranking, _forest, _distributions, _over_time, _crn,
-                                              _warnings)
+SECTIONS: tuple[Callable[[_Ctx], str], ...] = (_what_was_run, _ranking, costs_section, _forest, _distributions,
+                                              _over_time, _crn, _warnings)
 """The report's sections, in order; each returns its HTML (heading included)."""
 
 

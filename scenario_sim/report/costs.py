@@ -1,0 +1,108 @@
+"""Costs in the terminal and in the report: cost-effectiveness, the objective, the constraints.
+
+The numbers come from :mod:`scenario_sim.analysis.costs`; this module only lays them out.
+The report section (:func:`costs_section`) is registered in ``report.html.SECTIONS``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+import pandas as pd
+
+from scenario_sim.report.table import fmt
+
+
+def ratio_cell(r: Any) -> str:
+    """'ratio [low, high]' per $1M, or why there is none."""
+    if math.isnan(float(r["per_musd"])):
+        return str(r["method"])
+    cell = f"{fmt(r['per_musd'])}"
+    if not math.isnan(float(r["per_musd_low"])):
+        cell += f" [{fmt(r['per_musd_low'])}, {fmt(r['per_musd_high'])}]"
+    return cell
+
+
+def cost_rows(ce: pd.DataFrame) -> list[dict[str, str]]:
+    """One row per set: added cost and each benefit per $1M."""
+    rows: dict[str, dict[str, str]] = {}
+    for r in ce.to_dict("records"):
+        row = rows.setdefault(str(r["set"]), {
+            "set": str(r["set"]),
+            "added cost [95% CI]": (f"{fmt(r['cost_diff'], 'USD')}" + (
+                f" [{fmt(r['cost_diff_low'], 'USD')}, {fmt(r['cost_diff_high'], 'USD')}]"
+                if r["cost_stochastic"] else " (fixed)"))})
+        row[str(r["benefit"])] = ratio_cell(r)
+    return list(rows.values())
+
+
+def objective_rows(obj: pd.DataFrame) -> list[dict[str, str]]:
+    """One row per set: objective, difference from the baseline, constraints."""
+    out = []
+    for r in obj.to_dict("records"):
+        diff = "" if r["set"] == "baseline" or math.isnan(float(r["objective_diff"])) else (
+            f"{fmt(r['objective_diff'])} [{fmt(r['objective_low'])}, {fmt(r['objective_high'])}]")
+        out.append({"set": str(r["set"]), "objective": fmt(r["objective"]), "vs baseline [95% CI]": diff,
+                    "constraints": "met" if r["feasible"] else f"broken: {r['violations']}",
+                    "best": "best" if r["best"] else ""})
+    return out
+
+
+def _plain(rows: list[dict[str, str]]) -> str:
+    cols = list(rows[0])
+    w = {c: max(len(c), *(len(r.get(c, "")) for r in rows)) for c in cols}
+    lines = ["  ".join(c.ljust(w[c]) for c in cols)]
+    lines += ["  ".join(r.get(c, "").ljust(w[c]) for c in cols) for r in rows]
+    return "\n".join(lines)
+
+
+METHOD_NOTE = ("Ratios are mean benefit over mean added cost (paired on common random numbers), 95% intervals "
+               "Bonferroni-adjusted for the sets compared: a t interval over a fixed cost, or the delta method "
+               "when the cost varies between replications (docs/statistics.md).")
+
+
+def render_costs(ce: pd.DataFrame | None, obj: pd.DataFrame | None, unit: str = "") -> str:
+    """The cost tables as plain text for the terminal (empty when the run has no costs)."""
+    parts = []
+    if ce is not None and len(ce):
+        parts += ["Cost-effectiveness against the baseline (per $1M of added cost)", _plain(cost_rows(ce)),
+                  METHOD_NOTE]
+    if obj is not None and len(obj):
+        best = obj.loc[obj["best"], "set"]
+        head = f"Objective ({unit or obj['unit'].iloc[0]}, lower is better) and constraints"
+        parts += ["", head, _plain(objective_rows(obj)),
+                  f"Best under the objective among the sets that meet every constraint: "
+                  f"{best.iloc[0] if len(best) else 'none (no set meets every constraint)'}."]
+    return "\n".join(parts)
+
+
+def _html_table(rows: list[dict[str, str]]) -> str:
+    cols = list(dict.fromkeys(c for r in rows for c in r))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(r.get(c, ''))}</td>" for c in cols) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def costs_section(c: Any) -> str:
+    """Report section: cost-effectiveness, objective and constraints (nothing if the run has no costs)."""
+    from scenario_sim.analysis import costs
+
+    data = c.data
+    if not costs.has_costs(data):
+        return ""
+    ce = costs.cost_effectiveness(data)
+    obj = costs.read_objectives(data.path)
+    parts = ["<h2>Costs and cost-effectiveness</h2>", _html_table(cost_rows(ce)),
+             f"<p class=muted>{html.escape(METHOD_NOTE)} A set that costs no more than the baseline has no "
+             "ratio; the table says so instead of dividing by zero.</p>"]
+    if obj is not None:
+        table = costs.objective_table(data, obj, c.rank_by)
+        best = table.loc[table["best"], "set"]
+        parts += [f"<h3>Objective ({html.escape(obj.unit)}, lower is better) and constraints</h3>",
+                  _html_table(objective_rows(table)),
+                  "<p>Best under the objective among the sets that meet every constraint: <b>"
+                  + html.escape(str(best.iloc[0]) if len(best) else "none (no set meets every constraint)")
+                  + "</b>.</p>"]
+    return "".join(parts)

@@ -1,0 +1,210 @@
+"""Costs in the scenario language, the cost outcomes, cost-effectiveness and objectives (issue 12.1)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from scenario_sim.analysis import costs
+from scenario_sim.errors import ScenarioError
+from scenario_sim.lang import load_scenario
+from scenario_sim.model.simulation import simulate
+from scenario_sim.outcomes import Outcome
+from scenario_sim.stats import t_interval
+from tests.helpers import ROOT, minimal_doc, write
+
+CONTACTS = {"scheduled": [{"date": "2025-01-05"}, {"date": "2025-01-06"}, {"date": "2025-01-20"}]}
+
+
+def costed_doc() -> dict[str, Any]:
+    """The minimal scenario with three contacts and two costed contact rules."""
+    d = minimal_doc()
+    d["contacts"] = CONTACTS
+    d["consequences"]["civil_defense"]["after_contact"] = {"enabled": False, "duration_days": 3}
+    d["air_defense"]["readiness"] = {"baseline": 0.8, "after_contact": {"enabled": False, "duration_days": 2}}
+    d["recommendations"] = [
+        {"name": "alerts", "changes": {"consequences.civil_defense.after_contact.enabled": True},
+         "cost": {"one_off_usd": 1000, "per_day_usd": 10, "per_burden_usd": {"alert_nights": 100}}},
+        {"name": "ready", "changes": {"air_defense.readiness.after_contact.enabled": True},
+         "cost": {"per_burden_usd": {"raised_readiness_nights": 7, "alert_nights": 300}}},
+        {"name": "both", "include": ["alerts", "ready"]},
+        {"name": "free", "changes": {"air_defense.systems.guns.pk.drone": 0.6}},
+    ]
+    return d
+
+
+def _load(tmp_path: Path, doc: dict[str, Any]) -> Any:
+    return load_scenario(write(tmp_path, "c.yaml", yaml.safe_dump(doc, sort_keys=False)))
+
+
+def test_cost_outcomes_count_nights_and_add_up(tmp_path: Path) -> None:
+    loaded = _load(tmp_path, costed_doc())
+    h = loaded.baseline.horizon_days
+    base = simulate(loaded.effective("baseline"), 1, 0, timeseries=True)
+    assert base.outcomes["cost_usd"] == 0 and base.outcomes["burden.alert_nights"] == 0
+    r = simulate(loaded.effective("alerts"), 1, 0, timeseries=True)
+    assert r.timeseries is not None
+    # contacts on days 4, 5 and 19 (midday), windows of 3 days: nights 4-7 and 19-21
+    nights = int(r.timeseries["civil_defense_active"].sum())
+    assert r.outcomes["burden.alert_nights"] == nights == 7
+    assert r.outcomes["cost_usd"] == 1000 + 10 * h + 100 * nights
+    ready = simulate(loaded.effective("ready"), 1, 0, timeseries=True)
+    assert ready.timeseries is not None
+    raised = int((ready.timeseries["readiness"] > 0.8).sum())
+    assert ready.outcomes["burden.raised_readiness_nights"] == raised == 5
+    assert ready.outcomes["cost_usd"] == 7 * raised  # no alert nights in this set
+    both = simulate(loaded.effective("both"), 1, 0)
+    # one-off and per-day costs add up; an alert night is paid once, at the highest price (300)
+    assert both.outcomes["cost_usd"] == 1000 + 10 * h + 300 * nights + 7 * raised
+    assert [c.set for c in loaded.effective("both").costs] == ["alerts", "ready"]
+
+
+def test_a_scenario_without_costs_keeps_its_columns() -> None:
+    loaded = load_scenario(ROOT / "scenarios" / "minimal.yaml")
+    names = set(simulate(loaded.effective("better_guns"), 1, 0).outcomes)
+    assert "cost_usd" not in names and not any(n.startswith("burden.") for n in names)
+
+
+BAD_COSTS = [
+    ({"one_off_usd": -5}, "recommendations[alerts].cost.one_off_usd: must be >= 0"),
+    ({"per_burden_usd": {"alert_night": 5}}, "recommendations[alerts].cost.per_burden_usd.alert_night"),
+    ({"per_dya_usd": 5}, "unknown field (did you mean 'per_day_usd'?)"),
+    ({"per_day_usd": "lots"}, "expected a number (got 'lots')"),
+]
+
+
+@pytest.mark.parametrize(("cost", "message"), BAD_COSTS)
+def test_bad_cost_entries_are_located(tmp_path: Path, cost: dict[str, Any], message: str) -> None:
+    d = costed_doc()
+    d["recommendations"][0]["cost"] = cost
+    with pytest.raises(ScenarioError) as exc:
+        _load(tmp_path, d)
+    lines = exc.value.lines()
+    assert any(message in line and line.startswith(f"{tmp_path / 'c.yaml'}:") for line in lines), lines
+
+
+BAD_OBJECTIVES = [
+    ({"weights": {"civilian_harms": 1}}, "outputs.objectives.weights.civilian_harms: unknown outcome "
+     "'civilian_harms' (did you mean 'civilian_harm'?)"),
+    ({"constraints": {"launched.total": 5}}, "no better direction"),
+    ({"weights": {"cost_usd": -1}}, "must be >= 0"),
+    ({"unit": "points"}, "give weights (an objective), constraints (caps), or both"),
+]
+
+
+@pytest.mark.parametrize(("objectives", "message"), BAD_OBJECTIVES)
+def test_bad_objectives_are_located(tmp_path: Path, objectives: dict[str, Any], message: str) -> None:
+    d = costed_doc()
+    d["outputs"] = {"objectives": objectives}
+    with pytest.raises(ScenarioError) as exc:
+        _load(tmp_path, d)
+    lines = exc.value.lines()
+    assert any(message in line and ":" in line.split(" ")[0] for line in lines), lines
+
+
+def test_cli_reports_a_bad_cost_in_one_line_with_status_2(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_sim.cli import main
+
+    d = costed_doc()
+    d["recommendations"][1]["cost"]["per_burden_usd"] = {"raised_readiness_nights": -1}
+    p = write(tmp_path, "bad.yaml", yaml.safe_dump(d, sort_keys=False))
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", str(p)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2
+    assert len(err) == 1 and err[0].startswith(f"{p}:") and "per_burden_usd.raised_readiness_nights" in err[0]
+
+
+# --------------------------------------------------------------------------- statistics by hand
+
+
+def test_fixed_cost_ratio_is_the_t_interval_over_the_cost() -> None:
+    b = np.array([3.0, 5.0, 4.0, 8.0, 5.0])
+    c = np.full(5, 2e6)
+    r = costs.ratio_interval(b, c, 0.95)
+    lo, hi = t_interval(5.0, float(np.std(b, ddof=1)), 5, 0.95)
+    assert r["method"] == "fixed cost"
+    assert r["per_musd"] == pytest.approx(2.5)
+    assert (r["per_musd_low"], r["per_musd_high"]) == pytest.approx((lo / 2, hi / 2))
+
+
+def test_stochastic_cost_ratio_uses_the_delta_method() -> None:
+    b = np.array([10.0, 12.0, 9.0, 14.0, 11.0, 13.0])
+    c = np.array([1.0, 1.5, 0.9, 1.8, 1.2, 1.4]) * 1e6
+    r = costs.ratio_interval(b, c, 0.95)
+    n = b.size
+    R = b.mean() / c.mean()
+    # by hand: var(R) ~ (s_b^2 - 2 R s_bc + R^2 s_c^2) / (n mean(c)^2)
+    sb2, sc2 = b.var(ddof=1), c.var(ddof=1)
+    sbc = ((b - b.mean()) * (c - c.mean())).sum() / (n - 1)
+    se = math.sqrt((sb2 - 2 * R * sbc + R * R * sc2) / n) / c.mean()
+    from scipy import stats
+
+    t = stats.t.ppf(0.975, n - 1)
+    assert r["method"] == "delta method" and r["note"] == ""
+    assert r["per_musd"] == pytest.approx(R * 1e6)
+    assert (r["per_musd_low"], r["per_musd_high"]) == pytest.approx(((R - t * se) * 1e6, (R + t * se) * 1e6))
+
+
+def test_zero_and_negative_added_costs_give_no_ratio() -> None:
+    b = np.array([1.0, 2.0, 3.0])
+    free = costs.ratio_interval(b, np.zeros(3), 0.95)
+    assert free["method"] == "no added cost" and math.isnan(free["per_musd"])
+    saves = costs.ratio_interval(b, np.array([-1.0, -2.0, -1.0]), 0.95)
+    assert saves["method"] == "saves money" and math.isnan(saves["per_musd"])
+    shaky = costs.ratio_interval(b, np.array([-1.0, 3.0, 0.5]), 0.95)
+    assert shaky["method"] == "delta method" and "unreliable" in shaky["note"]
+
+
+def _hand_run() -> Any:
+    """A run of three sets and four replications, as the analysis reads it."""
+    rows = []
+    harm = {"baseline": [10, 12, 11, 13], "a": [8, 9, 9, 10], "b": [5, 6, 5, 7]}
+    cost = {"baseline": [0, 0, 0, 0], "a": [1e6] * 4, "b": [3e6, 4e6, 3e6, 4e6]}
+    energy = {"baseline": [0.8] * 4, "a": [0.9] * 4, "b": [0.7] * 4}
+    for s in harm:
+        for r in range(4):
+            rows.append({"set": s, "replication": r, "error": None, "civilian_harm": float(harm[s][r]),
+                         "cost_usd": cost[s][r], "energy.mean": energy[s][r]})
+    outcomes = [Outcome("civilian_harm", "casualties", "lower", ""), Outcome("cost_usd", "USD", "lower", ""),
+                Outcome("energy.mean", "fraction", "higher", "")]
+    return SimpleNamespace(sets=["baseline", "a", "b"], outcomes=outcomes, frame=pd.DataFrame(rows))
+
+
+def test_cost_effectiveness_table_on_a_hand_run() -> None:
+    ce = costs.cost_effectiveness(_hand_run())
+    a = ce[(ce["set"] == "a")].iloc[0]
+    assert a["method"] == "fixed cost" and a["per_musd"] == pytest.approx(2.5)  # 2.5 averted for $1m
+    b = ce[(ce["set"] == "b")].iloc[0]
+    assert b["method"] == "delta method" and b["per_musd"] == pytest.approx(5.75 / 3.5)
+
+
+def test_objective_constraints_and_best_on_a_hand_run() -> None:
+    obj = costs.Objectives("points", {"civilian_harm": 1.0, "cost_usd": 1e-6, "energy.mean": 10.0},
+                           {"cost_usd": 2e6})
+    t = costs.objective_table(_hand_run(), obj, "civilian_harm").set_index("set")
+    # objective = harm + cost/1e6 - 10 * energy (higher energy is better, so it enters negatively)
+    assert t.loc["baseline", "objective"] == pytest.approx(11.5 - 8.0)
+    assert t.loc["a", "objective"] == pytest.approx(9.0 + 1.0 - 9.0)
+    assert t.loc["b", "objective"] == pytest.approx(5.75 + 3.5 - 7.0)
+    assert not t.loc["b", "feasible"] and "cost_usd" in t.loc["b", "violations"]
+    # b has the lowest objective but breaks the budget: the best feasible set is a
+    assert list(t.index[t["best"]]) == ["a"]
+    assert t.loc["a", "objective_diff"] == pytest.approx(1.0 - 3.5)
+
+
+def test_reference_costs_are_sourced() -> None:
+    """Every cost of the reference names its source or says it is an assumption."""
+    loaded = load_scenario(ROOT / "scenarios" / "reference.yaml")
+    costed = [r for r in loaded.baseline.recommendations if r.cost is not None]
+    assert len(costed) == 7
+    for r in costed:
+        assert r.cost is not None and r.cost.source.startswith(("[source:", "[assumption:")), r.name
