@@ -32,7 +32,8 @@ class _LazyGroup(click.Group):
     wait for them before saying what is wrong.
     """
 
-    lazy: ClassVar[dict[str, tuple[str, str]]] = {"calibrate": ("scenario_sim.calibrate.command", "calibrate")}
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {"calibrate": ("scenario_sim.calibrate.command", "calibrate"),
+                                                  "backtest": ("scenario_sim.backtest.command", "backtest")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})

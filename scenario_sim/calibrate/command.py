@@ -175,6 +175,14 @@ def _usable(rs: RecordSet, mp: Mapping, o: CalibrationOptions, unusable: Counter
                          "not_reach_goal": df["not_reach_goal"].to_numpy(dtype=np.float64)[keep]})
 
 
+def usable_rows(rs: RecordSet, options: CalibrationOptions | None = None) -> pd.DataFrame:
+    """The rows calibrate uses (chosen sources, kept classes, dated as ``options`` say), all dates:
+    columns ``date``, ``cls``, ``launched``, ``destroyed``, ``not_reach_goal`` (``scenario-sim
+    backtest`` scores exactly these)."""
+    return _usable(rs, load_mapping((options or CalibrationOptions()).mapping), options or CalibrationOptions(),
+                   Counter(), Counter())
+
+
 def _window(rows: pd.DataFrame, o: CalibrationOptions) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The estimation window: --since/--until, kept inside the span of the records.
 
@@ -247,15 +255,61 @@ def layer_kill_probabilities(observed: dict[str, Any], o: CalibrationOptions) ->
     return out
 
 
-def _fit_warnings(waves: dict[str, Any]) -> list[str]:
+def _fit_warnings(waves: dict[str, Any], observed: dict[str, Any] | None = None) -> list[str]:
+    """One line per estimate the window cannot support: a degenerate fit (and its fallback),
+    too few days with launches for any fit, too few months for a growth rate, no reported
+    destroyed counts for a rate.  Those estimates are null in calibration.json (``null_reasons``)."""
     out = []
     for c, w in waves.items():
         fit = w["negbin_positive_days"]
+        gaps = []
         if "degenerate" in fit:
             fb = fit["fallback"]
             out.append(f"{c}: wave-size fit is degenerate ({fit['degenerate']}); the fragment uses the fallback "
                        f"dispersion {fb['dispersion']:.3g}, mean {fb['mean']:.4g} ({fb['rule']})")
+        elif not math.isfinite(fit["mean"]):
+            gaps.append(f"only {fit['n_days']} day(s) with launches (3 needed): no wave-size fit or intervals, the "
+                        "fragment uses a Poisson size with the mean of those days")
+        if not math.isfinite(w["growth"].get("growth_per_month", math.nan)):
+            gaps.append("fewer than 3 months with launches: no growth rate, the fragment leaves growth out")
+        ob = (observed or {}).get(c)
+        if ob is not None and not ob["launched_with_destroyed"]:
+            gaps.append("no record reports destroyed: no interception rate")
+        if gaps:
+            out.append(f"{c}: too little data in the window ({'; '.join(gaps)}); printed as nan, null in "
+                       "calibration.json")
     return out
+
+
+def _null_reason(path: str, parent: dict[str, Any]) -> str:
+    """Why the value at ``path`` is not a number (calibration.json writes null and this)."""
+    if "n_days" in parent and parent["n_days"] < 3:
+        return f"fewer than 3 days with launches ({parent['n_days']}): nothing to fit"
+    if "months" in parent and parent["months"] < 3:
+        return f"fewer than 3 months with launches ({parent['months']}): no growth fit"
+    if parent.get("launched_with_destroyed") == 0:
+        return "no record in the window reports destroyed"
+    if "p_value" in parent or "multiplier" in parent or path.startswith("event_study"):
+        return "the event study could not be computed (no contact with full windows in the data)"
+    return "not computable from the records in the window"
+
+
+def strict(data: Any, path: str = "", reasons: dict[str, str] | None = None,
+           parent: dict[str, Any] | None = None) -> Any:
+    """``data`` with every non-finite float replaced by None; ``reasons`` collects why, by dotted path."""
+    if isinstance(data, dict):
+        return {k: strict(v, f"{path}.{k}" if path else str(k), reasons, data) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [strict(v, f"{path}[{i}]", reasons, parent) for i, v in enumerate(data)]
+    if isinstance(data, float | np.floating) and not math.isfinite(float(data)):
+        if reasons is not None:
+            reasons[path] = _null_reason(path, parent or {})
+        return None
+    if isinstance(data, np.integer):
+        return int(data)
+    if isinstance(data, np.floating):
+        return float(data)
+    return data
 
 
 def _contact_rate(chosen: list[ContactRow], start: pd.Timestamp, end: pd.Timestamp) -> dict[str, Any]:
@@ -306,7 +360,7 @@ def calibrate_records(records: str | Path | RecordSet, contacts: str | Path | li
     daily = full.loc[start:end]
     observed = _observed(df, classes, o.defeated)
     waves = _waves(daily, classes, o)
-    warnings = list(rs.report.warnings) + _fit_warnings(waves)
+    warnings = list(rs.report.warnings) + _fit_warnings(waves, observed)
     contact_rows = (contacts if isinstance(contacts, list) else read_contacts(contacts)) if contacts else []
     chosen = [c for c in contact_rows if o.status == "all" or c.status == o.status]
     result: dict[str, Any] = {
@@ -473,7 +527,13 @@ def write_fragment(cal: Calibration, path: str | Path) -> Path:
 
 
 def calibration_json(cal: Calibration) -> str:
-    return json.dumps(cal.data, indent=2, default=float) + "\n"
+    """calibration.json: strict JSON.  A value the window cannot give (NaN in :class:`Calibration`)
+    is written as null, and ``null_reasons`` says why for each one, by dotted path."""
+    reasons: dict[str, str] = {}
+    clean = strict(cal.data, reasons=reasons)
+    if reasons:
+        clean["null_reasons"] = reasons
+    return json.dumps(clean, indent=2, allow_nan=False) + "\n"
 
 
 def write_outputs(cal: Calibration, folder: str | Path) -> Path:

@@ -41,13 +41,13 @@ time series and a per-wave log on request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
 
 from scenario_sim.lang.schema import Scenario
-from scenario_sim.model.airdefense import AirDefense, resolve_layers, stock_by_day
+from scenario_sim.model.airdefense import AirDefense, LayerResult, resolve_layers, stock_by_day
 from scenario_sim.model.attacker import Attacker, WavePlan
 from scenario_sim.model.clock import BOOKKEEPING_TIME, WAVE_TIME
 from scenario_sim.model.compiled import CompiledScenario, compile_scenario
@@ -75,6 +75,20 @@ class Wave:
     readiness: float
     civil_defense_active: bool
     killed_by_layer: dict[str, list[int]] = field(default_factory=dict)
+
+
+class WaveRecorder(Protocol):
+    """An observer of the resolved waves of a replication (``scenario-sim backtest`` uses one).
+
+    ``record`` is called once per replication, after phase 2, with the wave times, the
+    launched and leaked counts per wave and class, and the layers' results.  It is injected
+    into :func:`simulate` only by callers that need per-wave detail, so ``run`` pays nothing
+    for it; a recorder must not change the arrays it is given.
+    """
+
+    def record(self, model: CompiledScenario, times: FloatArray, launched: IntArray, leaked: IntArray,
+               layers: list[LayerResult]) -> None:
+        """Observe one replication's waves."""
 
 
 @dataclass
@@ -148,8 +162,9 @@ class World:
             env.process(p)
         env.run(until=m.horizon)
 
-    def resolve(self, timeseries: bool, trace: bool) -> Replication:
-        """Phase 2: lay out the waves, resolve them and compute the outcomes."""
+    def resolve(self, timeseries: bool, trace: bool, recorder: WaveRecorder | None = None) -> Replication:
+        """Phase 2: lay out the waves, resolve them and compute the outcomes (``recorder``, if
+        given, observes the resolved waves)."""
         m = self.model
         plan = self.attacker.plan()
         W = plan.times.shape[0]
@@ -162,6 +177,8 @@ class World:
         blocks = self._blocks(plan)
         leaked, layers = resolve_layers(m, self.streams, times, launched, readiness, self.air_defense.deliveries,
                                         blocks)
+        if recorder is not None:
+            recorder.record(m, times, launched, leaked, layers)
         spared = self._spared(times)
         cons = resolve_consequences(m, self.streams, times, launched, leaked, cd, blocks,
                                     spared if spared.any() else None)
@@ -253,14 +270,15 @@ class World:
 
 
 def simulate(model: CompiledScenario | Scenario, seed: int, replication: int, *,
-             timeseries: bool = False, trace: bool = False) -> Replication:
+             timeseries: bool = False, trace: bool = False, recorder: WaveRecorder | None = None) -> Replication:
     """Run one replication of ``model`` (a scenario or a compiled scenario).
 
     ``seed`` is the master seed and ``replication`` the replication number; together with
     each stream's name they fix every random draw.  ``timeseries`` adds daily series (end
-    of day); ``trace`` adds the per-wave log used by invariant tests.
+    of day); ``trace`` adds the per-wave log used by invariant tests; ``recorder`` (a
+    :class:`WaveRecorder`) observes the resolved waves without changing any draw.
     """
     compiled = model if isinstance(model, CompiledScenario) else compile_scenario(model)
     world = World.create(compiled, seed, replication)
     world.run_events()
-    return world.resolve(timeseries, trace)
+    return world.resolve(timeseries, trace, recorder)

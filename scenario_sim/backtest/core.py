@@ -1,0 +1,292 @@
+"""``scenario-sim backtest``: does the scenario reproduce the records of a window it is run on?
+
+The Python entry point is::
+
+    from scenario_sim.backtest import BacktestOptions, backtest, write_backtest
+    result = backtest("scenarios/reference.yaml", "missile_attacks_daily.csv",
+                      BacktestOptions(since=date(2025, 1, 1), until=date(2025, 6, 30), replications=500))
+    result.summary["coverage"]          # {class: {"inside": k, "months": m}}
+    folder = write_backtest(result, "results")   # results/backtest-<stamp>-<id>/
+
+Steps: read the records (calibrate's reader and row rules), check the windows against
+their span, build the window scenario (:mod:`scenario_sim.backtest.build`; with a time
+split, from calibrate's fragment of the training window), simulate replications with a
+night recorder, and score the test nights (:mod:`scenario_sim.backtest.scores`).  The
+targets of issue 11 decide ``ok`` and the verdict:
+
+* coverage: in sample (a plain backtest) at least 5/6 of the months per class inside the
+  90% band; out of sample (a time split) at least 4/6;
+* out of sample, no more than 1/3 of the PIT values in the outer deciles;
+* the simulated leak fraction inside the recorded 95% interval in every wave-size bin with
+  at least ``min_leak_nights`` recorded nights.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scenario_sim import __version__
+from scenario_sim.backtest import scores
+from scenario_sim.backtest.build import window_scenario
+from scenario_sim.backtest.nights import Nights, observed_nights, stack
+from scenario_sim.backtest.simulate import simulate_nights
+from scenario_sim.backtest.windows import Windows, resolve_windows
+from scenario_sim.calibrate.command import CalibrationOptions, calibrate_records, fragment_document, usable_rows
+from scenario_sim.calibrate.contacts import read_contacts
+from scenario_sim.calibrate.records import RecordSet, read_records
+from scenario_sim.errors import DataError, UserError
+from scenario_sim.experiment.executors import Executor
+from scenario_sim.lang.schema import Scenario
+
+Row = dict[str, Any]
+FORMAT = "scenario-sim-backtest"
+FORMAT_VERSION = 1
+IN_SAMPLE_SHARE = 5 / 6
+OUT_OF_SAMPLE_SHARE = 4 / 6
+PIT_OUTER_MAX = 1 / 3
+
+
+@dataclass(frozen=True)
+class BacktestOptions:
+    """Every choice of a backtest; recorded in config.json."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    train: str | None = None
+    test: str | None = None
+    set_name: str = "baseline"
+    replications: int = 500
+    seed: int | None = None
+    contacts: str | None = None
+    leak_bins: tuple[int, ...] = (1, 100, 200, 300, 400, 500)
+    min_leak_nights: int = 20
+    thresholds: tuple[int, ...] = (300, 500)
+    quantiles: tuple[float, ...] = (0.5, 0.9, 0.99)
+    calibration: CalibrationOptions = field(default_factory=CalibrationOptions)
+
+    def __post_init__(self) -> None:
+        if self.replications < 2:
+            raise UserError(f"-n: a backtest needs at least 2 replications for a band (got {self.replications})")
+        b = self.leak_bins
+        if not b or b[0] < 1 or any(y <= x for x, y in itertools.pairwise(b)):
+            raise UserError(f"--leak-bins: expected increasing whole numbers from 1 up (got {','.join(map(str, b))})")
+        if not self.thresholds or min(self.thresholds) < 1:
+            raise UserError("--night-thresholds: expected whole numbers >= 1")
+        if self.min_leak_nights < 2:
+            raise UserError(f"--min-leak-nights: expected at least 2 (got {self.min_leak_nights})")
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["since"] = str(self.since) if self.since else None
+        d["until"] = str(self.until) if self.until else None
+        d["calibration"] = self.calibration.to_json()
+        return d
+
+
+@dataclass
+class Backtest:
+    """A scored backtest: ``summary`` (backtest.json), the score tables, and what was run."""
+
+    summary: dict[str, Any]
+    tables: dict[str, list[Row]]
+    pit: dict[str, Any]
+    scenario: Scenario
+    config: dict[str, Any]
+
+
+def _read(records: str | Path | RecordSet, o: BacktestOptions) -> tuple[RecordSet, Any]:
+    rs = records if isinstance(records, RecordSet) else read_records(records)
+    rows = usable_rows(rs, o.calibration)
+    if rows.empty:
+        raise DataError(f"{rs.path}: no usable rows (national reports of a known class with a launch count)")
+    return rs, rows
+
+
+def _fragment(rs: RecordSet, win: Windows, o: BacktestOptions) -> dict[str, Any] | None:
+    """The training window's fragment, through calibrate's own code (None for a plain backtest)."""
+    if win.train is None:
+        return None
+    copt = CalibrationOptions(**{**asdict(o.calibration), "since": win.train[0], "until": win.train[1]})
+    contacts = read_contacts(o.contacts) if o.contacts else None
+    cal = calibrate_records(rs, contacts, copt)
+    return fragment_document(cal)
+
+
+def _classes(scen: Scenario, rows: Any) -> list[str]:
+    present = set(rows["cls"].unique())
+    classes = [c for c in scen.class_names if c in present]
+    if not classes:
+        raise UserError(f"{scen.name}: none of the scenario's munition classes ({', '.join(scen.class_names)}) is in "
+                        f"the records (classes there: {', '.join(sorted(present))})")
+    return classes
+
+
+def _subset(n: Nights, idx: list[int], classes: list[str]) -> Nights:
+    return Nights(n.start, classes, {k: v[..., idx] for k, v in n.counts.items()})
+
+
+def _targets(tables: dict[str, list[Row]], pit: dict[str, Any], out_of_sample: bool, classes: list[str],
+             ) -> dict[str, Any]:
+    share = OUT_OF_SAMPLE_SHARE if out_of_sample else IN_SAMPLE_SHARE
+    cov: dict[str, dict[str, int]] = {}
+    for c in classes:
+        rs = [r for r in tables["coverage"] if r["class"] == c]
+        cov[c] = {"inside": sum(r["inside"] for r in rs), "months": len(rs)}
+    need = {c: math.ceil(share * v["months"] - 1e-9) for c, v in cov.items()}
+    cov_ok = all(cov[c]["inside"] >= need[c] for c in classes)
+    leak = [r for r in tables["leak_bins"] if r["applies"]]
+    leak_ok = all(r["inside"] for r in leak)
+    pit_ok = (not out_of_sample) or (pit["n"] > 0 and pit["outer_share"] <= PIT_OUTER_MAX)
+    return {"coverage": cov, "coverage_needed": need, "coverage_ok": cov_ok, "leak_bins_checked": len(leak),
+            "leak_bins_inside": sum(r["inside"] for r in leak), "leak_ok": leak_ok, "pit_ok": pit_ok,
+            "pit_checked": out_of_sample, "ok": cov_ok and leak_ok and pit_ok}
+
+
+MAX_GAP_NIGHTS = 7
+"""A scored window with a longer run of nights without any record gets a warning."""
+
+
+def _gaps(obs: Nights) -> list[str]:
+    """A warning when the scored window has a long run of nights with no record at all: they
+    count as nights without launches, which a gap in the records is not."""
+    empty = obs.counts["launched"].sum(axis=1) == 0
+    longest = run = 0
+    for e in empty.tolist():
+        run = run + 1 if e else 0
+        longest = max(longest, run)
+    if longest > MAX_GAP_NIGHTS:
+        return [f"the records have {longest} consecutive nights without any record in the scored window; they "
+                "count as nights without launches (is the file an excerpt?)"]
+    return []
+
+
+def _fmt(x: float, nd: int = 3) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:.{nd}g}"
+
+
+def _verdict_targets(summary: dict[str, Any]) -> list[str]:
+    t = summary["targets"]
+    kind = "Out of sample" if summary["train"] else "In sample"
+    where = (f"trained on {summary['train'][0]}..{summary['train'][1]}, tested on " if summary["train"] else "on ")
+    cov = ", ".join(f"{c} {v['inside']}/{v['months']}" for c, v in t["coverage"].items())
+    need = "4/6" if summary["train"] else "5/6"
+    p = summary["pit"]
+    pit_note = (f"target at most 1/3: {'met' if t['pit_ok'] else 'NOT met'}" if t["pit_checked"]
+                else "a U shape means bands too narrow")
+    return [f"{kind} ({summary['scenario']}, set {summary['set']}, {where}{summary['test'][0]}.."
+            f"{summary['test'][1]}, {summary['replications']} replications):",
+            f"monthly launches inside the simulated 90% band: {cov} (target at least {need} of the months per "
+            f"class: {'met' if t['coverage_ok'] else 'NOT met'}).",
+            f"PIT: {p['outer_deciles']} of {p['n']} class-months in the outer deciles "
+            f"({_fmt(100 * p['outer_share'])}%; {pit_note})."]
+
+
+def _verdict_leak(summary: dict[str, Any], tables: dict[str, list[Row]]) -> str:
+    leak = [r for r in tables["leak_bins"] if r["applies"]]
+    if not leak:
+        return (f"No wave-size bin has {summary['min_leak_nights']} recorded nights: the leak target is not "
+                "checked.")
+    out = [f"{r['class']} {r['bin']} simulated {_fmt(r['sim'])} vs recorded {_fmt(r['observed_lo'])}-"
+           f"{_fmt(r['observed_hi'])}" for r in leak if not r["inside"]]
+    return (f"Leak fraction inside the recorded 95% interval in {summary['targets']['leak_bins_inside']} of "
+            f"{len(leak)} wave-size bins with at least {summary['min_leak_nights']} nights"
+            + (f" (outside: {'; '.join(out)})." if out else "."))
+
+
+def _verdict_levels(tables: dict[str, list[Row]]) -> list[str]:
+    parts = []
+    rates = [r for r in tables["rates"] if r["month"] == "all" and r["rate"] == "defeated"]
+    if rates:
+        parts.append("Defeated share over the window, recorded vs simulated median: " + ", ".join(
+            f"{r['class']} {_fmt(r['observed'], 2)} vs {_fmt(r['sim_median'], 2)}" for r in rates) + ".")
+    big = [r for r in tables["wave_sizes"] if r["statistic"].startswith("nights_ge_") and r["observed"] > 0]
+    if big:
+        parts.append("Large nights: " + ", ".join(
+            f"{r['class']} {r['statistic'][10:]}+ recorded {r['observed']:.0f}, simulated "
+            f"{r['sim_q05']:.0f}-{r['sim_q95']:.0f}" for r in big) + ".")
+    return parts
+
+
+def verdict(summary: dict[str, Any], tables: dict[str, list[Row]]) -> str:
+    """The one-paragraph verdict (plain text), from the summary and the tables."""
+    parts = [*_verdict_targets(summary), _verdict_leak(summary, tables), *_verdict_levels(tables)]
+    parts.append("All applicable targets met." if summary["targets"]["ok"] else "Not every applicable target is met.")
+    parts += [f"Warning: {w}." for w in summary.get("warnings", [])]
+    return " ".join(parts)
+
+
+def _score(obs: Nights, sim: Nights, o: BacktestOptions, seed: int) -> tuple[dict[str, list[Row]], dict[str, Any]]:
+    month, labels = obs.month_index()
+    M = len(labels)
+    classes = obs.classes
+    om = scores.monthly(obs.counts["launched"], month, M)
+    sm = scores.monthly(sim.counts["launched"], month, M)
+    u = np.asarray(np.random.default_rng(seed).random(om.shape))
+    cov = scores.coverage_table(om, sm, labels, classes, u)
+    pit = scores.pit_histogram([r["pit"] for r in cov])
+
+    def by_month(n: Nights) -> dict[str, Any]:
+        return {"known": scores.monthly(n.counts["known"], month, M),
+                "destroyed": scores.monthly(n.counts["destroyed"], month, M),
+                "defeated": scores.monthly(n.defeated, month, M)}
+
+    tables = {
+        "coverage": cov,
+        "rates": scores.rate_table(by_month(obs), by_month(sim), labels, classes),
+        "wave_sizes": scores.wave_size_table(obs.counts["launched"], sim.counts["launched"], classes, o.quantiles,
+                                             o.thresholds),
+        "leak_bins": scores.leak_bin_table(obs.counts["known"], obs.leaked, sim.counts["launched"], sim.leaked,
+                                           classes, o.leak_bins, o.min_leak_nights),
+        "cooccurrence": scores.cooccurrence_table(obs.counts["launched"], sim.counts["launched"], classes),
+    }
+    return tables, pit
+
+
+def backtest(scenario: str | Path, records: str | Path | RecordSet, options: BacktestOptions | None = None,
+             executor: Executor | None = None, progress: Callable[[int, int], None] | None = None) -> Backtest:
+    """Run and score a backtest of ``scenario`` against ``records`` (see the module notes)."""
+    o = options or BacktestOptions()
+    t0 = time.perf_counter()
+    rs, rows = _read(records, o)
+    first, last = rows["date"].min().date(), rows["date"].max().date()
+    win = resolve_windows(first, last, o.since, o.until, o.train, o.test)
+    window_scenario(scenario, o.set_name, *win.simulate)  # scenario and set problems before calibrating
+    fragment = _fragment(rs, win, o)
+    scen = window_scenario(scenario, o.set_name, *win.simulate, fragment)
+    classes = _classes(scen, rows)
+    seed = scen.seed if o.seed is None else o.seed
+    t_sim = time.perf_counter()
+    parts = simulate_nights(scen, o.replications, seed, o.calibration.ew_layer, executor, progress)
+    t_sim = time.perf_counter() - t_sim
+    idx = [scen.class_names.index(c) for c in classes]
+    days = (win.test[1] - win.test[0]).days + 1
+    sim = _subset(stack(parts, win.simulate[0], scen.class_names), idx, classes).window(win.test[0], days)
+    obs = observed_nights(rows, classes, *win.test)
+    tables, pit = _score(obs, sim, o, seed)
+    out_of_sample = win.train is not None
+    targets = _targets(tables, pit, out_of_sample, classes)
+    warnings = _gaps(obs) + ([win.clipped] if win.clipped else [])
+    summary: dict[str, Any] = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "tool": f"scenario-sim {__version__}",
+        "scenario": scen.name, "scenario_file": str(scenario), "set": o.set_name,
+        "train": [str(d) for d in win.train] if win.train else None, "test": [str(d) for d in win.test],
+        "simulated": [str(d) for d in win.simulate], "replications": o.replications, "seed": seed,
+        "records_file": Path(rs.path).name, "records_sha256": rs.sha256, "classes": classes,
+        "ew_layer": o.calibration.ew_layer, "min_leak_nights": o.min_leak_nights, "clipped": win.clipped,
+        "warnings": warnings, "coverage": targets["coverage"], "pit": pit, "targets": targets, "ok": targets["ok"],
+        "seconds": {"simulation": round(t_sim, 2), "total": round(time.perf_counter() - t0, 2)},
+        "created": dt.datetime.now().isoformat(timespec="seconds"),
+    }
+    summary["verdict"] = verdict(summary, tables)
+    config = {"scenario": str(scenario), "records": str(rs.path), "options": o.to_json(),
+              "fragment": fragment}
+    return Backtest(summary, tables, pit, scen, config)

@@ -1,0 +1,276 @@
+"""Backtests: scores against hand computations, windows, the window scenario, the CLI end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scoringrules
+
+from scenario_sim.backtest import scores
+from scenario_sim.backtest.build import window_scenario
+from scenario_sim.backtest.nights import NightRecorder
+from scenario_sim.backtest.windows import parse_months, resolve_windows
+from scenario_sim.cli import main
+from scenario_sim.errors import UserError
+from scenario_sim.model.simulation import simulate
+
+ROOT = Path(__file__).resolve().parent.parent
+EXCERPT = ROOT / "data" / "attacks_excerpt.csv"
+REFERENCE = ROOT / "scenarios" / "reference.yaml"
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def _strict_json(path: Path) -> dict[str, object]:
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"{path}: bare {name} in JSON")
+
+    data = json.loads(path.read_text(), parse_constant=no_constants)
+    assert isinstance(data, dict)
+    return data
+
+
+# --------------------------------------------------------------------------- scores by hand
+
+
+def test_randomised_pit_by_hand() -> None:
+    ens = np.array([[1.0], [2.0], [3.0], [4.0], [5.0]])
+    # y = 3: F(y-) = 2/5, F(y) = 3/5; u = 0.5 gives the middle, u = 0 and 1 the ends
+    for u, want in ((0.5, 0.5), (0.0, 0.4), (1.0, 0.6)):
+        assert scores.randomised_pit(np.array([3.0]), ens, np.array([u]))[0] == pytest.approx(want)
+    # outside the ensemble: 0 below it, 1 above it, whatever u
+    assert scores.randomised_pit(np.array([0.0, 9.0]), np.repeat(ens, 2, axis=1), np.array([0.7, 0.2])).tolist() == [
+        0.0, 1.0]
+
+
+def test_crps_is_scoringrules_and_the_ensemble_formula() -> None:
+    ens = np.array([1.0, 2.0, 3.0])
+    # E|X - y| - E|X - X'| / 2 = 2/3 - (8/9)/2 = 2/9 for y = 2
+    got = scores.crps(np.array([2.0]), ens[:, None])[0]
+    assert got == pytest.approx(2 / 9)
+    assert got == pytest.approx(float(scoringrules.crps_ensemble(2.0, ens)))
+    assert scores.crps(np.array([10.0]), ens[:, None])[0] == pytest.approx(8 - 4 / 9)
+
+
+def test_coverage_table_band_inside_and_labels() -> None:
+    sim = np.arange(1, 101, dtype=float).reshape(100, 1, 1).repeat(2, axis=1)   # R=100, M=2, C=1
+    obs = np.array([[5.0], [50.0]])
+    rows = scores.coverage_table(obs, sim, ["2025-01", "2025-02"], ["shahed"], np.full((2, 1), 0.5))
+    lo, hi = np.quantile(np.arange(1, 101), [0.05, 0.95])
+    assert [r["month"] for r in rows] == ["2025-01", "2025-02"]
+    assert rows[0]["sim_q05"] == pytest.approx(lo) and rows[0]["sim_q95"] == pytest.approx(hi)
+    assert [r["inside"] for r in rows] == [False, True]       # 5 < 5.95
+    assert rows[1]["pit"] == pytest.approx(0.495)            # 49/100 below, 50/100 at or below
+
+
+def test_pit_histogram_outer_deciles() -> None:
+    h = scores.pit_histogram([0.05, 0.5, 0.95, 0.35, 0.99, float("nan")])
+    assert h["n"] == 5 and h["outer_deciles"] == 3 and h["outer_share"] == pytest.approx(0.6)
+    assert h["counts"] == [1, 0, 0, 1, 0, 1, 0, 0, 0, 2]
+
+
+def test_ratio_interval_by_hand() -> None:
+    # r = 36/300 = 0.12; residuals -2, 0, 2: var = 8 / (3*2) / 100^2; t(0.975, 2) = 4.3027
+    r, lo, hi = scores.ratio_interval(np.array([10, 12, 14]), np.array([100, 100, 100]))
+    half = 4.302652729911275 * math.sqrt(8 / 6) / 100
+    assert (r, lo, hi) == pytest.approx((0.12, 0.12 - half, 0.12 + half))
+    assert math.isnan(scores.ratio_interval(np.array([1]), np.array([10]))[1])
+
+
+def test_leak_bins_bin_nights_and_check_the_interval() -> None:
+    known = np.array([[50.0], [60.0], [150.0], [0.0]])           # 2 nights in 1-99, 1 in 100+
+    leaked = np.array([[5.0], [6.0], [30.0], [0.0]])
+    sim_l = np.array([[[50.0], [150.0], [160.0], [0.0]]])          # R=1
+    sim_k = np.array([[[5.0], [15.0], [48.0], [0.0]]])
+    rows = scores.leak_bin_table(known, leaked, sim_l, sim_k, ["shahed"], [1, 100], min_nights=2)
+    low, high = rows
+    assert (low["bin"], low["nights_observed"], low["observed"]) == ("1-99", 2, pytest.approx(0.1))
+    assert low["observed_lo"] == low["observed_hi"] == pytest.approx(0.1)   # both nights exactly 10%
+    assert low["sim"] == pytest.approx(0.1) and low["inside"] and low["applies"]
+    assert (high["bin"], high["nights_observed"], high["applies"]) == ("100+", 1, False)
+    assert high["sim"] == pytest.approx(63 / 310) and high["sim_nights_per_replication"] == 2
+
+
+def test_cooccurrence_by_hand() -> None:
+    obs = np.array([[1, 1, 0], [1, 1, 0], [0, 0, 0], [0, 1, 0]], dtype=float)   # a, b, c
+    sim = np.stack([obs, obs])
+    rows = {(r["class"], r["statistic"]): r for r in scores.cooccurrence_table(obs, sim, ["a", "b", "c"])}
+    assert rows[("a", "P(a | b)")]["observed"] == pytest.approx(2 / 3)
+    assert rows[("a", "P(a | no b)")]["observed"] == 0.0
+    assert rows[("b", "P(b | a)")]["observed"] == 1.0
+    assert rows[("b", "P(b | no a)")]["observed"] == pytest.approx(0.5)
+    assert rows[("a", "P(a | other)")]["observed"] == pytest.approx(2 / 3)   # other = b or c
+    assert math.isnan(rows[("a", "P(a | c)")]["observed"])                  # c never attacks
+    assert rows[("a", "P(a | b)")]["inside"] and rows[("a", "P(a | b)")]["sim_median"] == pytest.approx(2 / 3)
+
+
+def test_wave_size_table_counts_thresholds() -> None:
+    obs = np.array([[0.0], [100.0], [300.0], [500.0]])
+    sim = np.stack([obs, obs * 0 + 10])
+    rows = {r["statistic"]: r for r in scores.wave_size_table(obs, sim, ["shahed"], [0.5], [300, 500])}
+    assert rows["nights_with_launches"]["observed"] == 3
+    assert rows["q50"]["observed"] == 300
+    assert rows["nights_ge_300"]["observed"] == 2 and rows["nights_ge_500"]["observed"] == 1
+    # replications give 2 and 0 such nights: band 0.1-1.9, so the observed 2 is outside it
+    assert rows["nights_ge_300"]["sim_q05"] == pytest.approx(0.1) and not rows["nights_ge_300"]["inside"]
+
+
+# --------------------------------------------------------------------------- windows
+
+
+FIRST, LAST = dt.date(2022, 9, 28), dt.date(2025, 6, 29)
+
+
+def test_month_windows() -> None:
+    assert parse_months("--train", "2024-01..2024-06") == (dt.date(2024, 1, 1), dt.date(2024, 6, 30))
+    w = resolve_windows(FIRST, LAST, train="2024-07..2024-12", test="2025-01..2025-06")
+    assert w.simulate == (dt.date(2024, 7, 1), LAST) and w.test == (dt.date(2025, 1, 1), LAST)
+    assert w.clipped and "2025-06-29" in w.clipped
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"train": "2024-1..2024-06", "test": "2024-07..2024-12"}, "--train: expected months as YYYY-MM..YYYY-MM"),
+    ({"train": "2024-01..2024-13", "test": "2025-01..2025-02"}, "--train: month 2024-13 does not exist"),
+    ({"train": "2024-06..2024-01", "test": "2025-01..2025-02"}, "--train: the window ends before it starts"),
+    ({"train": "2024-01..2024-06", "test": "2024-06..2024-12"}, "must start after the training window"),
+    ({"train": "2024-01..2024-06"}, "--train and --test go together"),
+    ({"train": "2022-01..2022-06", "test": "2024-07..2024-12"}, "--train: the window starts on 2022-01-01, before"),
+    ({"train": "2024-01..2024-06", "test": "2025-06..2025-08"}, "--test: the window ends on 2025-08-31, after"),
+    ({"since": dt.date(2025, 7, 5)}, "after the last usable record"),
+    ({"since": dt.date(2025, 3, 1), "until": dt.date(2025, 2, 1)}, "is before --since"),
+])
+def test_bad_windows_are_one_line_errors(kw: dict[str, object], message: str) -> None:
+    with pytest.raises(UserError) as exc:
+        resolve_windows(FIRST, LAST, **kw)  # type: ignore[arg-type]
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+# --------------------------------------------------------------------------- window scenario and recorder
+
+
+def test_window_scenario_moves_the_calendar_but_not_known_contacts() -> None:
+    s = window_scenario(REFERENCE, "baseline", dt.date(2024, 7, 1), dt.date(2025, 3, 31))
+    assert s.start_date == dt.date(2024, 7, 1) and s.horizon_days == 274
+    patriot = next(x for x in s.air_defense.systems if x.name == "patriot")
+    assert patriot.interceptors is not None and patriot.interceptors.resupply is not None
+    assert patriot.interceptors.resupply.first == dt.date(2025, 1, 20) - dt.timedelta(days=184)
+    assert [c.date for c in s.contacts.scheduled] == [dt.date(2025, 2, 12), dt.date(2025, 3, 18)]
+    assert s.recommendations == [] and s.uncertainties == []
+
+
+def test_window_scenario_takes_the_fragment_numbers() -> None:
+    frag = {"attacker": {"arsenal": {"shahed": {"production_per_day": 12.5},
+                                     "unknown_class": {"production_per_day": 1}},
+                         "waves": {"classes": {"cruise": {"probability": 0.05}}}},
+            "air_defense": {"systems": [{"name": "electronic_warfare", "pk": {"shahed": 0.2}},
+                                        {"name": "not_a_layer", "pk": {"shahed": 0.9}}]}}
+    s = window_scenario(REFERENCE, "baseline", dt.date(2025, 1, 1), dt.date(2025, 1, 31), frag)
+    assert s.attacker.arsenal["shahed"].production_per_day == 12.5
+    ew = next(x for x in s.air_defense.systems if x.name == "electronic_warfare")
+    assert ew.pk["shahed"] == 0.2
+    assert "not_a_layer" not in s.system_names
+
+
+def test_recorder_reads_without_changing_draws() -> None:
+    s = window_scenario(REFERENCE, "baseline", dt.date(2025, 1, 1), dt.date(2025, 2, 28))
+    plain = simulate(s, 7, 3)
+    rec = NightRecorder(s.horizon_days, "electronic_warfare")
+    seen = simulate(s, 7, 3, recorder=rec)
+    assert seen.outcomes == plain.outcomes
+    for j, c in enumerate(s.class_names):
+        assert rec.counts["launched"][:, j].sum() == plain.outcomes[f"launched.{c}"]
+        leaked = rec.counts["launched"][:, j] - rec.counts["destroyed"][:, j] - rec.counts["not_reach_goal"][:, j]
+        assert leaked.sum() == plain.outcomes[f"leaked.{c}"]
+    assert rec.counts["not_reach_goal"][:, s.class_names.index("cruise")].sum() == 0   # EW engages drones only
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_backtest_cli_on_the_excerpt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(["backtest", "reference", "--records", str(EXCERPT), "--since", "2025-02-08",
+                           "--until", "2025-02-16", "-n", "4", "-j", "1", "-q", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert out.startswith("In sample (reference, set baseline, on 2025-02-08..2025-02-16, 4 replications)")
+    (folder,) = tmp_path.glob("backtest-*")
+    summary = _strict_json(folder / "backtest.json")
+    assert {"format", "format_version", "scenario", "set", "train", "test", "replications", "verdict",
+            "coverage", "ok"} <= set(summary)
+    assert summary["format"] == "scenario-sim-backtest" and summary["format_version"] == 1
+    assert summary["train"] is None and summary["test"] == ["2025-02-08", "2025-02-16"]
+    assert summary["coverage"] == {c: {"inside": summary["coverage"][c]["inside"], "months": 1}  # type: ignore[index]
+                                   for c in ("shahed", "cruise", "ballistic")}
+    assert (folder / "verdict.txt").read_text().strip() == summary["verdict"]
+    for name in ("coverage.csv", "rates.csv", "wave_sizes.csv", "leak_bins.csv", "cooccurrence.csv",
+                 "coverage.png", "pit.png", "leak_bins.png", "config.json", "scenario.yaml"):
+        assert name in summary["files"], name  # type: ignore[operator]
+    _strict_json(folder / "config.json")
+    # observed February shahed launches: the excerpt's national rows (test_calibrate checks them by hand)
+    import pandas as pd
+
+    cov = pd.read_csv(folder / "coverage.csv")
+    assert cov.loc[cov["class"] == "shahed", "observed"].item() == 1114
+
+
+def test_time_split_on_the_excerpt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The excerpt holds nine contiguous days of February 2025 (and a few older rows): a training
+    month without records is refused by calibrate's own check, in one line, before any simulation."""
+    code, _, err = _cli(["backtest", "reference", "--records", str(EXCERPT), "--train", "2025-01..2025-01",
+                         "--test", "2025-02..2025-02", "-n", "2", "-q", "--out", str(tmp_path)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "no usable rows between --since 2025-01-01" in err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--train", "2024-01..2024-06"], "--train and --test go together"),
+    (["--train", "x", "--test", "2025-01..2025-02"], "--train: expected months"),
+    (["--since", "2020-01-01"], "before the first usable record"),
+    (["--set", "no_such_set"], "no_such_set"),
+    (["--leak-bins", "100,50"], "--leak-bins: expected increasing"),
+    (["--leak-bins", "a,b"], "--leak-bins: expected comma-separated whole numbers"),
+    (["-n", "1"], "-n"),
+])
+def test_backtest_bad_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                     message: str) -> None:
+    code, _, err = _cli(["backtest", "reference", "--records", str(EXCERPT), "-q", "--out", str(tmp_path), *args],
+                        capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not list(tmp_path.glob("backtest-*"))
+
+
+def test_backtest_bad_records_are_located(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    text = EXCERPT.read_text().splitlines()
+    bad.write_text("\n".join([text[0], text[1].replace(",147.0,", ",many,"), *text[2:]]) + "\n")
+    code, _, err = _cli(["backtest", "reference", "--records", str(bad), "-q", "--out", str(tmp_path)], capsys)
+    assert code == 2 and f"{bad}:2" in err and "launched" in err
+
+
+# --------------------------------------------------------------------------- calibrate leftovers
+
+
+def test_calibration_json_is_strict_and_warns_on_thin_classes(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _cli(["calibrate", str(EXCERPT), "--since", "2025-02-08", "--until", "2025-02-16",
+                         "--out", str(tmp_path / "cal")], capsys)
+    assert code == 0, err
+    data = _strict_json(tmp_path / "cal" / "calibration.json")
+    reasons = data["null_reasons"]
+    assert isinstance(reasons, dict)
+    assert reasons["observed.cruise.destroyed_rate"] == "no record in the window reports destroyed"
+    assert reasons["waves.cruise.negbin_positive_days.mean"].startswith("fewer than 3 days with launches (1)")
+    assert data["observed"]["cruise"]["destroyed_rate"] is None  # type: ignore[index]
+    warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+    cruise = [w for w in warnings if w.startswith("warning: cruise:")]
+    assert len(cruise) == 1 and "only 1 day(s) with launches" in cruise[0] and "no interception rate" in cruise[0]
+    assert any(w.startswith("warning: ballistic:") and "only 2 day(s)" in w for w in warnings)
