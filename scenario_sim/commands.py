@@ -286,14 +286,20 @@ def register(group: click.Group) -> None:
     @click.option("--out", metavar="DIR|-",
                   help="Write report.html, plots/ and comparison.csv here instead of in RUN_DIR; "
                        "'-' prints the report (one HTML file, plots embedded) on standard output.")
-    def report_cmd(run_dir: str, out: str | None) -> None:
+    @click.option("--backtest", metavar="DIR|latest",
+                  help="Backtest shown in the validation section (default: the newest backtest of the same "
+                       "scenario in the run's results root, if any).")
+    def report_cmd(run_dir: str, out: str | None, backtest: str | None) -> None:
         """Write a self-contained report.html (and PNG plots) into RUN_DIR or --out (`latest` works).
 
         A read-only RUN_DIR without --out gets its report on standard output, with a note.
+        RUN_DIR may also be a backtest folder (results/backtest-...): its validation report.
         """
+        from scenario_sim.backtest.summary import is_backtest
         from scenario_sim.report.html import report_command
 
-        text, notes = report_command(resolve_run(run_dir), out)
+        folder = Path(run_dir) if is_backtest(run_dir) else resolve_run(run_dir)
+        text, notes = report_command(folder, out, Path(backtest) if backtest else None)
         for note in notes:
             click.echo(note, err=True)
         click.echo(text)

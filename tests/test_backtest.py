@@ -274,3 +274,56 @@ def test_calibration_json_is_strict_and_warns_on_thin_classes(tmp_path: Path,
     cruise = [w for w in warnings if w.startswith("warning: cruise:")]
     assert len(cruise) == 1 and "only 1 day(s) with launches" in cruise[0] and "no interception rate" in cruise[0]
     assert any(w.startswith("warning: ballistic:") and "only 2 day(s)" in w for w in warnings)
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def test_report_with_and_without_a_backtest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_sim.report.validation import backtest_status, find_backtest
+    from scenario_sim.runrefs import resolve_run
+
+    root = tmp_path / "results"
+    code, _, err = _cli(["run", "reference", "-n", "2", "-j", "1", "--sets", "combined", "--out", str(root),
+                         "--quiet"], capsys)
+    assert code == 0, err
+    run = resolve_run(str(root / "latest"))
+    assert find_backtest(run, None) is None
+    code, out, err = _cli(["report", str(run), "--out", "-"], capsys)
+    assert code == 0 and "Validation against the records" not in out
+
+    code, _, err = _cli(["backtest", "reference", "--records", str(EXCERPT), "--since", "2025-02-08", "--until",
+                         "2025-02-16", "-n", "3", "-j", "1", "-q", "--out", str(root)], capsys)
+    assert code == 0, err
+    (bt,) = root.glob("backtest-*")
+    assert find_backtest(run, None) == bt
+    assert backtest_status(bt).startswith(f"Backtest {bt.name} of reference (baseline), in sample, tested on "
+                                          "2025-02-08..2025-02-16 with 3 replications")
+    code, out, err = _cli(["report", str(run), "--out", "-"], capsys)
+    assert code == 0 and "Validation against the records" in out and "Chosen automatically" in out
+    assert out.count('src="data:image/png;base64,') >= 3 + 3   # the run's plots and the backtest's three
+    code, out, err = _cli(["report", str(run), "--out", "-", "--backtest", str(bt)], capsys)
+    assert code == 0 and f"Given with --backtest {bt}" in out
+    # a backtest folder on its own: the validation report, written into the folder
+    code, out, err = _cli(["report", str(bt)], capsys)
+    assert code == 0 and out.strip() == str(bt / "report.html")
+    assert "scenario-sim validation: reference" in (bt / "report.html").read_text()
+    # a folder that is not a backtest
+    code, _, err = _cli(["report", str(run), "--out", "-", "--backtest", str(tmp_path)], capsys)
+    assert code == 2 and "not a backtest folder" in err and err.count("\n") == 1
+
+
+def test_validation_doc_matches_the_stored_backtests() -> None:
+    """docs/validation.md's tables are generated from docs/validation/*.json (the full records are
+    not shipped); regenerate with: python docs/make_validation.py --write."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_validation", ROOT / "docs" / "make_validation.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.block() in (ROOT / "docs" / "validation.md").read_text(), "run: python docs/make_validation.py --write"
+    for name, _, _ in mod.CASES:
+        data = json.loads((ROOT / "docs" / "validation" / f"{name}.json").read_text())
+        assert data["summary"]["format"] == "scenario-sim-backtest" and data["summary"]["replications"] == 500
+        assert data["command"] in (ROOT / "docs" / "validation.md").read_text()

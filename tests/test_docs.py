@@ -150,6 +150,11 @@ def small(cmd: str) -> str:
             words[words.index("-n") + 1] = str(SMALL_N)
         else:
             words.insert(2, f"-n {SMALL_N}")
+    if words[1] == "backtest":
+        if "-n" in words:
+            words[words.index("-n") + 1] = str(SMALL_N)
+        else:
+            words[2:2] = ["-n", str(SMALL_N)]
     if words[1] == "explore" and "--resume" not in words:
         # An explore design multiplies cases, worlds, sets and replications: keep each small
         # (a Sobol or Morris design still has its full structure, just a small base size).
@@ -217,7 +222,7 @@ def test_documented_command_runs(tour_box: Path, where: str, line: int, cmd: str
     run = small(cmd)
     if "--resume" in run:
         _interrupted_run(tour_box)
-    if run.split()[1] == "calibrate":
+    if run.split()[1] in ("calibrate", "backtest"):
         files = [w for w in run.split() if w.endswith(".csv")]
         missing = [f for f in files if not (tour_box / f).exists()]
         if missing:

@@ -39,6 +39,7 @@ from scenario_sim.backtest import scores
 from scenario_sim.backtest.build import window_scenario
 from scenario_sim.backtest.nights import Nights, observed_nights, stack
 from scenario_sim.backtest.simulate import simulate_nights
+from scenario_sim.backtest.summary import FORMAT, FORMAT_VERSION
 from scenario_sim.backtest.windows import Windows, resolve_windows
 from scenario_sim.calibrate.command import CalibrationOptions, calibrate_records, fragment_document, usable_rows
 from scenario_sim.calibrate.contacts import read_contacts
@@ -48,8 +49,6 @@ from scenario_sim.experiment.executors import Executor
 from scenario_sim.lang.schema import Scenario
 
 Row = dict[str, Any]
-FORMAT = "scenario-sim-backtest"
-FORMAT_VERSION = 1
 IN_SAMPLE_SHARE = 5 / 6
 OUT_OF_SAMPLE_SHARE = 4 / 6
 PIT_OUTER_MAX = 1 / 3

@@ -27,14 +27,13 @@ import pandas as pd
 import yaml
 
 from scenario_sim.backtest import plots
-from scenario_sim.backtest.core import FORMAT, Backtest
+from scenario_sim.backtest.core import Backtest
+from scenario_sim.backtest.summary import PREFIX, SUMMARY
 from scenario_sim.calibrate.command import strict
-from scenario_sim.errors import ResultsError, UserError
+from scenario_sim.errors import UserError
 from scenario_sim.experiment.store import atomic_write_text
 from scenario_sim.lang.loader import dump_scenario
 
-SUMMARY = "backtest.json"
-PREFIX = "backtest-"
 TABLES = ("coverage", "rates", "wave_sizes", "leak_bins", "cooccurrence")
 
 
@@ -70,32 +69,3 @@ def write_backtest(result: Backtest, root: str | Path = "results") -> Path:
     files = {p.name: _sha(p) for p in sorted(folder.iterdir()) if p.name != SUMMARY}
     atomic_write_text(folder / SUMMARY, _json({**result.summary, "files": files}))
     return folder
-
-
-def read_summary(folder: str | Path) -> dict[str, Any]:
-    """``backtest.json`` of a backtest folder (a one-line error if it is not one)."""
-    path = Path(folder) / SUMMARY
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultsError(f"{folder}: not a backtest folder (no {SUMMARY}; make one with scenario-sim "
-                           "backtest)") from None
-    except (OSError, ValueError) as exc:
-        raise ResultsError(f"{path}: unreadable ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ResultsError(f"{path}: not a scenario-sim backtest summary (format {data.get('format')!r})"
-                           if isinstance(data, dict) else f"{path}: not a scenario-sim backtest summary")
-    return data
-
-
-def is_backtest(folder: str | Path) -> bool:
-    """True when ``folder`` holds a backtest.json."""
-    return (Path(folder) / SUMMARY).is_file()
-
-
-def backtest_folders(root: str | Path) -> list[Path]:
-    """Backtest folders directly in ``root``, oldest first (by the stamp in their name)."""
-    r = Path(root)
-    if not r.is_dir():
-        return []
-    return sorted(p.parent for p in r.glob(f"{PREFIX}*/{SUMMARY}"))

@@ -74,6 +74,8 @@ class _Ctx:
     rank_by: str
     key: list[str]  # the ranking outcome, then the key outcomes that have a direction
     images: dict[str, bytes] = field(default_factory=dict)  # plots/<name> -> PNG
+    backtest: Path | None = None  # the backtest the validation section shows (report.validation)
+    backtest_note: str = ""
 
     @property
     def order(self) -> list[str]:
@@ -255,8 +257,16 @@ def _warnings(c: _Ctx) -> str:
     return "<h2>Failures and warnings</h2>" + "".join(f'<p class="warn">{_e(w)}</p>' for w in warnings)
 
 
+def _validation(c: _Ctx) -> str:
+    if c.backtest is None:
+        return ""
+    from scenario_sim.report.validation import validation_section
+
+    return validation_section(c.backtest, c.backtest_note)
+
+
 SECTIONS: tuple[Callable[[_Ctx], str], ...] = (_what_was_run, _ranking, costs_section, _forest, _distributions,
-                                              _over_time, _crn, _warnings)
+                                              _over_time, _crn, _validation, _warnings)
 """The report's sections, in order; each returns its HTML (heading included)."""
 
 
@@ -269,10 +279,25 @@ class Report:
     table: pd.DataFrame
 
 
-def build_report(run: str | Path | RunData) -> Report:
-    """Render the report of a finished run folder (writes nothing)."""
+def _with_backtest(c: _Ctx, backtest: Path | None) -> None:
+    """Attach the backtest to show: the one given, else the newest of the same scenario."""
+    from scenario_sim.report.validation import find_backtest
+
+    found = find_backtest(c.data.path, backtest)
+    c.backtest = found
+    if found is not None and backtest is None:
+        c.backtest_note = (f"Chosen automatically: the newest backtest of scenario {c.data.manifest.scenario.name} "
+                           f"under {found.parent} (report --backtest DIR chooses another).")
+    elif found is not None:
+        c.backtest_note = f"Given with --backtest {backtest}."
+
+
+def build_report(run: str | Path | RunData, backtest: Path | None = None) -> Report:
+    """Render the report of a finished run folder (writes nothing); with a backtest (given, or
+    the newest of the same scenario in the results root) it has a validation section."""
     data = run if isinstance(run, RunData) else load_run(run)
     c = _context(data)
+    _with_backtest(c, backtest)
     sections = "".join(section(c) for section in SECTIONS)
     title = f"scenario-sim report: {data.manifest.scenario.name}"
     doc = (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
@@ -281,7 +306,7 @@ def build_report(run: str | Path | RunData) -> Report:
     return Report(doc, c.images, c.table)
 
 
-def write_report(run: str | Path | RunData, out: str | Path | None = None) -> Path:
+def write_report(run: str | Path | RunData, out: str | Path | None = None, backtest: Path | None = None) -> Path:
     """Write ``report.html``, ``plots/*.png`` and ``comparison.csv`` into ``out`` (default: the
     run folder, which must then be writable); return the report's path.  An explore run (an
     ensemble of cases) gets its own report (:mod:`scenario_sim.report.ensemble`)."""
@@ -294,7 +319,7 @@ def write_report(run: str | Path | RunData, out: str | Path | None = None) -> Pa
     if out is None and not runs.writable(target):
         raise ResultsError(f"{target}: read-only run folder; give an output folder (report --out DIR) "
                            "or --out - for standard output")
-    report = build_report(data)
+    report = build_report(data, backtest)
     try:
         (target / runs.PLOTS).mkdir(parents=True, exist_ok=True)
         for name, png in report.images.items():
@@ -307,12 +332,35 @@ def write_report(run: str | Path | RunData, out: str | Path | None = None) -> Pa
     return path
 
 
-def report_command(run_dir: str | Path, out: str | None) -> tuple[str, list[str]]:
+def _backtest_report(folder: Path, out: str | None) -> tuple[str, list[str]]:
+    """``scenario-sim report BACKTEST_DIR``: the validation report on its own."""
+    from scenario_sim.report.validation import validation_report
+
+    doc = validation_report(folder)
+    if out == "-":
+        return doc, []
+    target = Path(out) if out is not None else folder
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        runs.atomic_write_text(target / runs.REPORT, doc)
+    except OSError as exc:
+        raise ResultsError(f"{target}: cannot write the report ({exc.strerror}); give --out DIR or --out -") from None
+    return str(target / runs.REPORT), []
+
+
+def report_command(run_dir: str | Path, out: str | None, backtest: Path | None = None) -> tuple[str, list[str]]:
     """What ``scenario-sim report`` prints: (standard output, one-line notes for standard error).
 
     ``out`` is a folder, ``-`` for standard output, or None: the run folder, unless it is
     read-only, in which case the report goes to standard output and a note says so.
+    ``run_dir`` may be a backtest folder: its validation report is written.
     """
+    from scenario_sim.backtest.summary import is_backtest
+
+    if is_backtest(run_dir):
+        if backtest is not None:
+            raise ResultsError(f"--backtest: {run_dir} is itself a backtest; leave --backtest out")
+        return _backtest_report(Path(run_dir), out)
     if is_explore_run(run_dir):
         return str(write_report(run_dir)), []
     data = load_run(run_dir)
@@ -321,5 +369,5 @@ def report_command(run_dir: str | Path, out: str | None) -> tuple[str, list[str]
         if out is None:
             notes.append(f"note: {data.path} is read-only; the report goes to standard output "
                          "(give --out DIR to write report.html and plots/ there)")
-        return build_report(data).html, notes
-    return str(write_report(data, out)), notes
+        return build_report(data, backtest).html, notes
+    return str(write_report(data, out, backtest)), notes
