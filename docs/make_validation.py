@@ -87,11 +87,25 @@ def case_block(title: str, data: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def summary_table(cases: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """One line per backtest: months inside the band per class, PIT outer deciles, leak bins, ok."""
+    rows = []
+    for title, data in cases:
+        s = data["summary"]
+        t = s["targets"]
+        cov = ", ".join(f"{c} {v['inside']}/{v['months']}" for c, v in s["coverage"].items())
+        pit = f"{s['pit']['outer_deciles']}/{s['pit']['n']}"
+        leak = f"{t['leak_bins_inside']}/{t['leak_bins_checked']}"
+        rows.append([title.split(":")[0] + ": " + title.split(": ", 1)[1].split(" (")[0], cov, pit, leak, s["ok"]])
+    return [*_md(["backtest", "months inside the 90% band", "PIT outer deciles", "leak bins inside (>= 20 nights)",
+                  "all targets met"], rows), ""]
+
+
 def block(store: Path = STORE) -> str:
     """The generated Markdown between the markers (markers included), from the stored JSON."""
-    lines = [BEGIN, ""]
-    for name, title, _ in CASES:
-        data = json.loads((store / f"{name}.json").read_text(encoding="utf-8"))
+    cases = [(title, json.loads((store / f"{name}.json").read_text(encoding="utf-8"))) for name, title, _ in CASES]
+    lines = [BEGIN, "", *summary_table(cases)]
+    for title, data in cases:
         lines += case_block(title, data)
     return "\n".join([*lines, END])
 

@@ -194,6 +194,20 @@ def test_recorder_reads_without_changing_draws() -> None:
     assert rec.counts["not_reach_goal"][:, s.class_names.index("cruise")].sum() == 0   # EW engages drones only
 
 
+def test_nights_do_not_depend_on_the_executor() -> None:
+    from scenario_sim.backtest.simulate import simulate_nights
+    from scenario_sim.experiment.executors import InProcess, LocalPool
+
+    s = window_scenario(REFERENCE, "baseline", dt.date(2025, 1, 1), dt.date(2025, 1, 20))
+    one = simulate_nights(s, 5, 11, "electronic_warfare", InProcess())
+    two = simulate_nights(s, 5, 11, "electronic_warfare", LocalPool(2))
+    assert len(one) == len(two) == 5
+    for a, b in zip(one, two, strict=True):
+        for k in a:
+            assert np.array_equal(a[k], b[k]), k
+    assert not np.array_equal(one[0]["launched"], one[1]["launched"])   # replications differ
+
+
 # --------------------------------------------------------------------------- the command
 
 
@@ -327,3 +341,71 @@ def test_validation_doc_matches_the_stored_backtests() -> None:
         data = json.loads((ROOT / "docs" / "validation" / f"{name}.json").read_text())
         assert data["summary"]["format"] == "scenario-sim-backtest" and data["summary"]["replications"] == 500
         assert data["command"] in (ROOT / "docs" / "validation.md").read_text()
+
+
+def _synthetic_records(path: Path) -> None:
+    """Shahed every night from 2024-01-01 to 2024-04-30: 50 a night in January-February, 200 in
+    March-April, 90% destroyed; a cruise strike every tenth night."""
+    import csv
+
+    header = ["time_start", "time_end", "model", "launch_place", "target", "target_main", "launched", "destroyed",
+              "not_reach_goal", "still_attacking", "border_crossing", "is_shahed", "num_hit_location",
+              "num_fall_fragment_location", "carrier", "turbojet", "turbojet_destroyed", "affected region",
+              "destroyed_details", "launched_details", "launch_place_details", "source"]
+    day = dt.date(2024, 1, 1)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        i = 0
+        while day <= dt.date(2024, 4, 30):
+            n = 50 if day.month <= 2 else 200
+            rows = [("Shahed-136/131", n, int(0.9 * n))] + ([("X-101/X-555", 10, 7)] if i % 10 == 0 else [])
+            for model, launched, destroyed in rows:
+                cells = {"time_start": f"{day} 20:00", "time_end": f"{day + dt.timedelta(days=1)} 08:00",
+                         "model": model, "launched": f"{launched}.0", "destroyed": f"{destroyed}.0",
+                         "source": "kpszsu/posts/x"}
+                w.writerow([cells.get(h, "") for h in header])
+            day += dt.timedelta(days=1)
+            i += 1
+
+
+def test_time_split_calibrates_on_the_training_months(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_sim.calibrate.command import CalibrationOptions, calibrate_records, fragment_document
+
+    csv_path = tmp_path / "synthetic.csv"
+    _synthetic_records(csv_path)
+    code, out, err = _cli(["backtest", "reference", "--records", str(csv_path), "--train", "2024-01..2024-02",
+                           "--test", "2024-03..2024-04", "-n", "20", "-j", "1", "-q", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert out.startswith("Out of sample (reference, set baseline, trained on 2024-01-01..2024-02-29, tested on "
+                          "2024-03-01..2024-04-30, 20 replications)")
+    assert "ballistic" in err and "not scored" in err        # the synthetic records have no ballistic rows
+    (folder,) = tmp_path.glob("backtest-*")
+    summary = _strict_json(folder / "backtest.json")
+    assert summary["train"] == ["2024-01-01", "2024-02-29"] and summary["simulated"] == ["2024-01-01", "2024-04-30"]
+    assert summary["coverage"] == {"shahed": {"inside": 0, "months": 2},   # the level quadrupled after training
+                                   "cruise": summary["coverage"]["cruise"]}  # type: ignore[index]
+    # the fragment is calibrate's own for the training months
+    want = fragment_document(calibrate_records(csv_path, None, CalibrationOptions(since=dt.date(2024, 1, 1),
+                                                                                   until=dt.date(2024, 2, 29))))
+    config = _strict_json(folder / "config.json")
+    assert config["fragment"] == json.loads(json.dumps(want))
+    import yaml
+
+    simulated = yaml.safe_load((folder / "scenario.yaml").read_text())
+    assert simulated["attacker"]["arsenal"]["shahed"]["production_per_day"] == \
+        want["attacker"]["arsenal"]["shahed"]["production_per_day"]
+    assert simulated["attacker"]["arsenal"]["shahed"]["initial_stock"] == 3000   # the scenario's own assumption
+    import pandas as pd
+
+    cov = pd.read_csv(folder / "coverage.csv")
+    assert cov.loc[cov["class"] == "shahed", "observed"].tolist() == [200 * 31, 200 * 30]
+    assert (cov.loc[cov["class"] == "shahed", "sim_q95"] < 200 * 30).all()
+
+
+def test_unwritable_out_fails_before_simulating(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = _cli(["backtest", "reference", "--records", str(EXCERPT), "-q", "--out", str(blocker / "r")],
+                        capsys)
+    assert code == 2 and err.startswith(f"--out {blocker / 'r'}: cannot create") and err.count("\n") == 1

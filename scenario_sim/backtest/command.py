@@ -57,7 +57,7 @@ def backtest(scenario: str, records: str, since: Any, until: Any, train: str | N
     """
     from scenario_sim.backtest.core import BacktestOptions
     from scenario_sim.backtest.core import backtest as run
-    from scenario_sim.backtest.folder import write_backtest
+    from scenario_sim.backtest.folder import check_root, write_backtest
     from scenario_sim.commands import _Progress
     from scenario_sim.experiment.executors import make_executor
 
@@ -67,6 +67,7 @@ def backtest(scenario: str, records: str, since: Any, until: Any, train: str | N
                               leak_bins=_ints("--leak-bins", leak_bins), min_leak_nights=min_leak_nights,
                               thresholds=_ints("--night-thresholds", night_thresholds),
                               calibration=CalibrationOptions(national_channels=channels))
+    check_root(out)
     executor = make_executor("process", jobs)
     with _Progress(not quiet and sys.stderr.isatty(), "backtest") as bar:
         result = run(resolve(scenario), records, options, executor, bar)

@@ -262,6 +262,7 @@ def backtest(scenario: str | Path, records: str | Path | RecordSet, options: Bac
     fragment = _fragment(rs, win, o)
     scen = window_scenario(scenario, o.set_name, *win.simulate, fragment)
     classes = _classes(scen, rows)
+    unscored = [c for c in scen.class_names if c not in classes]
     seed = scen.seed if o.seed is None else o.seed
     t_sim = time.perf_counter()
     parts = simulate_nights(scen, o.replications, seed, o.calibration.ew_layer, executor, progress)
@@ -274,6 +275,8 @@ def backtest(scenario: str | Path, records: str | Path | RecordSet, options: Bac
     out_of_sample = win.train is not None
     targets = _targets(tables, pit, out_of_sample, classes)
     warnings = _gaps(obs) + ([win.clipped] if win.clipped else [])
+    if unscored:
+        warnings.append(f"the records have no usable row of class(es) {', '.join(unscored)}: simulated, not scored")
     summary: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "tool": f"scenario-sim {__version__}",
         "scenario": scen.name, "scenario_file": str(scenario), "set": o.set_name,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,17 @@ def _json(data: Any) -> str:
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_root(root: str | Path) -> None:
+    """Fail now (one line) if backtest folders cannot be made in ``root``, before a long simulation."""
+    r = Path(root)
+    try:
+        r.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {r}: cannot create the results folder ({exc.strerror})") from None
+    if not os.access(r, os.W_OK | os.X_OK):
+        raise UserError(f"--out {r}: the results folder is not writable")
 
 
 def write_backtest(result: Backtest, root: str | Path = "results") -> Path:
