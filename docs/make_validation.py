@@ -76,6 +76,11 @@ def case_block(title: str, data: dict[str, Any]) -> list[str]:
     lines += _md(["class", "share", "recorded", "95% low", "95% high", "sim 5%", "sim median", "sim 95%", "inside"],
                  [[r["class"], r["rate"], r["observed"], r["observed_lo"], r["observed_hi"], r["sim_q05"],
                    r["sim_median"], r["sim_q95"], r["inside"]] for r in t["rates"] if r["month"] == "all"])
+    months = list(dict.fromkeys(r["month"] for r in t["rates"] if r["month"] != "all"))
+    by = {(r["class"], r["month"]): r for r in t["rates"] if r["rate"] == "defeated"}
+    lines += ["", "Defeated share by month, recorded / simulated median:", ""]
+    lines += _md(["class", *months], [[c, *[f"{_f(by[(c, m)]['observed'], 2)} / {_f(by[(c, m)]['sim_median'], 2)}"
+                                            for m in months]] for c in s["classes"]])
     lines += ["", "Nightly wave sizes (quantiles over nights with launches):", ""]
     lines += _md(["class", "statistic", "recorded", "sim 5%", "sim median", "sim 95%", "inside"],
                  [[r["class"], r["statistic"], r["observed"], r["sim_q05"], r["sim_median"], r["sim_q95"],

@@ -223,7 +223,11 @@ def verdict(summary: dict[str, Any], tables: dict[str, list[Row]]) -> str:
     return " ".join(parts)
 
 
-def _score(obs: Nights, sim: Nights, o: BacktestOptions, seed: int) -> tuple[dict[str, list[Row]], dict[str, Any]]:
+def score_nights(obs: Nights, sim: Nights, o: BacktestOptions, seed: int,
+                 ) -> tuple[dict[str, list[Row]], dict[str, Any]]:
+    """Every score table of recorded nights ``obs`` (D, C) against simulated ``sim`` (R, D, C),
+    and the PIT histogram; ``seed`` fixes the PIT's uniforms.  Use it to score model variants
+    on the same nights without writing folders."""
     month, labels = obs.month_index()
     M = len(labels)
     classes = obs.classes
@@ -271,7 +275,7 @@ def backtest(scenario: str | Path, records: str | Path | RecordSet, options: Bac
     days = (win.test[1] - win.test[0]).days + 1
     sim = _subset(stack(parts, win.simulate[0], scen.class_names), idx, classes).window(win.test[0], days)
     obs = observed_nights(rows, classes, *win.test)
-    tables, pit = _score(obs, sim, o, seed)
+    tables, pit = score_nights(obs, sim, o, seed)
     out_of_sample = win.train is not None
     targets = _targets(tables, pit, out_of_sample, classes)
     warnings = _gaps(obs) + ([win.clipped] if win.clipped else [])
