@@ -253,6 +253,9 @@ def test_time_split_on_the_excerpt(tmp_path: Path, capsys: pytest.CaptureFixture
     (["--leak-bins", "100,50"], "--leak-bins: expected increasing"),
     (["--leak-bins", "a,b"], "--leak-bins: expected comma-separated whole numbers"),
     (["-n", "1"], "-n"),
+    (["--contacts", str(ROOT / "data" / "leader_contacts_2024-11_2025-06.csv")],
+     "--contacts: used only by a time split"),
+    (["--train", "2025-01..2025-01", "--test", "2025-02..2025-02", "--contacts", "/no/such.csv"], "no such file"),
 ])
 def test_backtest_bad_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
                                      message: str) -> None:

@@ -80,6 +80,9 @@ class BacktestOptions:
             raise UserError(f"--leak-bins: expected increasing whole numbers from 1 up (got {','.join(map(str, b))})")
         if not self.thresholds or min(self.thresholds) < 1:
             raise UserError("--night-thresholds: expected whole numbers >= 1")
+        if self.contacts and not self.train:
+            raise UserError("--contacts: used only by a time split (--train/--test), for the training calibration's "
+                            "event study; a plain backtest takes the scenario's contacts")
         if self.min_leak_nights < 2:
             raise UserError(f"--min-leak-nights: expected at least 2 (got {self.min_leak_nights})")
 
