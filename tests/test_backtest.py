@@ -319,6 +319,7 @@ def test_report_with_and_without_a_backtest(tmp_path: Path, capsys: pytest.Captu
     code, out, err = _cli(["report", str(run), "--out", "-"], capsys)
     assert code == 0 and "Validation against the records" in out and "Chosen automatically" in out
     assert out.count('src="data:image/png;base64,') >= 3 + 3   # the run's plots and the backtest's three
+    assert "<td class=num>1114</td>" in out                    # February's Shahed launches, written out in full
     code, out, err = _cli(["report", str(run), "--out", "-", "--backtest", str(bt)], capsys)
     assert code == 0 and f"Given with --backtest {bt}" in out
     # a backtest folder on its own: the validation report, written into the folder

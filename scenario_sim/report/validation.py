@@ -88,7 +88,9 @@ def _num(x: Any) -> str:
     if isinstance(x, bool) or x is None:
         return "" if x is None else ("yes" if x else "no")
     if isinstance(x, float):
-        return "n/a" if not math.isfinite(x) else f"{x:.3g}"
+        if not math.isfinite(x):
+            return "n/a"
+        return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3g}"  # 2441, not 2.44e+03
     return str(x)
 
 
