@@ -85,10 +85,17 @@ def case_block(title: str, data: dict[str, Any]) -> list[str]:
     lines += _md(["class", "statistic", "recorded", "sim 5%", "sim median", "sim 95%", "inside"],
                  [[r["class"], r["statistic"], r["observed"], r["sim_q05"], r["sim_median"], r["sim_q95"],
                    r["inside"]] for r in t["wave_sizes"]])
-    lines += ["", "Classes on the same night (`other`: any other class):", ""]
-    lines += _md(["statistic", "recorded", "sim 5%", "sim median", "sim 95%", "inside"],
-                 [[r["statistic"], r["observed"], r["sim_q05"], r["sim_median"], r["sim_q95"], r["inside"]]
-                  for r in t["cooccurrence"] if r["given"] == "other"])
+    lines += ["", "Classes on the same night (`other`: any other class; each size correlation is listed once):", ""]
+    seen: set[frozenset[str]] = set()
+    rows = []
+    for r in t["cooccurrence"]:
+        pair = frozenset((r["class"], r["given"]))
+        if r["statistic"].startswith("spearman"):
+            if pair in seen:
+                continue
+            seen.add(pair)
+        rows.append([r["statistic"], r["observed"], r["sim_q05"], r["sim_median"], r["sim_q95"], r["inside"]])
+    lines += _md(["statistic", "recorded", "sim 5%", "sim median", "sim 95%", "inside"], rows)
     return [*lines, ""]
 
 
