@@ -129,6 +129,7 @@ def _run(records: str, replications: int, jobs: int | None) -> None:
     from scenario_sim.backtest.core import BacktestOptions, backtest
     from scenario_sim.backtest.folder import _json
     from scenario_sim.bundled import resolve
+    from scenario_sim.calibrate.command import ATTRIBUTION
     from scenario_sim.calibrate.records import read_records
     from scenario_sim.experiment.executors import make_executor
 
@@ -147,8 +148,9 @@ def _run(records: str, replications: int, jobs: int | None) -> None:
         contacts = " --contacts data/leader_contacts_2024-11_2025-06.csv" if "train" in kw else ""
         command = (f"scenario-sim backtest reference --records {Path(records).name}{contacts} {words} "
                    f"-n {replications}")
-        (STORE / f"{name}.json").write_text(_json({"command": command, "summary": result.summary,
-                                                   "tables": result.tables}), encoding="utf-8")
+        (STORE / f"{name}.json").write_text(_json({"command": command, "attribution": ATTRIBUTION,
+                                                   "summary": result.summary, "tables": result.tables}),
+                                            encoding="utf-8")
         print(f"{name}: {result.summary['seconds']['total']:.1f} s; ok = {result.summary['ok']}", file=sys.stderr)
 
 
