@@ -25,10 +25,10 @@ is destroyed, if engaged, iff ``V < 1 - (1 - pk)^s`` and (shoot-look-shoot) uses
 ``min(s, G)`` shots, ``G`` the first shot ``j`` with ``V < 1 - (1 - pk)^j``.  A layer engages
 the first *e* munitions of the block that reach it, so a set that improves an upper layer
 leaves every uniform of the lower layers in place, and the coupling is monotone (more kills
-above never mean more leakers below).  Every count is one ``reduceat`` pass over a layer's
-draws, so a whole replication is resolved with a few array operations per layer; only
-layers with a finite inventory walk the waves in order, since their stock couples one wave
-to the next.
+above never mean more leakers below).  Every threshold of a class is counted in one
+``reduceat`` pass over the layer's draws, so a whole replication is resolved with a few
+array operations per layer; only layers with a finite inventory walk the waves in order,
+since their stock couples one wave to the next.
 
 Readiness ``r(t) = max(baseline, levels of active raises)``.  Raises come from rules that
 recommendations switch on: ``after_contact`` (for ``duration_days`` after ``delay_days``
@@ -43,6 +43,8 @@ Resupply: deliveries fall due at ``first + k * interval_days`` inside the horizo
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -62,9 +64,9 @@ from scenario_sim.model.draws import (
     Blocks,
     U32Array,
     below,
+    count_below,
     prefix,
     prefix_bool,
-    range_counts,
     sub_threshold,
     threshold,
 )
@@ -157,6 +159,16 @@ class LayerResult:
     exhausted_days: int
 
 
+@functools.lru_cache(maxsize=256)
+def _thresholds(pk: float, coverage: float, doctrine: Doctrine) -> tuple[int, dict[int, int], dict[int, list[int]]]:
+    """(reach, kill by shots level, early stops by shots level) thresholds of a layer and
+    class: fixed by the compiled scenario, so computed once per process, not per replication."""
+    reach_t = threshold(coverage)
+    kill_t = {s: sub_threshold(kill_probability(pk, s), reach_t) for s in doctrine.levels()}
+    stop_t = {s: [sub_threshold(q, reach_t) for q in doctrine.mode.early_stops(pk, s)] for s in doctrine.levels()}
+    return reach_t, kill_t, stop_t
+
+
 class LayerDraws:
     """One layer's draws for one class, and the thresholds its doctrine compares them with.
 
@@ -164,16 +176,13 @@ class LayerDraws:
     reach, ``V = U / T_reach`` is uniform and decides the engagement: destroyed by ``s``
     planned shots iff ``V < 1 - (1 - pk)^s``, and (shoot-look-shoot) stopping early at each
     threshold of :meth:`Doctrine.mode.early_stops`.  All of these are nested thresholds on
-    the same ``U``, so each count is one :func:`range_counts` pass.
+    the same ``U``, so all of a class's counts are one :func:`count_below` pass.
     """
 
     def __init__(self, u: U32Array, pk: float, coverage: float, doctrine: Doctrine):
         self.u = u
-        self.reach_t = threshold(coverage)
+        self.reach_t, self.kill_t, self.stop_t = _thresholds(pk, coverage, doctrine)
         self.full = self.reach_t >= FULL
-        self.kill_t = {s: sub_threshold(kill_probability(pk, s), self.reach_t) for s in doctrine.levels()}
-        self.stop_t = {s: [sub_threshold(q, self.reach_t) for q in doctrine.mode.early_stops(pk, s)]
-                       for s in doctrine.levels()}
         self._cp: IntArray | None = None
 
     def _reach_prefix(self) -> IntArray:
@@ -192,14 +201,22 @@ class LayerDraws:
         m = np.where(e > 0, np.searchsorted(cp, cp[st] + e, side="left") - st, 0)
         return e, m
 
-    def kills(self, blocks: Blocks, st: IntArray, m: IntArray, s: int) -> IntArray:
-        return range_counts(below(self.u, self.kill_t[s]), blocks, st, m)
-
-    def shots(self, blocks: Blocks, st: IntArray, m: IntArray, e: IntArray, s: int) -> IntArray:
-        fired = s * e
-        for t in self.stop_t[s]:
-            fired = fired - range_counts(below(self.u, t), blocks, st, m)
-        return fired
+    def level_counts(self, blocks: Blocks, st: IntArray, m: IntArray, e: IntArray, levels: list[int],
+                     ) -> dict[int, tuple[IntArray, IntArray]]:
+        """Per shots-per-target level: (shots fired, kills) of every wave whose engaged
+        munitions are the block prefixes ``m`` (``e`` targets).  Every threshold the levels
+        need is counted in one :func:`count_below` pass (kill and early-stop thresholds
+        coincide across levels: P(killed within j shots) is both)."""
+        ts = sorted({self.kill_t[s] for s in levels} | {t for s in levels for t in self.stop_t[s]})
+        counts = count_below(self.u, ts, blocks, st, m)
+        row = {t: counts[i] for i, t in enumerate(ts)}
+        out = {}
+        for s in levels:
+            fired = s * e
+            for t in self.stop_t[s]:
+                fired = fired - row[t]
+            out[s] = (fired, row[self.kill_t[s]])
+        return out
 
     def engage_one(self, st: int, n_in: int, c_left: int, stock: float, s: int) -> tuple[int, int, int]:
         """(engaged, shots fired, kills) in one wave, engaging targets in order while
@@ -255,8 +272,8 @@ def _unlimited_layer(cs: CompiledSystem, draws: dict[int, LayerDraws], remaining
         st = blocks.starts[:, c]
         dr = draws[c]
         e, m = dr.engaged(st, remaining[:, c], cap)
-        k = dr.kills(blocks, st, m, s)
-        shots += dr.shots(blocks, st, m, e, s)
+        fired, k = dr.level_counts(blocks, st, m, e, [s])[s]
+        shots += fired
         cap = cap - e
         remaining[:, c] -= k
         killed[:, c] = k
@@ -285,17 +302,47 @@ def _stocked_layer(cs: CompiledSystem, draws: dict[int, LayerDraws], remaining: 
         n_in = remaining[:, c]
         dr = draws[c]
         eng, m = dr.engaged(st, n_in, c_left)
-        pre.append((c, dr, eng.tolist(), {s: dr.shots(blocks, st, m, eng, s).tolist() for s in levels},
-                    {s: dr.kills(blocks, st, m, s).tolist() for s in levels}, st.tolist(), n_in.tolist()))
+        by_level = dr.level_counts(blocks, st, m, eng, levels)
+        pre.append((c, dr, eng.tolist(), {s: f.tolist() for s, (f, _) in by_level.items()},
+                    {s: k.tolist() for s, (_, k) in by_level.items()}, st.tolist(), n_in.tolist()))
         c_left = c_left - eng
+    active = np.flatnonzero(remaining[:, cs.engages].sum(axis=1) > 0)
+    shots_l = _walk_stock(cs, pre, active.tolist(), times[active].tolist(), cap.tolist(), deliveries, killed_l)
+    killed = np.zeros((W, C), dtype=np.int64)
+    for c, col in killed_l.items():
+        killed[:, c] = col
+    remaining -= killed
+    return killed, np.asarray(shots_l, dtype=np.int64)
+
+
+_Pre = list[tuple[int, "LayerDraws", list[int], dict[int, list[int]], dict[int, list[int]], list[int], list[int]]]
+
+
+def _walk_stock(cs: CompiledSystem, pre: _Pre, active: list[int], at: list[float], capl: list[int],
+                deliveries: list[tuple[float, int]], killed_l: dict[int, list[int]]) -> list[int]:
+    """The stocked layer's walk over its active waves (indices ``active``, times ``at``), in
+    time order: returns shots per wave and fills ``killed_l``.
+
+    With no interceptor left (stock below 1: every engaged target takes at least one shot,
+    ``shots_per_target >= 1``), a wave engages nothing, so the walk jumps straight to the
+    first wave at or after the next delivery: an exhausted layer costs nothing per wave.
+    """
+    d = cs.doctrine
     stock = float(cs.initial_stock)
     di, nd = 0, len(deliveries)
-    shots_l = [0] * W
-    capl, tl = cap.tolist(), times.tolist()
-    for w in np.flatnonzero(remaining[:, cs.engages].sum(axis=1) > 0).tolist():
-        while di < nd and deliveries[di][0] <= tl[w]:
+    shots_l = [0] * len(capl)
+    i, n_act = 0, len(active)
+    while i < n_act:
+        w = active[i]
+        while di < nd and deliveries[di][0] <= at[i]:
             stock += deliveries[di][1]
             di += 1
+        if stock < 1:
+            if di >= nd:
+                break
+            i = bisect.bisect_left(at, deliveries[di][0], i + 1)
+            continue
+        i += 1
         s = d.shots_per_target(stock)
         exact = True  # the precomputed capacity split holds until stock binds in this wave
         left = capl[w]
@@ -307,16 +354,12 @@ def _stocked_layer(cs: CompiledSystem, draws: dict[int, LayerDraws], remaining: 
                 e, f, k = el[w], fired[s][w], kills[s][w]
             else:
                 exact = False
-                e, f, k = dr.engage_one(stl[w], n_in, left, stock, s)
+                e, f, k = dr.engage_one(stl[w], n_in, left, stock, s) if stock >= 1 else (0, 0, 0)
             stock -= f
             shots_l[w] += f
             left -= e
             killed_l[c][w] = k
-    killed = np.zeros((W, C), dtype=np.int64)
-    for c, col in killed_l.items():
-        killed[:, c] = col
-    remaining -= killed
-    return killed, np.asarray(shots_l, dtype=np.int64)
+    return shots_l
 
 
 def stock_by_day(initial: int, times: FloatArray, shots: IntArray, deliveries: list[tuple[float, int]],

@@ -34,7 +34,7 @@ import simpy
 
 from scenario_sim.model.compiled import CompiledScenario
 from scenario_sim.model.contacts import Contact
-from scenario_sim.model.draws import Blocks, below, prefix, range_counts, sorted_range_counts, sub_threshold, threshold
+from scenario_sim.model.draws import Blocks, below, count_below, prefix, sub_threshold, threshold
 from scenario_sim.model.rng import Streams
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -87,10 +87,6 @@ def _spared_cuts(mask: int, weights: tuple[float, float, float]) -> tuple[float,
 _CONSECUTIVE = None  # marker: ranges already in order (the gathered leakers)
 
 
-def _counts(x: np.ndarray[Any, Any], blocks: Blocks | None, st: IntArray, m: IntArray) -> IntArray:
-    return sorted_range_counts(x, st, m) if blocks is None else range_counts(x, blocks, st, m)
-
-
 def resolve_consequences(model: CompiledScenario, streams: Streams, times: FloatArray, launched: IntArray,
                          leaked: IntArray, cd_active: np.ndarray[Any, Any], blocks: Blocks,
                          spared: IntArray | None = None) -> ConsequenceResult:
@@ -131,10 +127,11 @@ def resolve_consequences(model: CompiledScenario, streams: Streams, times: Float
         else:
             blk = blocks
         t_hit = threshold(model.hit_probability[c])
-        h = _counts(below(u, t_hit), blk, st, lk)
+        # hits, energy hits and energy + civilian hits: nested thresholds, one counting pass
+        h, n_energy, n_ec = count_below(u, (t_hit, sub_threshold(cut_e, t_hit), sub_threshold(cut_c, t_hit)),
+                                        blk, st, lk)
         hits[:, c] = h
-        n_energy = _counts(below(u, sub_threshold(cut_e, t_hit)), blk, st, lk)
-        civ = _counts(below(u, sub_threshold(cut_c, t_hit)), blk, st, lk) - n_energy
+        civ = n_ec - n_energy
         if spared is not None:  # waves in a pause that spares a class: their own cuts
             weights = (t.energy, t.civilian, t.military)
             for w in np.flatnonzero(spared & (lk > 0)).tolist():

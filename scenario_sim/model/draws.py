@@ -5,14 +5,15 @@ wave (see ``World._blocks``).  A probability ``p`` becomes an integer threshold
 (:func:`threshold`): ``U < ceil(p * 2^32)`` happens with probability ``p`` to within 2^-32,
 and nested events are nested thresholds on the same ``U`` (within reach, then destroyed;
 hit, then which target).  Everything a resolution needs is then a count of ``U < T`` over
-the first ``m`` munitions of each wave's block, which :func:`range_counts` does for every
-wave in one ``np.add.reduceat`` pass, with no Python loop over munitions and no array
-larger than the draws themselves.  Shared by the air-defence and consequence resolutions.
+the first ``m`` munitions of each wave's block, which :func:`count_below` does for every
+wave, and for every threshold compared with the same draws, in one ``np.add.reduceat`` pass,
+with no Python loop over munitions.  Shared by the air-defence and consequence resolutions.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,30 +78,35 @@ def prefix_bool(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return out
 
 
-def range_counts(x: np.ndarray[Any, Any], blocks: Blocks, st: IntArray, m: IntArray) -> IntArray:
-    """``sum(x[st[w] : st[w] + m[w]])`` for every wave *w*, in one pass over ``x``.
+def count_below(u: U32Array, thresholds: Sequence[int], blocks: Blocks | None, st: IntArray, m: IntArray,
+                ) -> IntArray:
+    """Row *k*, column *w*: how many of ``u[st[w] : st[w] + m[w]]`` are below ``thresholds[k]``.
 
-    ``x`` is boolean (or int8) with at least one element past every range (the draws carry
-    a pad element).  The ranges are visited in layout order, so the pass reads ``x`` once
-    from start to end; blocks never overlap and ``m`` never exceeds a block.
-    """
-    W = st.shape[0]
-    if W == 0:
-        return np.zeros(0, dtype=np.int64)
-    o = blocks.order
-    out = np.empty(W, dtype=np.int64)
-    out[o] = sorted_range_counts(x, st[o], m[o])
+    One ``reduceat`` pass over a stacked (K, n) boolean array counts every threshold (fewer
+    numpy calls than one pass each).  The ranges are visited in layout order
+    (``blocks.order``; ``blocks`` None: ``st`` is already increasing), so the pass reads the
+    draws once from start to end; blocks never overlap, ``m`` never exceeds a block, and
+    ``u`` carries a pad element past every range (reduceat's last range runs to the end)."""
+    K, W = len(thresholds), st.shape[0]
+    if W == 0 or K == 0:
+        return np.zeros((K, W), dtype=np.int64)
+    x = np.empty((K, u.shape[0]), dtype=bool)
+    for k, t in enumerate(thresholds):
+        if t >= FULL:
+            x[k] = True
+        elif t <= 0:
+            x[k] = False
+        else:
+            np.less(u, t, out=x[k])
+    o = None if blocks is None else blocks.order
+    so, mo = (st, m) if o is None else (st[o], m[o])
+    idx = np.empty(2 * W, dtype=np.int64)
+    idx[0::2] = so
+    idx[1::2] = so + mo
+    sums = np.add.reduceat(x.view(np.int8), idx, axis=1, dtype=np.int32)[:, 0::2]
+    sums[:, mo <= 0] = 0
+    if o is None:
+        return sums.astype(np.int64)
+    out = np.empty((K, W), dtype=np.int64)
+    out[:, o] = sums
     return out
-
-
-def sorted_range_counts(x: np.ndarray[Any, Any], st: IntArray, m: IntArray) -> IntArray:
-    """``sum(x[st[k] : st[k] + m[k]])`` for ranges sorted by start, not overlapping, and
-    ending before the last element of ``x``."""
-    if st.shape[0] == 0:
-        return np.zeros(0, dtype=np.int64)
-    idx = np.empty(2 * st.shape[0], dtype=np.int64)
-    idx[0::2] = st
-    idx[1::2] = st + m
-    xv = x.view(np.int8) if x.dtype == np.bool_ else x
-    sums = np.add.reduceat(xv, idx, dtype=np.int32)[0::2]
-    return np.where(m > 0, sums, 0).astype(np.int64)
