@@ -424,3 +424,34 @@ def test_every_replication_of_the_baseline_failing_is_one_line(run_dir: Path, tm
         assert code == 2 and len(e.strip().splitlines()) == 1, e
         assert "set 'baseline': all 6 replications failed (first: RuntimeError: boom)" in e
         assert "nothing to compare against" in e
+
+
+def test_merging_many_small_parts_in_batches_keeps_the_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The merge compacts its buffer every few parts (bounded memory for explore's many tiny
+    parts); the rows and row-group cuts, hence the bytes, are those of an uncompacted merge."""
+    import hashlib
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from scenario_sim.runs import folder as folder_mod
+
+    rng = np.random.default_rng(7)
+    n_parts, rows = 300, 3  # 900 rows: one row group cut (ROW_GROUP patched to 256) every ~85 parts
+    tables = [pa.table({"set": pa.array(["a", "b", "c"]), "replication": pa.array(np.full(rows, k)),
+                        "x": pa.array(rng.random(rows))}) for k in range(n_parts)]
+    monkeypatch.setattr(folder_mod, "ROW_GROUP", 256)
+    digests, merged = [], []
+    for every in (10**9, 7):  # never compact, compact every 7 parts
+        monkeypatch.setattr(folder_mod, "_COMPACT_EVERY", every)
+        f = runs.RunFolder.create(tmp_path / str(every), "x", "stamp", "id")
+        for k, t in enumerate(tables):
+            f.write_part(k * rows, rows, t, None)
+        f.consolidate_parts(f.done_chunks(), n_parts * rows, False, tables[0].schema)
+        out = f.path / "replications.parquet"
+        digests.append(hashlib.sha256(out.read_bytes()).hexdigest())
+        merged.append(pq.read_table(out))
+        assert [pq.ParquetFile(out).metadata.row_group(i).num_rows for i in range(4)] == [256, 256, 256, 132]
+    assert digests[0] == digests[1]
+    assert merged[1].equals(pa.concat_tables(tables))

@@ -32,6 +32,7 @@ REPORT = "report.html"
 PLOTS = "plots"
 PARTS = "parts"
 ROW_GROUP = 8192
+_COMPACT_EVERY = 64  # parts buffered before they are merged into one table (see RunFolder._merge)
 _PART = re.compile(r"^chunk-(\d{8})-(\d{6})\.parquet$")
 _READ_ONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -248,6 +249,12 @@ class RunFolder:
                     writer = pq.ParquetWriter(tmp, t.schema, compression="zstd")
                 buffer.append(t)
                 buffered += t.num_rows
+                if len(buffer) >= _COMPACT_EVERY:
+                    # Many small parts (explore: one per case and world, a few rows each) would
+                    # otherwise sit as thousands of tiny tables until a row group fills, and
+                    # their per-table overhead, not their rows, set the peak memory.  The rows
+                    # and row-group cuts are the same, so the bytes written are too.
+                    buffer = [pa.concat_tables(buffer).combine_chunks()]
                 while buffered >= ROW_GROUP:  # fixed row groups: bytes independent of chunking
                     merged = pa.concat_tables(buffer).combine_chunks()
                     writer.write_table(merged.slice(0, ROW_GROUP), row_group_size=ROW_GROUP)
