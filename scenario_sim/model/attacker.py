@@ -32,6 +32,7 @@ Surges (a listener on the contact broadcast; planned for all contacts after the 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,9 @@ class SurgePlans:
         return cls(z, z, z, np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64))
 
 
+_NO_PLANS = SurgePlans.empty()  # before plan_surges (never modified: plan_surges replaces it)
+
+
 @dataclass
 class WavePlan:
     """Wave opportunities, one row each: when, when they were scheduled, the day whose
@@ -93,11 +97,20 @@ class NightlyWaves:
     """One wave opportunity every night, at ``d + WAVE_TIME``."""
 
     def times(self, attacker: Attacker) -> tuple[FloatArray, FloatArray]:
-        h = attacker.model.horizon
-        # The same floats a SimPy process waiting ``WAVE_TIME`` and then 1 day at a time
-        # reaches (sequential sums), so event order against surges is as it always was.
-        t = np.cumsum(np.r_[WAVE_TIME, np.ones(max(h - 1, 0))])[:h]
-        return t, np.r_[0.0, t[:-1]] if h else t
+        return _nightly_times(attacker.model.horizon)
+
+
+@functools.lru_cache(maxsize=16)
+def _nightly_times(h: int) -> tuple[FloatArray, FloatArray]:
+    """(times, scheduled at) of the nightly opportunities of a horizon of ``h`` days (read only:
+    shared by every replication)."""
+    # The same floats a SimPy process waiting ``WAVE_TIME`` and then 1 day at a time
+    # reaches (sequential sums), so event order against surges is as it always was.
+    t = np.cumsum(np.r_[WAVE_TIME, np.ones(max(h - 1, 0))])[:h]
+    sched = np.r_[0.0, t[:-1]] if h else t.copy()
+    t.flags.writeable = False
+    sched.flags.writeable = False
+    return t, sched
 
 
 class PoissonWaves:
@@ -135,6 +148,32 @@ def wave_schedule(model: CompiledScenario) -> WaveSchedule:
     return NightlyWaves() if w.schedule == "nightly" else PoissonWaves(w.waves_per_day)
 
 
+@dataclass(frozen=True)
+class _AttackerStatic:
+    """What an :class:`Attacker` takes from the compiled scenario: the same for every
+    replication, so built once per compiled scenario (``CompiledScenario.memo``)."""
+
+    schedule: WaveSchedule
+    initial: tuple[float, ...]
+    reserve: tuple[float, ...]
+    waves: tuple[Any, ...]          # per class: its ``attacker.waves.classes`` entry or None
+    surge_size: tuple[Any, ...]     # per class: its wave-size distribution or None
+    probs: FloatArray               # per class: participation probability (read only)
+    stockpile_factor: float
+    forced: dict[int, Any]          # recorded responses by scheduled-contact index
+
+    @classmethod
+    def of(cls, model: CompiledScenario) -> _AttackerStatic:
+        a = model.scenario.attacker
+        waves = tuple(a.waves.classes.get(c) for c in model.classes)
+        probs = np.array([cw.probability if cw else 0.0 for cw in waves])
+        probs.flags.writeable = False
+        return cls(wave_schedule(model), tuple(float(a.arsenal[c].initial_stock) for c in model.classes),
+                   tuple(a.arsenal[c].reserve_stock for c in model.classes), waves,
+                   tuple(cw.size if cw is not None else None for cw in waves), probs, a.surge.stockpile_wave_factor,
+                   Responses.recorded_responses(model.scenario))
+
+
 class Attacker:
     """State and behaviour of the attacker (scope ``attacker``)."""
 
@@ -143,21 +182,23 @@ class Attacker:
         self.env = env
         self.model = model
         self.streams = streams
-        self.schedule = schedule or wave_schedule(model)
-        a = model.scenario.attacker
-        self.initial = [float(a.arsenal[c].initial_stock) for c in model.classes]
-        self.reserve = [a.arsenal[c].reserve_stock for c in model.classes]
+        st = model.memo.get("attacker")
+        if st is None:
+            st = model.memo["attacker"] = _AttackerStatic.of(model)
+        self.schedule = schedule or st.schedule
+        self.initial = st.initial
+        self.reserve = st.reserve
         self.surges = 0
         self.slots: IntArray = np.zeros((0, model.n_classes), dtype=np.int64)  # per contact (after plan())
         self._slot_keys: list[tuple[str, int, int]] = []  # per contact: (source, key, day of its surge)
         self.surge_planned_listeners: list[Callable[[SurgePlans], None]] = []
         self.contacts: list[Contact] = []
-        self._plans = SurgePlans.empty()
-        self._waves = [a.waves.classes.get(c) for c in model.classes]
-        self._surge_size = [cw.size if cw is not None else None for cw in self._waves]
-        self._probs = np.array([cw.probability if cw else 0.0 for cw in self._waves])
-        self._stockpile_factor = a.surge.stockpile_wave_factor
-        self.responses = Responses(model.scenario, streams)
+        self._plans = _NO_PLANS
+        self._waves = st.waves
+        self._surge_size = st.surge_size
+        self._probs = st.probs
+        self._stockpile_factor = st.stockpile_factor
+        self.responses = Responses(model.scenario, streams, st.forced)
         self.surge_probability = math.nan  # drawn by plan_surges
 
     # -- waves -----------------------------------------------------------------------

@@ -9,7 +9,7 @@ kill probabilities for each shots-per-target doctrine, delivery due dates.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,9 @@ class CompiledScenario:
     surge_probability_fixed: float | None
     limits: Limits
     costed: bool = False              # outcomes include cost_usd and burden.* (Scenario.costed)
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Draw-independent values the model's components derive from the scenario, built by the
+    first replication and reused by the others (see ``Attacker.__init__``)."""
 
     @property
     def n_classes(self) -> int:

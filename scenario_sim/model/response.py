@@ -63,17 +63,22 @@ class PauseWindow:
 class Responses:
     """Decides each contact's answer and keeps the pauses of one replication."""
 
-    def __init__(self, scenario: Scenario, streams: Streams):
+    def __init__(self, scenario: Scenario, streams: Streams, forced: dict[int, ForcedResponse] | None = None):
         self.scenario = scenario
         self.streams = streams
         self.pause = scenario.attacker.pause
-        self.forced: dict[int, ForcedResponse] = {
-            i: sc.response for i, sc in enumerate(scenario.contacts.scheduled) if sc.response is not None}
+        self.forced = self.recorded_responses(scenario) if forced is None else forced
         self.pause_probability = math.nan
         if self.pause is not None:
             self.pause_probability = float(
                 self.pause.probability.sample(streams.rng("attacker.pause.probability"), 1)[0])
         self.windows: list[PauseWindow] = []
+
+    @staticmethod
+    def recorded_responses(scenario: Scenario) -> dict[int, ForcedResponse]:
+        """The recorded answers of the scenario's scheduled contacts, by contact index
+        (draw-independent: the attacker builds this once per compiled scenario)."""
+        return {i: sc.response for i, sc in enumerate(scenario.contacts.scheduled) if sc.response is not None}
 
     def recorded(self, contact: Contact) -> ForcedResponse | None:
         """The recorded answer to ``contact``, if the scenario gives one."""
