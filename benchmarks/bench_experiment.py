@@ -6,7 +6,7 @@ measured within one run (these machines are noisy; absolute seconds vary).
     python benchmarks/bench_experiment.py scaling  [--reps 300]
     python benchmarks/bench_experiment.py dask     [--reps 300]
     python benchmarks/bench_experiment.py memory   [--small 1000 --large 20000]
-    python benchmarks/bench_experiment.py crn      [--reps 400]
+    python benchmarks/bench_experiment.py crn      [--reps 400] [--seeds 11,101,202 --baseline REV]
     python benchmarks/bench_experiment.py interrupt [--trials 3]   Ctrl-C to prompt; kill -9 to no orphans
 """
 
@@ -114,6 +114,61 @@ def crn(reps: int) -> None:
     print(f"  median {np.median(finite):.4f}, worst {finite.max():.4f} (goal <= 0.1)")
 
 
+_CRN_CHILD = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import pandas as pd
+from scenario_sim.lang import load_scenario
+from scenario_sim.model import compile_scenario, simulate
+
+path, reps, seeds = sys.argv[2], int(sys.argv[3]), [int(x) for x in sys.argv[4].split(",")]
+loaded = load_scenario(path)
+key = loaded.baseline.outputs.key
+models = {n: compile_scenario(loaded.baseline if n == loaded.set_names[0] else loaded.effective(n))
+          for n in loaded.set_names}
+out = {}
+for seed in seeds:
+    frame = {(n, sd): pd.DataFrame([simulate(m, sd, r).outcomes for r in range(reps)])[key]
+             for n, m in models.items() for sd in ((seed, seed + 1) if n != loaded.set_names[0] else (seed,))}
+    b = frame[(loaded.set_names[0], seed)]
+    ratios = [((frame[(n, seed)] - b).var() / (frame[(n, seed + 1)] - b).var()).to_numpy()
+              for n in loaded.set_names[1:]]
+    r = np.concatenate(ratios)
+    out[seed] = float(np.median(r[np.isfinite(r)]))
+print(json.dumps(out))
+"""
+
+
+def crn_engines(reps: int, seeds: list[int], baseline: str) -> None:
+    """The CRN median ratio at several seeds, for this engine and the one at ``baseline``, in one run.
+
+    Both engines run the baseline revision's reference scenario (the old engine cannot read
+    later scenario files), each in a child process, side by side.  The ratios are exact
+    functions of the seeds (no timing), so the two children may run at once.
+    """
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        old, new = Path(tmp) / "old", Path(tmp) / "new"
+        old.mkdir()
+        new.mkdir()
+        subprocess.run(f"git -C {root} archive {baseline} scenario_sim scenarios | tar -x -C {old}", shell=True,
+                       check=True)
+        subprocess.run(f"cp -r {root / 'scenario_sim'} {new}/", shell=True, check=True)
+        scen = str(old / "scenarios" / "reference.yaml")
+        arg = ",".join(map(str, seeds))
+        procs = {name: subprocess.Popen([sys.executable, "-c", _CRN_CHILD, str(d), scen, str(reps), arg],
+                                        stdout=subprocess.PIPE, text=True) for name, d in (("new", new), ("old", old))}
+        res = {name: json.loads(p.communicate()[0]) for name, p in procs.items()}
+    print(f"CRN / independent variance ratio, median over sets x key outcomes, {reps} replications, "
+          f"reference of {baseline}:")
+    print(f"  {'seed':>6} {'this engine':>12} {'engine ' + baseline:>14}")
+    for sd in seeds:
+        print(f"  {sd:>6} {res['new'][str(sd)]:12.4f} {res['old'][str(sd)]:14.4f}")
+    med = {k: float(np.median(list(v.values()))) for k, v in res.items()}
+    print(f"  median over seeds: this engine {med['new']:.4f}, engine {baseline} {med['old']:.4f} (goal <= 0.014)")
+
+
 def _descendants(pid: int) -> set[int]:
     out: set[int] = set()
     frontier = [pid]
@@ -188,6 +243,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=300)
     ap.add_argument("--small", type=int, default=1000)
     ap.add_argument("--large", type=int, default=20000)
+    ap.add_argument("--seeds", default="", help="crn: comma-separated seeds (with --baseline: both engines)")
+    ap.add_argument("--baseline", default="0d3551e", help="crn --seeds: the older engine's git revision")
     a = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     if a.which in ("scaling", "all"):
@@ -195,7 +252,10 @@ def main() -> None:
     if a.which in ("dask", "all"):
         dask(a.reps)
     if a.which in ("crn", "all"):
-        crn(min(a.reps, 400))
+        if a.seeds:
+            crn_engines(a.reps, [int(x) for x in a.seeds.split(",")], a.baseline)
+        else:
+            crn(min(a.reps, 400))
     if a.which in ("memory", "all"):
         memory(a.small, a.large)
     if a.which in ("interrupt", "all"):

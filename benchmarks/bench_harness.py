@@ -1,15 +1,19 @@
 """The experiment harness against a plain process pool driving the same model.
 
-Anchor: ``multiprocessing.Pool(jobs)`` mapping ``simulate`` over the replications of the
-reference baseline (chunks of 50, outcomes returned to the parent), which is what EMA
-Workbench's ``MultiprocessingEvaluator`` amounts to for this model (EMA Workbench 3 needs
-Python >= 3.12; this environment has 3.11, so the pool is the anchor the issue allows).
+Anchors (each a child process driving ``simulate`` on the reference baseline, outcomes
+returned to the parent, nothing written):
+
+* ``pool``: ``multiprocessing.Pool(jobs)`` mapping ``simulate`` over the replications in
+  chunks of 50: the leanest harness there is, the floor any harness is measured against;
+* ``ema``: EMA Workbench's ``MultiprocessingEvaluator(n_processes=jobs)`` running one
+  experiment per replication (the issue's anchor; EMA Workbench 3 needs Python >= 3.12, so
+  this is the 2.5.x the test extra installs on 3.11; skipped if it is not importable).
 Ours: ``python -m scenario_sim run --sets baseline -n N --jobs J`` end to end, writing its
 results folder.  Both are run as child processes, alternately, ``--rounds`` times; the
 figures are wall time and CPU time (user + system of the process and its children), and
 the ratio ours / anchor of each.  On a shared machine the CPU ratio is the steadier one.
 
-Usage: python benchmarks/bench_harness.py [--reps 2000] [--jobs 2] [--rounds 2]
+Usage: python benchmarks/bench_harness.py [--reps 2000] [--jobs 2] [--rounds 2] [--anchors pool,ema]
 """
 
 from __future__ import annotations
@@ -55,6 +59,42 @@ if __name__ == "__main__":
 """
 
 
+ANCHOR_EMA = r"""
+import sys
+
+from scenario_sim.lang import load_scenario
+from scenario_sim.model import compile_scenario, simulate
+
+_model = {}
+
+
+def replication(replication=0, path=""):
+    if path not in _model:  # once per worker process
+        loaded = load_scenario(path)
+        _model[path] = (compile_scenario(loaded.baseline), loaded.baseline.seed)
+    model, seed = _model[path]
+    return simulate(model, seed, int(replication)).outcomes
+
+
+if __name__ == "__main__":
+    from ema_workbench import Constant, IntegerParameter, Model, MultiprocessingEvaluator, ScalarOutcome, Scenario
+
+    path, reps, jobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    loaded = load_scenario(path)
+    model = Model("reference", function=replication)
+    model.uncertainties = [IntegerParameter("replication", 0, reps - 1)]
+    model.constants = [Constant("path", path)]
+    model.outcomes = [ScalarOutcome(o.name) for o in compile_scenario(loaded.baseline).outcomes]
+    with MultiprocessingEvaluator(model, n_processes=jobs) as evaluator:
+        experiments, outcomes = evaluator.perform_experiments(scenarios=[Scenario(f"r{r}", replication=r)
+                                                                         for r in range(reps)])
+    assert len(experiments) == reps
+"""
+
+LABELS = {"pool": "anchor: multiprocessing.Pool over simulate",
+          "ema": "anchor: EMA Workbench MultiprocessingEvaluator", "ours": "scenario-sim run --sets baseline"}
+
+
 def timed(cmd: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the child and its descendants)."""
     before = os.times()
@@ -71,27 +111,34 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2000)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--anchors", default="pool,ema", help="comma-separated: pool, ema")
     args = ap.parse_args()
     scenario = str(ROOT / "scenarios" / "reference.yaml")
-    ours_w, ours_c, anchor_w, anchor_c = [], [], [], []
+    anchors = {"pool": ANCHOR, "ema": ANCHOR_EMA}
+    chosen = [a for a in args.anchors.split(",") if a]
+    if "ema" in chosen and subprocess.run([sys.executable, "-c", "import ema_workbench"],
+                                          capture_output=True).returncode != 0:
+        print("ema_workbench is not importable: the ema anchor is skipped")
+        chosen.remove("ema")
+    times: dict[str, list[tuple[float, float]]] = {a: [] for a in [*chosen, "ours"]}
     with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "anchor.py"
-        script.write_text(ANCHOR)
+        for a in chosen:
+            (Path(tmp) / f"{a}.py").write_text(anchors[a])
         for k in range(args.rounds):
-            w, c = timed([sys.executable, str(script), scenario, str(args.reps), str(args.jobs)])
-            anchor_w.append(w)
-            anchor_c.append(c)
-            w, c = timed([sys.executable, "-m", "scenario_sim", "run", scenario, "--sets", "baseline",
-                          "-n", str(args.reps), "--jobs", str(args.jobs), "--out", f"{tmp}/r{k}", "--format", "csv"])
-            ours_w.append(w)
-            ours_c.append(c)
+            for a in chosen:
+                times[a].append(timed([sys.executable, str(Path(tmp) / f"{a}.py"), scenario, str(args.reps),
+                                       str(args.jobs)]))
+            times["ours"].append(timed([sys.executable, "-m", "scenario_sim", "run", scenario, "--sets", "baseline",
+                                        "-n", str(args.reps), "--jobs", str(args.jobs), "--out", f"{tmp}/r{k}",
+                                        "--format", "csv"]))
     med = statistics.median
+    wall = {a: med(w for w, _ in v) for a, v in times.items()}
+    cpu = {a: med(c for _, c in v) for a, v in times.items()}
     print(f"reference baseline, {args.reps} replications, {args.jobs} processes, {args.rounds} rounds (medians)")
-    print(f"  anchor (multiprocessing.Pool over simulate): wall {med(anchor_w):.2f} s, CPU {med(anchor_c):.2f} s")
-    print(f"  scenario-sim run --sets baseline:           wall {med(ours_w):.2f} s, CPU {med(ours_c):.2f} s")
-    print(f"  ours / anchor: wall {med(ours_w) / med(anchor_w):.2f}x, CPU {med(ours_c) / med(anchor_c):.2f}x "
-          "(goal <= 0.9x)")
-
+    for a in times:
+        print(f"  {LABELS[a]:48s} wall {wall[a]:6.2f} s, CPU {cpu[a]:6.2f} s")
+    for a in chosen:
+        print(f"  ours / {a}: wall {wall['ours'] / wall[a]:.2f}x, CPU {cpu['ours'] / cpu[a]:.2f}x (goal <= 0.9x)")
 
 if __name__ == "__main__":
     main()
