@@ -99,7 +99,9 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the child and its descendants)."""
     before = os.times()
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    if r.returncode != 0:  # progress bars go to stderr too: shown only when the command failed
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr}")
     wall = time.perf_counter() - t0
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)

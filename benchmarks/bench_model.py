@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASELINE = "0d3551e"
 
 
-def _time_simulate(scenario: str | None, reps: int, offset: int) -> list[float]:
+def _time_simulate(scenario: str | None, reps: int, offset: int) -> list[tuple[float, float]]:
     from scenario_sim.bundled import resolve
     from scenario_sim.lang import load_scenario
     from scenario_sim.model import compile_scenario, simulate
@@ -45,11 +45,12 @@ def _time_simulate(scenario: str | None, reps: int, offset: int) -> list[float]:
         simulate(model, seed, r)
     out = []
     for r in range(offset, offset + reps):
-        # CPU time of this process: on a shared machine, wall time also counts the time
-        # other processes hold the core, which says nothing about either engine.
-        t0 = time.process_time()
+        # CPU time of this process (on a shared machine, wall time also counts the time
+        # other processes hold the core), and wall time beside it: on an idle machine the
+        # two agree, and a gap between them says the machine was not idle.
+        w0, t0 = time.perf_counter(), time.process_time()
         simulate(model, seed, r)
-        out.append(time.process_time() - t0)
+        out.append((time.process_time() - t0, time.perf_counter() - w0))
     return out
 
 
@@ -59,12 +60,12 @@ def worker(argv: list[str]) -> None:
     print(json.dumps(_time_simulate(scenario, reps, offset)))
 
 
-def _child(src: Path, scenario: str | None, reps: int, offset: int) -> list[float]:
+def _child(src: Path, scenario: str | None, reps: int, offset: int) -> list[tuple[float, float]]:
     code = ("import sys; sys.path.insert(0, sys.argv[1]); "
             "import runpy; m = runpy.run_path(sys.argv[1] + '/bench_model_worker.py'); m['worker'](sys.argv[2:])")
     out = subprocess.run([sys.executable, "-c", code, str(src), scenario or "-", str(reps), str(offset)],
                          capture_output=True, text=True, check=True).stdout
-    return [float(x) for x in json.loads(out)]
+    return [(float(c), float(w)) for c, w in json.loads(out)]
 
 
 def count_events(model: Any, seed: int, rep: int) -> int:
@@ -158,32 +159,37 @@ def main() -> None:
         if args.baseline:
             subprocess.run(f"git -C {ROOT} archive {args.baseline} scenario_sim | tar -x -C {old_src}", shell=True,
                            check=True)
-        also = {}
+        also: dict[str, tuple[Path, list[tuple[float, float]]]] = {}
         for rev in args.also:
             d = Path(tmp) / rev
             d.mkdir()
             (d / "bench_model_worker.py").write_text(worker_src)
             subprocess.run(f"git -C {ROOT} archive {rev} scenario_sim | tar -x -C {d}", shell=True, check=True)
             also[rev] = (d, [])
-        t_new: list[float] = []
-        t_old: list[float] = []
+        t_new: list[tuple[float, float]] = []
+        t_old: list[tuple[float, float]] = []
         for k in range(args.rounds):
             if args.baseline:
                 t_old += _child(old_src, args.scenario, per, k * per)
             for d, times in also.values():
                 times += _child(d, args.scenario, per, k * per)
             t_new += _child(new_src, args.scenario, per, k * per)
-    med_new = statistics.median(t_new) * 1e3
+    def med(times: list[tuple[float, float]], k: int = 0) -> float:
+        return statistics.median(t[k] for t in times) * 1e3
+
+    med_new = med(t_new)
     p1 = phase1_vs_bare(args.scenario, args.reps, args.old_events)
     print(f"scenario: {args.scenario or 'reference'}  replications timed per engine: {len(t_new)}")
-    print(f"this engine, one replication (median):       {med_new:.2f} ms")
+    print(f"this engine, one replication (median):       {med_new:.2f} ms CPU ({med(t_new, 1):.2f} ms wall)")
     if args.baseline:
-        med_old = statistics.median(t_old) * 1e3
-        print(f"old engine ({args.baseline}), same measurement:   {med_old:.2f} ms")
+        med_old = med(t_old)
+        print(f"old engine ({args.baseline}), same measurement:   {med_old:.2f} ms CPU ({med(t_old, 1):.2f} ms wall)")
         print(f"ratio old / new:                              {med_old / med_new:.2f}x")
-        for rev, (_, times) in also.items():
-            med = statistics.median(times) * 1e3
-            print(f"engine {rev}: {med:.2f} ms (old / it: {med_old / med:.2f}x)")
+    for rev, (_, times) in also.items():
+        m_rev = med(times)
+        vs_old = f", old / it: {med_old / m_rev:.2f}x" if args.baseline else ""
+        print(f"engine {rev}: {m_rev:.2f} ms CPU ({med(times, 1):.2f} ms wall; it / this engine: "
+              f"{m_rev / med_new:.2f}x{vs_old})")
     print(f"phase 1 (SimPy events, {p1['events']} events):          {p1['phase1_ms']:.3f} ms")
     print(f"bare SimPy loop, same events:                {p1['bare_ms']:.3f} ms")
     print(f"ratio phase 1 / bare loop:                   {p1['phase1_ms'] / p1['bare_ms']:.1f}x")
