@@ -164,6 +164,10 @@ def _register_optional_commands() -> None:
     from scenario_sim import explore_cli
 
     explore_cli.register(cli)
+    # costs: the bundle frontier (issue 12)
+    from scenario_sim import frontier_cli
+
+    frontier_cli.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

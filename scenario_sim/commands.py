@@ -137,6 +137,10 @@ def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, out: str |
         from scenario_sim.report.costs import render_costs
 
         click.echo(render_costs(c.costs, c.objectives))
+    if fmt_name in ("table", "markdown") and c.placebo is not None:
+        from scenario_sim.report.placebo import render_placebo
+
+        click.echo(render_placebo(c.placebo))
 
 
 def _print_against(run_dir: Path, reference: str, rank_by: str | None, fmt_name: str) -> None:
@@ -166,6 +170,21 @@ def _print_pairwise(run_dir: Path, rank_by: str | None, fmt_name: str) -> None:
     click.echo(render_pairwise(table, fmt_name, data.manifest.scenario.name))
 
 
+def _with_placebo(loaded: Any, sets: list[str] | None) -> tuple[Any, list[str]]:
+    """``run --placebo``: the scenario with a placebo twin of every chosen set that has contact rules."""
+    from scenario_sim.lang import BASELINE
+    from scenario_sim.lang.bundles import placebo_scenario
+
+    chosen = [s for s in (sets if sets is not None else loaded.set_names[1:]) if s != BASELINE]
+    for s in chosen:
+        if s not in loaded.set_names:
+            break  # plan_experiment reports it, with its did-you-mean
+    else:
+        twinned, twins = placebo_scenario(loaded, chosen)
+        return twinned, [*chosen, *twins]
+    return loaded, chosen
+
+
 def register(group: click.Group) -> None:
     """Add the run, compare and report commands (calibrate is loaded lazily by :mod:`scenario_sim.cli`)."""
 
@@ -191,12 +210,14 @@ def register(group: click.Group) -> None:
     @click.option("--format", "fmt_name", type=click.Choice(FORMATS), default="table", show_default=True,
                   help="How to print the ranking (csv and json give every statistic).")
     @click.option("--report", "make_report", is_flag=True, help="Also write report.html in the run folder.")
+    @click.option("--placebo", is_flag=True,
+                  help="Also run each set's contact rules fired on as many random non-contact days (a control).")
     @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
     def run(scenario: str | None, replications: int | None, seed: int | None, jobs: int | None, executor: str,
             scheduler: str | None, sets: tuple[str, ...], out: str, resume_dir: str | None,
             precision: float | None, metric: str | None, max_replications: int | None,
             timeseries: bool | None, chunk_size: int | None, rank_by: str | None, fmt_name: str,
-            make_report: bool, quiet: bool) -> None:
+            make_report: bool, placebo: bool, quiet: bool) -> None:
         """Run every recommendation set against the baseline on common random numbers.
 
         SCENARIO is a scenario file or the name of a bundled one (default: the bundled
@@ -207,7 +228,7 @@ def register(group: click.Group) -> None:
         chosen_sets = _split(sets)
         plan = None
         if resume_dir is not None:
-            if scenario or replications or seed is not None or sets or precision or metric or chunk_size:
+            if scenario or replications or seed is not None or sets or precision or metric or chunk_size or placebo:
                 from scenario_sim.errors import UserError
 
                 raise UserError("--resume: takes its scenario, seed, sets and replications from the run "
@@ -216,6 +237,8 @@ def register(group: click.Group) -> None:
             _preflight_resume(run_dir, rank_by)
         else:
             loaded = _preflight_rank_by(scenario, chosen_sets, rank_by)
+            if placebo:
+                loaded, chosen_sets = _with_placebo(loaded, chosen_sets)
             if precision is not None and metric is None:
                 metric = loaded.baseline.outputs.primary
         from scenario_sim.experiment import make_executor, plan_experiment, resume_experiment, run_plan

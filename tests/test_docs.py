@@ -150,7 +150,7 @@ def small(cmd: str) -> str:
             words[words.index("-n") + 1] = str(SMALL_N)
         else:
             words.insert(2, f"-n {SMALL_N}")
-    if words[1] == "backtest":
+    if words[1] in ("backtest", "frontier"):  # frontier: 2^k bundles, each with few replications
         if "-n" in words:
             words[words.index("-n") + 1] = str(SMALL_N)
         else:

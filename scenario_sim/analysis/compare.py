@@ -314,6 +314,7 @@ class Comparison:
     tied: set[str]  # sets that cannot be told from the leader on ``rank_by``
     costs: pd.DataFrame | None = None  # cost-effectiveness (analysis.costs), when the run has cost_usd
     objectives: pd.DataFrame | None = None  # the objective and constraints per set, when the scenario has them
+    placebo: pd.DataFrame | None = None  # contact rules against their placebo twins (run --placebo)
 
 
 def run_comparison(run_dir: str | Path, rank_by: str | None = None, out: str | Path | None = None,
@@ -344,7 +345,21 @@ def run_comparison(run_dir: str | Path, rank_by: str | None = None, out: str | P
     tied = tied_with_leader(data, key, str(ranked["set"].iloc[0])) if len(ranked) > 1 else set()
     ranked["tied_with_leader"] = ranked["set"].isin(tied)
     ce, objectives = _costs(data, key, written)
-    return Comparison(data, table, ranked, key, written, notes, flagged, tied, ce, objectives)
+    return Comparison(data, table, ranked, key, written, notes, flagged, tied, ce, objectives,
+                      _placebo(data, key, written))
+
+
+def _placebo(data: RunData, key: str, written: Path | None) -> pd.DataFrame | None:
+    """The placebo split (``placebo.csv`` next to comparison.csv) of a run made with --placebo."""
+    from scenario_sim.analysis.placebo import PLACEBO_CSV, placebo_pairs, placebo_table
+
+    if not placebo_pairs(data):
+        return None
+    table = placebo_table(data, key)
+    if written is not None:
+        runs.atomic_write_text(written.parent / PLACEBO_CSV,
+                               table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    return table
 
 
 def _costs(data: RunData, key: str, written: Path | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:

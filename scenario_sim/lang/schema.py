@@ -321,12 +321,17 @@ class System(Section):
     cost_per_shot_usd: Usd = Field(0.0, description="cost of one interceptor or engagement, USD")
 
 
+PLACEBO_DESCRIPTION = ("placebo control (set by run --placebo): fire the rule as often as it would fire, but on "
+                       "random non-contact days (stream placebo.<rule>) instead of on its signal")
+
+
 class AfterContact(Section):
     """A rule that switches something on for a while after each contact."""
 
     enabled: bool = Field(False, description="switch the rule on")
     delay_days: Days = Field(0.0, description="days from the contact until the rule acts")
     duration_days: Days = Field(0.0, description="days the rule stays in force")
+    placebo: bool = Field(False, description=PLACEBO_DESCRIPTION)
 
 
 class ReadinessAfterContact(AfterContact):
@@ -342,6 +347,7 @@ class EarlyWarning(Section):
     detection_probability: Probability = Field(0.0, description="chance a planned surge is spotted")
     lead_days: Days = Field(1.0, description="how long before the surge readiness is raised")
     level: Probability = 1.0
+    placebo: bool = Field(False, description=PLACEBO_DESCRIPTION)
 
 
 class Readiness(Section):

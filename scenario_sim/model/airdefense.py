@@ -85,6 +85,7 @@ class AirDefense:
         self.streams = streams
         self.baseline = model.scenario.air_defense.readiness.baseline
         self.raises: list[tuple[float, float, float]] = []
+        self.placebo_detected = 0  # surges the early-warning rule detected while it is a placebo
         self.deliveries: dict[str, list[tuple[float, int]]] = {s.spec.name: [] for s in model.systems}
 
     def processes(self) -> list[Generator[simpy.Event, Any, None]]:
@@ -123,7 +124,7 @@ class AirDefense:
 
     def on_contact(self, contact: Contact) -> None:
         rule = self.model.scenario.air_defense.readiness.after_contact
-        if rule.enabled:
+        if rule.enabled and not rule.placebo:  # a placebo fires on other days (model.placebo)
             start = contact.time + rule.delay_days
             self.raises.append((start, start + rule.duration_days, rule.level))
 
@@ -143,7 +144,11 @@ class AirDefense:
             u[rows] = self.streams.rng(f"air_defense.early_warning.{source}").random(int(k.max()) + 1)[k]
         if not ew.enabled:
             return
-        for r in np.flatnonzero(u < ew.detection_probability).tolist():
+        detected = np.flatnonzero(u < ew.detection_probability)
+        if ew.placebo:  # fired as often, on random non-contact nights instead (model.placebo)
+            self.placebo_detected = int(detected.shape[0])
+            return
+        for r in detected.tolist():
             now, when = float(plans.planned_at[r]), float(plans.when[r])
             self.raises.append((max(now, when - ew.lead_days), when + 0.05, ew.level))
 

@@ -51,7 +51,7 @@ class CivilDefense:
 
     def on_contact(self, contact: Contact) -> None:
         rule = self.spec.after_contact
-        if rule.enabled:
+        if rule.enabled and not rule.placebo:  # a placebo fires on other days (model.placebo)
             start = contact.time + rule.delay_days
             self.windows.append((start, start + rule.duration_days))
 

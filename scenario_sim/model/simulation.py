@@ -56,6 +56,7 @@ from scenario_sim.model.contacts import ContactBus, scheduled_contacts, stochast
 from scenario_sim.model.draws import Blocks
 from scenario_sim.model.limits import ModelLimitError
 from scenario_sim.model.outcomes import Tally, evaluate
+from scenario_sim.model.placebo import apply_placebos
 from scenario_sim.model.rng import Streams
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -167,6 +168,7 @@ class World:
         given, observes the resolved waves)."""
         m = self.model
         plan = self.attacker.plan()
+        apply_placebos(self)  # placebo firings of contact rules (needs the surge plans; see model.placebo)
         W = plan.times.shape[0]
         if m.limits.waves < W:
             raise ModelLimitError(f"more than {m.limits.waves} waves in one replication")

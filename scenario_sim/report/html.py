@@ -31,7 +31,8 @@ from scenario_sim.analysis.ensemble import is_explore_run
 from scenario_sim.analysis.pairwise import side_effects
 from scenario_sim.errors import ResultsError
 from scenario_sim.report import plots
-from scenario_sim.report.costs import costs_section
+from scenario_sim.report.costs import costs_section, frontier_section
+from scenario_sim.report.placebo import placebo_section
 from scenario_sim.report.table import ZERO_MARK, better_tied_worse, diff_cell, fmt, side_effect_notes
 
 CSS = """
@@ -265,8 +266,9 @@ def _validation(c: _Ctx) -> str:
     return validation_section(c.backtest, c.backtest_note)
 
 
-SECTIONS: tuple[Callable[[_Ctx], str], ...] = (_what_was_run, _ranking, costs_section, _forest, _distributions,
-                                              _over_time, _crn, _validation, _warnings)
+SECTIONS: tuple[Callable[[_Ctx], str], ...] = (_what_was_run, _ranking, costs_section, frontier_section,
+                                              placebo_section, _forest, _distributions, _over_time, _crn,
+                                              _validation, _warnings)
 """The report's sections, in order; each returns its HTML (heading included)."""
 
 

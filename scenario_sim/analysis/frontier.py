@@ -1,0 +1,238 @@
+"""The bundle frontier: every subset of a list of sets, on common random numbers (issue 12.2).
+
+Design notes (``docs/costs.md`` explains them for readers).
+
+*Composition.*  The bundle of items ``a, b, c`` is the recommendation set
+``{include: [a, b, c]}``: the items' patches are applied in the order ``--items`` names them,
+each set once (an item's own includes first, as for any bundle), and its cost is the sum of
+the items' costs (:mod:`scenario_sim.lang.loader`).  Two items that edit the same path with
+different edits would make the bundle depend on that order, so that is an error located at
+the second item's edit (a set included by both is shared, not a conflict).  Bundles are named
+by their items joined with ``__`` (``a__b``); the empty subset is the baseline and the
+singletons are the items themselves.  All ``2^k`` sets run in one ordinary run folder on the
+same seed and replication numbers, so every bundle sees the same random numbers.
+``frontier.json`` in the folder records the items and each bundle's members.
+
+*Pareto frontier.*  On the means of the harm outcome (lower is better) and ``cost_usd``: a
+bundle is on the frontier when no other bundle is at most as costly and at most as harmful
+and strictly better on one of them.  The best bundle under a budget is the least harmful
+whose mean cost is within it.
+
+*Interactions.*  For items ``A, B`` and replication *r*, with ``d(S) = X(S) - X(baseline)``,
+the interaction is ``I_r = d(AB)_r - d(A)_r - d(B)_r``: zero when the joint effect is the
+sum of the single effects.  Its mean has a paired t interval (Bonferroni over the pairs) and a
+t-test p-value, Holm-adjusted over the pairs; a pair is named when the adjusted p-value is
+below 0.05.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scenario_sim import runs
+from scenario_sim.analysis.pairwise import _test, holm, paired_values
+from scenario_sim.errors import ResultsError, UserError
+from scenario_sim.stats import t_interval
+
+FRONTIER_JSON = "frontier.json"
+FRONTIER_CSV = "frontier.csv"
+BUDGETS_CSV = "budgets.csv"
+INTERACTIONS_CSV = "interactions.csv"
+FRONTIER_PNG = "frontier.png"
+MAX_ITEMS = 10
+"""At most 2^10 = 1024 bundles in one frontier (each is a set of the run)."""
+SEP = "__"
+ALPHA = 0.05
+
+
+def bundle_name(items: list[str]) -> str:
+    """The set name of the bundle of ``items`` (baseline for none, the item for one)."""
+    return runs.BASELINE if not items else SEP.join(items)
+
+
+def subsets(items: list[str]) -> list[list[str]]:
+    """Every subset of ``items`` (2^k), by size and then in the items' order."""
+    return [list(c) for k in range(len(items) + 1) for c in itertools.combinations(items, k)]
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@dataclass
+class Frontier:
+    """A frontier run analysed: every bundle, the budgets and the interactions."""
+
+    items: list[str]
+    outcome: str
+    unit: str
+    bundles: pd.DataFrame
+    budgets: pd.DataFrame
+    interactions: pd.DataFrame
+    n: int
+
+
+def pareto(cost: np.ndarray, harm: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    """Mask of the points no other point dominates (at most as costly and as harmful, and
+    strictly better on one); lower is better on both."""
+    c = np.asarray(cost, dtype=float)[:, None]
+    h = np.asarray(harm, dtype=float)[:, None]
+    dominated = ((c >= c.T) & (h >= h.T) & ((c > c.T) | (h > h.T))).any(axis=1)
+    return np.asarray(~dominated)
+
+
+def best_under(bundles: pd.DataFrame, budgets: list[float]) -> pd.DataFrame:
+    """Per budget, the least harmful bundle whose mean cost is within it."""
+    rows = []
+    for b in budgets:
+        ok = bundles[bundles["cost"] <= b + 1e-9 * max(1.0, abs(b))]
+        if ok.empty:
+            rows.append({"budget_usd": b, "bundle": "", "items": "", "cost": math.nan, "harm": math.nan,
+                         "diff": math.nan, "ci_low": math.nan, "ci_high": math.nan})
+            continue
+        top = ok.sort_values(["harm", "cost", "bundle"]).iloc[0]
+        rows.append({"budget_usd": b, "bundle": top["bundle"], "items": top["items"], "cost": top["cost"],
+                     "harm": top["harm"], "diff": top["diff"], "ci_low": top["ci_low"], "ci_high": top["ci_high"]})
+    return pd.DataFrame(rows)
+
+
+def default_budgets(costs: pd.Series) -> list[float]:  # type: ignore[type-arg]
+    """Zero and eight equal steps up to the dearest bundle's mean cost."""
+    top = float(costs.max()) if len(costs) else 0.0
+    return [float(x) for x in np.linspace(0.0, top, 9)] if top > 0 else [0.0]
+
+
+def interactions(x: pd.DataFrame, items: list[str], level: float = 0.95) -> pd.DataFrame:
+    """Per pair of items, the paired interaction ``d(AB) - d(A) - d(B)`` (see the module notes).
+
+    ``x`` holds replications (rows) by bundle name (columns) of the outcome.
+    """
+    pairs = list(itertools.combinations(items, 2))
+    m = max(1, len(pairs))
+    adj = 1 - (1 - level) / m
+    base = x[runs.BASELINE].to_numpy()
+    rows = []
+    for a, b in pairs:
+        da, db = x[a].to_numpy() - base, x[b].to_numpy() - base
+        dab = x[bundle_name([a, b])].to_numpy() - base
+        mean, lo, hi, p = _test(dab - da - db, adj)
+        rows.append({"a": a, "b": b, "d_a": float(da.mean()), "d_b": float(db.mean()), "d_ab": float(dab.mean()),
+                     "sum_of_singles": float(da.mean() + db.mean()), "interaction": mean, "ci_low": lo,
+                     "ci_high": hi, "p_value": p})
+    out = pd.DataFrame(rows, columns=["a", "b", "d_a", "d_b", "d_ab", "sum_of_singles", "interaction", "ci_low",
+                                      "ci_high", "p_value"])
+    if len(out):
+        # no p-value (fewer than two replications): nothing can be claimed, as if p = 1
+        out["p_value_holm"] = holm([1.0 if math.isnan(v) else v for v in out["p_value"].tolist()])
+        out["significant"] = out["p_value_holm"] < ALPHA
+        out["kind"] = [_kind(r) for r in out.to_dict("records")]
+    return out
+
+
+def _kind(r: dict[Any, Any]) -> str:
+    if not r["significant"]:
+        return "additive within noise"
+    same = (r["interaction"] > 0) == (r["sum_of_singles"] > 0)
+    return "more than additive" if same else "less than additive"
+
+
+def _summary(x: pd.DataFrame, cost: pd.DataFrame, members: dict[str, list[str]], level: float) -> pd.DataFrame:
+    k = max(1, x.shape[1] - 1)
+    adj = 1 - (1 - level) / k
+    base = x[runs.BASELINE].to_numpy()
+    cbase = cost[runs.BASELINE].to_numpy()
+    rows = []
+    for name in x.columns:
+        h = x[name].to_numpy()
+        c = cost[name].to_numpy()
+        d = h - base
+        dm = float(d.mean())
+        sd = float(d.std(ddof=1)) if d.size > 1 else math.nan
+        lo, hi = t_interval(dm, sd, d.size, adj)
+        hl, hh = t_interval(float(h.mean()), float(h.std(ddof=1)) if h.size > 1 else math.nan, h.size, adj)
+        cl, ch = t_interval(float(c.mean()), float(c.std(ddof=1)) if c.size > 1 else math.nan, c.size, adj)
+        rows.append({"bundle": name, "items": " + ".join(members[name]) or "(none)", "k": len(members[name]),
+                     "cost": float(c.mean()), "cost_low": cl, "cost_high": ch,
+                     "cost_diff": float((c - cbase).mean()), "harm": float(h.mean()), "harm_low": hl,
+                     "harm_high": hh, "diff": dm, "ci_low": lo, "ci_high": hi})
+    out = pd.DataFrame(rows)
+    out["on_frontier"] = pareto(out["cost"].to_numpy(), out["harm"].to_numpy())
+    return out
+
+
+def read_frontier(run_dir: str | Path) -> dict[str, Any]:
+    """``frontier.json`` of a frontier run folder (a ResultsError if it is not one)."""
+    p = Path(run_dir) / FRONTIER_JSON
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(f"{p}: missing (not a frontier run folder)") from None
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"{p}: unreadable ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != "scenario-sim-frontier":
+        raise ResultsError(f"{p}: not a frontier record")
+    return doc
+
+
+def is_frontier_run(run_dir: str | Path) -> bool:
+    return (Path(run_dir) / FRONTIER_JSON).exists()
+
+
+def analyse(run_dir: str | Path, budgets: list[float] | None = None, level: float = 0.95) -> Frontier:
+    """The frontier, the best bundle per budget and the interactions of a frontier run."""
+    from scenario_sim.analysis.compare import load_run
+
+    rec = read_frontier(run_dir)
+    data = load_run(run_dir, columns=[rec["outcome"], "cost_usd"])
+    members: dict[str, list[str]] = {str(k): list(v) for k, v in rec["bundles"].items()}
+    missing = [s for s in members if s not in data.sets]
+    if missing:
+        raise ResultsError(f"{data.path}: bundles without results: {', '.join(missing[:5])}")
+    x = paired_values(data, rec["outcome"])[list(members)]
+    cost = paired_values(data, "cost_usd").loc[x.index, list(members)]
+    table = _summary(x, cost, members, level)
+    grid = budgets if budgets else [float(b) for b in rec.get("budgets") or []] or default_budgets(table["cost"])
+    unit = data.outcome(rec["outcome"]).unit
+    return Frontier(list(rec["items"]), rec["outcome"], unit, table, best_under(table, grid),
+                    interactions(x, list(rec["items"]), level), int(x.shape[0]))
+
+
+def write_outputs(run_dir: Path, f: Frontier) -> list[Path]:
+    """``frontier.csv``, ``budgets.csv``, ``interactions.csv`` and ``frontier.png`` in ``run_dir``."""
+    from scenario_sim.report import plots
+    from scenario_sim.report.frontier_plot import frontier_figure
+
+    out = []
+    for name, table in ((FRONTIER_CSV, f.bundles), (BUDGETS_CSV, f.budgets), (INTERACTIONS_CSV, f.interactions)):
+        runs.atomic_write_text(run_dir / name, table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+        out.append(run_dir / name)
+    runs.atomic_write_bytes(run_dir / FRONTIER_PNG, plots.png(frontier_figure(f)))
+    out.append(run_dir / FRONTIER_PNG)
+    return out
+
+
+def parse_budgets(values: tuple[str, ...]) -> list[float] | None:
+    """``--budget 1e9,2.5e9`` (repeatable, USD) as numbers >= 0; None when not given."""
+    if not values:
+        return None
+    out = []
+    for v in (w.strip() for val in values for w in val.split(",")):
+        if not v:
+            continue
+        try:
+            x = float(v)
+        except ValueError:
+            raise UserError(f"--budget: expected amounts in USD such as 1e9 or 2500000000 (got {v!r})") from None
+        if not math.isfinite(x) or x < 0:
+            raise UserError(f"--budget: expected a finite amount >= 0 (got {v!r})")
+        out.append(x)
+    if not out:
+        raise UserError("--budget: names no amount; leave it out for the default grid")
+    return sorted(set(out))

@@ -1,0 +1,136 @@
+"""``scenario-sim frontier``: every bundle of a list of sets, its Pareto frontier, budgets, interactions.
+
+Everything the user gives is checked before anything runs (``--items`` with did-you-mean,
+conflicting patches, ``--budget``, the presence of costs); the run itself is an ordinary run
+folder (:mod:`scenario_sim.runs`) with ``frontier.json`` and the frontier's tables and plot
+added, so ``compare``, ``report`` and ``runs`` work on it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scenario_sim.bundled import resolve
+from scenario_sim.cli_options import executor_options
+
+
+def _money(x: float) -> str:
+    from scenario_sim.report.table import fmt
+
+    return fmt(x, "USD")
+
+
+def _interval(r: Any, key: str = "diff", unit: str = "") -> str:
+    from scenario_sim.report.table import fmt
+
+    return f"{fmt(r[key], unit)} [{fmt(r['ci_low'], unit)}, {fmt(r['ci_high'], unit)}]"
+
+
+def summary(f: Any, scenario: str, run_dir: Path) -> str:
+    """The printed summary: the frontier, the best bundle per budget, the interactions beyond noise."""
+    from scenario_sim.report.costs import _plain
+    from scenario_sim.report.table import fmt
+
+    lines = [f"{scenario}: {len(f.bundles)} bundles of {len(f.items)} sets, {f.n} replications each on common "
+             f"random numbers; {f.outcome} ({f.unit}, lower is better) against cost_usd", "",
+             "Pareto frontier (no bundle is both cheaper and less harmful):"]
+    on = f.bundles[f.bundles["on_frontier"]].sort_values("cost")
+    lines.append(_plain([{"bundle": str(r["items"]), "cost": _money(r["cost"]),
+                          f"mean {f.outcome}": fmt(r["harm"]), "difference from baseline [95% CI]": _interval(r)}
+                         for r in on.to_dict("records")]))
+    lines += ["", "Best bundle under each budget:"]
+    lines.append(_plain([{"budget": _money(r["budget_usd"]), "bundle": str(r["items"]) or "(none within budget)",
+                          "cost": _money(r["cost"]), "difference from baseline [95% CI]": _interval(r)}
+                         for r in f.budgets.to_dict("records")]))
+    sig = f.interactions[f.interactions["significant"]] if len(f.interactions) else f.interactions
+    m = len(f.interactions)
+    lines += ["", f"Interactions beyond noise (d(AB) - d(A) - d(B), paired t, Holm-adjusted over {m} pairs):"]
+    if len(sig):
+        lines.append(_plain([{"pair": f"{r['a']} + {r['b']}", "joint": fmt(r["d_ab"]),
+                              "sum of singles": fmt(r["sum_of_singles"]),
+                              "interaction [95% CI]": _interval(r, "interaction"), "kind": str(r["kind"])}
+                             for r in sig.to_dict("records")]))
+    else:
+        lines.append("none: every pair's joint effect is the sum of its single effects within noise")
+    lines += ["", f"results: {run_dir} (frontier.csv, budgets.csv, interactions.csv, frontier.png)"]
+    return "\n".join(lines)
+
+
+def _preflight(scenario: str | None, items: tuple[str, ...], budget: tuple[str, ...], out: str) -> Any:
+    """Every check that needs no run: the scenario, --items, --budget, costs, conflicts."""
+    from scenario_sim.analysis.frontier import MAX_ITEMS, parse_budgets
+    from scenario_sim.commands import _outcomes, _split
+    from scenario_sim.errors import UserError
+    from scenario_sim.lang import load_scenario
+    from scenario_sim.lang.bundles import bundle_scenario, check_items
+
+    chosen = _split(items, "--items")
+    if chosen is None:
+        raise click.UsageError("--items: name the sets to bundle, e.g. --items a,b,c")
+    budgets = parse_budgets(budget)
+    path = resolve(scenario)
+    loaded = load_scenario(path)
+    check_items(loaded, chosen, MAX_ITEMS)
+    names = [o.name for o in _outcomes(loaded, ["baseline", *chosen])]
+    if "cost_usd" not in names:
+        raise UserError(f"{path}: no recommendation set declares a cost, so there is no cost axis; give the sets "
+                        "a cost (docs/costs.md)")
+    bundled, members = bundle_scenario(loaded, chosen)
+    return bundled, members, chosen, budgets
+
+
+def register(group: click.Group) -> None:
+    """Add ``frontier``."""
+
+    @group.command()
+    @click.argument("scenario", required=False, metavar="[SCENARIO]")
+    @click.option("--items", multiple=True, metavar="SET[,SET]", required=True,
+                  help="The sets to bundle: every subset of them is run (2^k bundles).")
+    @click.option("-n", "--replications", type=click.IntRange(min=2),
+                  help="Replications per bundle (default: the scenario's).")
+    @click.option("--seed", type=click.IntRange(min=0), help="Master seed (overrides the scenario's; recorded).")
+    @executor_options
+    @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
+                  help="Results root; the run goes in OUT/<scenario>/<timestamp>-<id>/.")
+    @click.option("--budget", multiple=True, metavar="USD[,USD]",
+                  help="Budgets for 'best bundle under a budget' (default: 9 steps from 0 to the dearest bundle).")
+    @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+    def frontier(scenario: str | None, items: tuple[str, ...], replications: int | None, seed: int | None,
+                 jobs: int | None, executor: str, scheduler: str | None, out: str, budget: tuple[str, ...],
+                 quiet: bool) -> None:
+        """Run every subset of the --items sets as a bundle on common random numbers.
+
+        Reports the Pareto frontier of harm (the primary outcome) against cost_usd with
+        intervals, the best bundle under each budget, and the pairs of sets whose joint effect
+        differs from the sum of their single effects beyond noise. Writes an ordinary run folder
+        (`compare` and `report` work on it) with frontier.json, frontier.csv, budgets.csv,
+        interactions.csv and frontier.png.
+        """
+        from scenario_sim.analysis.frontier import FRONTIER_JSON, analyse, write_outputs
+        from scenario_sim.commands import _Progress
+        from scenario_sim.runs import atomic_write_text
+
+        bundled, members, chosen, budgets = _preflight(scenario, items, budget, out)
+        from scenario_sim.experiment import make_executor, plan_experiment, run_plan
+
+        ex = make_executor(executor, jobs, scheduler)
+        plan = plan_experiment(bundled, replications=replications, seed=seed, sets=list(members)[1:], out=out,
+                               timeseries=False)
+        with _Progress(sys.stderr.isatty() and not quiet, "bundles") as progress:
+            result = run_plan(plan, ex, progress=progress)
+        record = {"format": "scenario-sim-frontier", "format_version": 1, "items": chosen,
+                  "outcome": bundled.baseline.outputs.primary, "budgets": budgets, "bundles": members,
+                  "composition": "a bundle is {include: [items in --items order]}: each set's patch once, "
+                                 "costs added; items editing one path differently are refused"}
+        atomic_write_text(result.run_dir / FRONTIER_JSON, json.dumps(record, indent=2) + "\n")
+        f = analyse(result.run_dir, budgets)
+        write_outputs(result.run_dir, f)
+        click.echo(summary(f, bundled.baseline.name, result.run_dir))
+        if result.failures:
+            click.echo(f"{result.failures} replication(s) failed and were left out (all in manifest.json)", err=True)
+            sys.exit(1)

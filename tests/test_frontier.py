@@ -1,0 +1,167 @@
+"""``scenario-sim frontier``: bundles, the Pareto frontier, budgets and interactions (issue 12.2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from scenario_sim.analysis import frontier as fr
+from scenario_sim.errors import ScenarioError, UserError
+from scenario_sim.lang import load_scenario
+from scenario_sim.lang.bundles import bundle_scenario, check_items
+from tests.helpers import ROOT, write
+from tests.test_costs import costed_doc
+
+REFERENCE = ROOT / "scenarios" / "reference.yaml"
+
+
+def test_every_subset_is_a_bundle_of_its_items_patches_and_costs() -> None:
+    loaded = load_scenario(REFERENCE)
+    items = ["readiness_on_contact", "civil_defense_on_contact", "stronger_sanctions"]
+    bundled, members = bundle_scenario(loaded, items)
+    assert len(members) == 2 ** 3 and len(fr.subsets(list("abcdefg"))) == 128
+    assert members["baseline"] == [] and members["readiness_on_contact"] == ["readiness_on_contact"]
+    name = "readiness_on_contact__stronger_sanctions"
+    s = bundled.effective(name)
+    assert s.air_defense.readiness.after_contact.enabled
+    assert all(lv.enabled for lv in s.sanctions.levers)
+    assert not s.consequences.civil_defense.after_contact.enabled
+    assert [c.set for c in s.costs] == ["readiness_on_contact", "stronger_sanctions"]
+    # the bundle of all three is exactly the three patches, whatever else the scenario has
+    full = bundled.effective(fr.bundle_name(items)).model_dump(exclude={"recommendations", "costs"})
+    by_hand = loaded.baseline.model_copy(deep=True)
+    assert full != by_hand.model_dump(exclude={"recommendations", "costs"})
+    assert full["consequences"]["civil_defense"]["after_contact"]["enabled"] is True
+
+
+def test_conflicting_items_are_a_located_error(tmp_path: Path) -> None:
+    d = costed_doc()
+    d["recommendations"].append({"name": "gentle_alerts",
+                                 "changes": {"consequences.civil_defense.after_contact.enabled": True,
+                                             "consequences.civil_defense.harm_factor_when_active": 0.9}})
+    d["recommendations"].append({"name": "strong_alerts",
+                                 "changes": {"consequences.civil_defense.harm_factor_when_active": 0.2}})
+    p = write(tmp_path, "c.yaml", yaml.safe_dump(d, sort_keys=False))
+    loaded = load_scenario(p)
+    bundle_scenario(loaded, ["alerts", "gentle_alerts"])  # the same edit (enabled: true) twice is no conflict
+    with pytest.raises(ScenarioError) as exc:
+        bundle_scenario(loaded, ["gentle_alerts", "strong_alerts"])
+    (line,) = exc.value.lines()
+    assert line.startswith(f"{p}:") and "harm_factor_when_active" in line and "gentle_alerts" in line
+
+
+def test_items_are_checked_with_did_you_mean() -> None:
+    loaded = load_scenario(REFERENCE)
+    with pytest.raises(UserError, match="did you mean 'stronger_sanctions'"):
+        check_items(loaded, ["readiness_on_contact", "stronger_sanction"], 10)
+    with pytest.raises(UserError, match="more than once"):
+        check_items(loaded, ["combined", "combined"], 10)
+    with pytest.raises(UserError, match="at least two"):
+        check_items(loaded, ["combined"], 10)
+    with pytest.raises(UserError, match="at most 2"):
+        check_items(loaded, loaded.set_names[1:4], 2)
+
+
+def test_pareto_on_a_hand_table() -> None:
+    cost = np.array([0, 10, 10, 20, 30, 30, 5])
+    harm = np.array([100, 80, 90, 80, 50, 50, 100])
+    # 0: cheapest; 1 beats 2 (same cost, less harm) and 3 (cheaper, same harm); 4 and 5 tie
+    # (neither strictly better); 6 is dominated by 0 (cheaper, same harm)
+    assert fr.pareto(cost, harm).tolist() == [True, True, False, False, True, True, False]
+
+
+def test_best_under_each_budget() -> None:
+    b = pd.DataFrame({"bundle": ["baseline", "a", "b", "a__b"], "items": ["(none)", "a", "b", "a + b"],
+                      "cost": [0.0, 10.0, 25.0, 35.0], "harm": [100.0, 90.0, 70.0, 65.0],
+                      "diff": [0.0, -10, -30, -35], "ci_low": [0.0] * 4, "ci_high": [0.0] * 4})
+    best = fr.best_under(b, [0.0, 9.0, 24.0, 30.0, 100.0])
+    assert best["bundle"].tolist() == ["baseline", "baseline", "a", "b", "a__b"]
+    assert fr.default_budgets(b["cost"]) == pytest.approx(np.linspace(0, 35, 9).tolist())
+
+
+def test_interaction_statistic_against_a_hand_computation() -> None:
+    rng = np.random.default_rng(5)
+    n = 40
+    base = rng.normal(100, 10, n)
+    a = base - 10 + rng.normal(0, 1, n)
+    b = base - 20 + rng.normal(0, 1, n)
+    ab = base - 24 + rng.normal(0, 1, n)     # less than additive: -24 against -30
+    c = base - 5 + rng.normal(0, 1, n)
+    ac = a - 5 + rng.normal(0, 1, n) * 0.01  # additive
+    bc = b - 5 + rng.normal(0, 1, n) * 0.01
+    x = pd.DataFrame({"baseline": base, "a": a, "b": b, "c": c, "a__b": ab, "a__c": ac, "b__c": bc})
+    t = fr.interactions(x, ["a", "b", "c"]).set_index(["a", "b"])
+    i = (ab - base) - (a - base) - (b - base)
+    half = stats.t.ppf(1 - 0.05 / 3 / 2, n - 1) * i.std(ddof=1) / np.sqrt(n)
+    r = t.loc[("a", "b")]
+    assert r["interaction"] == pytest.approx(i.mean())
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((i.mean() - half, i.mean() + half))
+    p = stats.ttest_1samp(i, 0).pvalue
+    ps = t["p_value"].to_numpy()
+    assert r["p_value"] == pytest.approx(p)
+    order = np.argsort(ps)
+    holm = np.maximum.accumulate(np.minimum(1, (3 - np.arange(3)) * ps[order]))
+    assert t["p_value_holm"].to_numpy()[order] == pytest.approx(holm)
+    assert bool(r["significant"]) and r["kind"] == "less than additive"
+    assert t.loc[("a", "c"), "kind"] == "additive within noise" or not t.loc[("a", "c"), "significant"]
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from scenario_sim.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out = capsys.readouterr()
+    return int(exc.value.code or 0), out.out, out.err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--items", "readiness_on_contact,stronger_sanction"], "did you mean 'stronger_sanctions'"),
+    (["--items", "readiness_on_contact,stronger_sanctions", "--budget", "lots"], "--budget: expected amounts"),
+    (["--items", "readiness_on_contact,stronger_sanctions", "--budget", "-5"], "--budget: expected a finite"),
+    (["--items", ","], "--items: names no recommendation set"),
+])
+def test_bad_options_stop_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               args: list[str], message: str) -> None:
+    code, _, err = _cli(["frontier", "reference", *args, "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_scenario_without_costs_has_no_frontier(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = costed_doc()
+    for r in d["recommendations"]:
+        r.pop("cost", None)
+    p = write(tmp_path, "nocost.yaml", yaml.safe_dump(d, sort_keys=False))
+    code, _, err = _cli(["frontier", str(p), "--items", "alerts,ready", "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and "no recommendation set declares a cost" in err
+
+
+def test_frontier_run_writes_a_self_describing_folder_and_reports(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    p = write(tmp_path, "c.yaml", yaml.safe_dump(costed_doc(), sort_keys=False))
+    code, out, err = _cli(["frontier", str(p), "--items", "alerts,ready,free", "-n", "6", "-j", "1", "-q",
+                           "--out", str(tmp_path / "r"), "--budget", "0,5000"], capsys)
+    assert code == 0, err
+    (run,) = (tmp_path / "r").glob("minimal/*/frontier.json")
+    folder = run.parent
+    rec: dict[str, Any] = json.loads(run.read_text())
+    assert rec["items"] == ["alerts", "ready", "free"] and len(rec["bundles"]) == 8
+    for name in ("frontier.csv", "budgets.csv", "interactions.csv", "frontier.png", "replications.parquet"):
+        assert (folder / name).exists(), name
+    table = pd.read_csv(folder / "frontier.csv")
+    assert len(table) == 8 and table["on_frontier"].any()
+    assert pd.read_csv(folder / "budgets.csv")["budget_usd"].tolist() == [0, 5000]
+    assert "Pareto frontier" in out and "Best bundle under each budget" in out
+    # the folder is an ordinary run: report works and shows the frontier
+    code, out, err = _cli(["report", str(folder)], capsys)
+    assert code == 0, err
+    html = (folder / "report.html").read_text()
+    assert "Bundle frontier: 8 bundles of 3 sets" in html and "Costs and cost-effectiveness" in html
