@@ -202,7 +202,18 @@ def register(group: click.Group) -> None:
     @click.option("--precision", type=float,
                   help="Adaptive: target 95% half-width as a fraction of the baseline mean.")
     @click.option("--metric", help="Adaptive: the outcome --precision applies to (default: the primary outcome).")
-    @click.option("--max-replications", type=click.IntRange(min=1), help="Adaptive: stop here at the latest.")
+    @click.option("--max-replications", type=click.IntRange(min=1),
+                  help="Adaptive or --select-best: stop here at the latest (default: 20 x --replications).")
+    @click.option("--select-best", is_flag=True,
+                  help="Add replications until the KN procedure names the best set on the ranking outcome "
+                       "(--rank-by, default outputs.primary) with probability --pcs, or a group it cannot split; "
+                       "-n is its first stage (at least 2).")
+    @click.option("--delta", type=float, metavar="D",
+                  help="--select-best: indifference zone, the smallest difference worth detecting, in the ranking "
+                       "outcome's own unit (civilian_harm: casualties). Must be > 0.")
+    @click.option("--pcs", type=float, metavar="P",
+                  help="--select-best: probability of correct selection, above 1/(number of sets) and below 1 "
+                       "[default: 0.95].")
     @click.option("--timeseries/--no-timeseries", default=None, help="Store daily time series.")
     @click.option("--chunk-size", type=click.IntRange(min=1),
                   help="Replications per work unit (results do not depend on it).")
@@ -216,8 +227,9 @@ def register(group: click.Group) -> None:
     def run(scenario: str | None, replications: int | None, seed: int | None, jobs: int | None, executor: str,
             scheduler: str | None, sets: tuple[str, ...], out: str, resume_dir: str | None,
             precision: float | None, metric: str | None, max_replications: int | None,
-            timeseries: bool | None, chunk_size: int | None, rank_by: str | None, fmt_name: str,
-            make_report: bool, placebo: bool, quiet: bool) -> None:
+            select_best: bool, delta: float | None, pcs: float | None, timeseries: bool | None,
+            chunk_size: int | None, rank_by: str | None, fmt_name: str, make_report: bool, placebo: bool,
+            quiet: bool) -> None:
         """Run every recommendation set against the baseline on common random numbers.
 
         SCENARIO is a scenario file or the name of a bundled one (default: the bundled
@@ -228,7 +240,8 @@ def register(group: click.Group) -> None:
         chosen_sets = _split(sets)
         plan = None
         if resume_dir is not None:
-            if scenario or replications or seed is not None or sets or precision or metric or chunk_size or placebo:
+            if (scenario or replications or seed is not None or sets or precision or metric or chunk_size
+                    or placebo or select_best or delta is not None or pcs is not None):
                 from scenario_sim.errors import UserError
 
                 raise UserError("--resume: takes its scenario, seed, sets and replications from the run "
@@ -237,9 +250,14 @@ def register(group: click.Group) -> None:
             _preflight_resume(run_dir, rank_by)
         else:
             loaded = _preflight_rank_by(scenario, chosen_sets, rank_by)
+            if placebo and select_best:
+                from scenario_sim.errors import UserError
+
+                raise UserError("--select-best: not with --placebo (placebo sets are controls, not candidates "
+                                "to select); run them apart")
             if placebo:
                 loaded, chosen_sets = _with_placebo(loaded, chosen_sets)
-            if precision is not None and metric is None:
+            if precision is not None and metric is None and not select_best:
                 metric = loaded.baseline.outputs.primary
         from scenario_sim.experiment import make_executor, plan_experiment, resume_experiment, run_plan
 
@@ -247,7 +265,8 @@ def register(group: click.Group) -> None:
         if resume_dir is None:  # every other option checked, nothing written yet
             plan = plan_experiment(loaded, replications=replications, seed=seed, sets=chosen_sets, out=out,
                                    chunk_size=chunk_size, timeseries=timeseries, precision=precision,
-                                   metric=metric, max_replications=max_replications, rank_by=rank_by)
+                                   metric=metric, max_replications=max_replications, rank_by=rank_by,
+                                   select_best=select_best, delta=delta, pcs=pcs)
         show = sys.stderr.isatty() and not quiet
         with _Progress(show, "running") as progress:
             if plan is None:
@@ -262,6 +281,10 @@ def register(group: click.Group) -> None:
                        f"seed {m.seed}, {tm.get('wall_seconds')} s)")
             if m.adaptive:
                 click.echo(f"adaptive: {m.adaptive.stop_reason}")
+        if m.select_best is not None:
+            from scenario_sim.report.table import render_selection
+
+            click.echo(render_selection(m.select_best), err=fmt_name != "table")
         if make_report:
             from scenario_sim.report.html import write_report
 

@@ -41,6 +41,14 @@ difference from the baseline on ``metric`` has a half-width within ``precision``
 baseline mean, or ``max_replications`` is reached; the manifest records why it stopped.
 Decisions are taken at batch boundaries on replications in order, so they too are
 independent of how the work was spread.
+
+*Selecting the best.*  With ``select_best``, the KN procedure
+(:mod:`scenario_sim.experiment.selection`) decides instead: after each batch it is replayed
+replication by replication over everything run so far, and the run stops as soon as it has
+named the best set (or a group, or hit the cap).  Every set runs in every replication, also
+after it was eliminated, so the folder stays a complete paired run that every reader
+understands; the procedure's own decision uses only what KN would have seen, recorded in
+``manifest.select_best`` (``replications_used`` per set, the elimination order).
 """
 
 from __future__ import annotations
@@ -234,6 +242,7 @@ class ExperimentPlan:
     adaptive: runs.Adaptive | None
     out: Path
     rank_by: str | None = None  # the outcome readers rank by (None: the scenario's outputs.primary)
+    select_best: runs.SelectBest | None = None  # run --select-best: the KN procedure's record
 
     @property
     def outcome_names(self) -> list[str]:
@@ -257,7 +266,7 @@ def _adaptive(precision: float | None, metric: str | None, max_replications: int
               chosen: list[str], names: list[str]) -> runs.Adaptive | None:
     if precision is None and metric is None:
         if max_replications is not None:
-            raise UserError("--max-replications: only used with --precision and --metric")
+            raise UserError("--max-replications: only used with --precision and --metric, or --select-best")
         return None
     if precision is None or metric is None:
         raise UserError("--precision and --metric go together")
@@ -271,6 +280,39 @@ def _adaptive(precision: float | None, metric: str | None, max_replications: int
     if mx < n:
         raise UserError(f"--max-replications: must be >= --replications ({n})")
     return runs.Adaptive(precision, metric, mx)
+
+
+def _select_best(delta: float | None, pcs: float | None, max_replications: int | None, n: int,
+                 chosen: list[str], outcome: Outcome) -> runs.SelectBest:
+    """The KN record of ``run --select-best`` (checked; see :mod:`scenario_sim.experiment.selection`)."""
+    from scenario_sim.experiment import selection
+
+    if delta is None:
+        raise UserError(f"--select-best: give --delta, the smallest difference in {outcome.name} worth "
+                        f"detecting, in {outcome.unit}")
+    p = 0.95 if pcs is None else pcs
+    mx = max_replications if max_replications is not None else 20 * n
+    problem = selection.check_config(delta, p, n, mx, len(chosen))
+    if problem:
+        raise UserError(problem)
+    cfg = selection.KNConfig(delta, p, n, mx, outcome.direction == "higher")
+    eta, h2 = cfg.constants(len(chosen))
+    return runs.SelectBest(procedure=selection.PROCEDURE, outcome=outcome.name, unit=outcome.unit,
+                           direction=outcome.direction, delta=delta, pcs=p, n0=n, max_replications=mx,
+                           eta=eta, h2=h2, survivors=list(chosen))
+
+
+def _stop_rule(select_best: bool, delta: float | None, pcs: float | None, precision: float | None,
+               metric: str | None, max_replications: int | None, n: int, chosen: list[str], outcomes: list[Outcome],
+               ranked: Outcome) -> tuple[runs.Adaptive | None, runs.SelectBest | None]:
+    """When a run stops adding replications: adaptive precision, KN selection, or never (fixed ``n``)."""
+    if not select_best:
+        if delta is not None or pcs is not None:
+            raise UserError(f"{'--delta' if delta is not None else '--pcs'}: only used with --select-best")
+        return _adaptive(precision, metric, max_replications, n, chosen, [o.name for o in outcomes]), None
+    if precision is not None or metric is not None:
+        raise UserError("--select-best: adds replications by its own rule; leave out --precision and --metric")
+    return None, _select_best(delta, pcs, max_replications, n, chosen, ranked)
 
 
 def _check_rank_by(rank_by: str | None, outcomes: list[Outcome]) -> None:
@@ -302,7 +344,9 @@ def plan_experiment(scenario: str | Path | LoadedScenario, *, replications: int 
                     seed: int | None = None, sets: list[str] | None = None, out: str | Path = "results",
                     chunk_size: int | None = None, timeseries: bool | None = None,
                     precision: float | None = None, metric: str | None = None,
-                    max_replications: int | None = None, rank_by: str | None = None) -> ExperimentPlan:
+                    max_replications: int | None = None, rank_by: str | None = None,
+                    select_best: bool = False, delta: float | None = None,
+                    pcs: float | None = None) -> ExperimentPlan:
     """Check every option of a run and resolve it, without writing or starting anything.
 
     Raises :class:`UserError` (one line) for any option that is wrong.  The plan's
@@ -310,6 +354,7 @@ def plan_experiment(scenario: str | Path | LoadedScenario, *, replications: int 
     outcome name (``--rank-by``) before the run.  Arguments are those of
     :func:`run_experiment`.
     """
+
     refuse_in_worker_bootstrap("run_experiment")
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     base = loaded.baseline
@@ -323,12 +368,14 @@ def plan_experiment(scenario: str | Path | LoadedScenario, *, replications: int 
     if chunk_size is not None and chunk_size < 1:
         raise UserError(f"--chunk-size: must be at least 1 (got {chunk_size})")
     outcomes = outcome_union(loaded, chosen)
-    adaptive = _adaptive(precision, metric, max_replications, n, chosen, [o.name for o in outcomes])
     _check_rank_by(rank_by, outcomes)
+    target = next(o for o in outcomes if o.name == (rank_by or base.outputs.primary))
+    adaptive, kn = _stop_rule(select_best, delta, pcs, precision, metric, max_replications, n, chosen, outcomes,
+                              target)
     check_writable(Path(out))
     return ExperimentPlan(loaded, chosen, outcomes, n, sd, "command line" if seed is not None else "scenario file",
                           chunk_size, base.outputs.timeseries if timeseries is None else timeseries, adaptive,
-                          Path(out), rank_by)
+                          Path(out), rank_by, kn)
 
 
 def _payload(loaded: LoadedScenario, sets: list[str], seed: int, names: list[str], timeseries: bool) -> Payload:
@@ -482,9 +529,15 @@ class _Run:
             self._run_missing(target)
             m.replications_done = target
             self.folder.write_manifest(m)
-            if m.adaptive is None or self._precision_met(m.adaptive, target):
+            if m.select_best is not None:
+                nxt = self._select_step(m.select_best, target)
+                if nxt is None:
+                    return
+                target = nxt
+            elif m.adaptive is None or self._precision_met(m.adaptive, target):
                 return
-            target = min(target + m.batch_size, m.adaptive.max_replications)
+            else:
+                target = min(target + m.batch_size, m.adaptive.max_replications)
             m.replications_target = target
             self.folder.write_manifest(m)
 
@@ -535,8 +588,8 @@ class _Run:
             return True
         return False
 
-    def _precision(self, adaptive: runs.Adaptive, n: int) -> dict[str, Any]:
-        metric = adaptive.metric
+    def _wide(self, metric: str, n: int) -> pd.DataFrame:
+        """``metric`` of replications [0, n) of every set that ran it without error: replication x set."""
         frames = []
         for s, c in sorted(self.done.items()):
             if s < n:
@@ -544,7 +597,32 @@ class _Run:
                                                                                  metric]).to_pandas())
         df = pd.concat(frames)
         df = df[df["replication"] < n]
-        wide = df[df["error"].isna()].pivot(index="replication", columns="set", values=metric).sort_index()
+        wide: pd.DataFrame = df[df["error"].isna()].pivot(index="replication", columns="set", values=metric)
+        return wide.sort_index()
+
+    def _select_step(self, kn: runs.SelectBest, target: int) -> int | None:
+        """Replay KN over replications [0, target); record where it stands; None when it has stopped,
+        else the next target."""
+        from scenario_sim.experiment import selection
+
+        wide = self._wide(kn.outcome, target).reindex(columns=self.sets)
+        complete = wide.dropna()
+        kn.dropped_replications = target - len(complete)
+        cfg = selection.KNConfig(kn.delta, kn.pcs, kn.n0, kn.max_replications, kn.direction == "higher")
+        if len(complete) < kn.n0:  # more replications fail the same way: stop with what there is
+            kn.status = "capped"
+            kn.stop_reason = (f"stopped after {target} replications: only {len(complete)} replications in which "
+                              f"every set ran without error, fewer than the first stage ({kn.n0}); see failures")
+            return None
+        verdict = selection.kn_select(complete.to_numpy(dtype=float), cfg)
+        record_verdict(kn, verdict, self.sets, target)
+        if verdict.done or target >= kn.max_replications:
+            return None
+        have = len(complete)
+        return min(kn.max_replications, target + selection.next_target(verdict, have, cfg, self.m.batch_size) - have)
+
+    def _precision(self, adaptive: runs.Adaptive, n: int) -> dict[str, Any]:
+        wide = self._wide(adaptive.metric, n)
         base = wide[BASELINE] if BASELINE in wide else pd.Series(dtype=float)
         base_mean = float(base.mean()) if base.size else math.nan
         rel: dict[str, float] = {}
@@ -598,6 +676,37 @@ class _Run:
         return out
 
 
+def record_verdict(kn: runs.SelectBest, verdict: Any, sets: list[str], target: int) -> None:
+    """Copy a :class:`~scenario_sim.experiment.selection.KNVerdict` into the manifest's record."""
+    kn.survivors = [sets[i] for i in verdict.survivors]
+    kn.eliminated = [{"set": sets[i], "replication": r, "by": sets[b]} for i, r, b in verdict.eliminated]
+    kn.replications_used = {sets[i]: int(u) for i, u in enumerate(verdict.replications_used)}
+    kn.decided_at = verdict.stage
+    kn.bound = verdict.bound
+    kn.means = {sets[i]: float(v) for i, v in enumerate(verdict.means)}
+    kn.history = [h for h in kn.history if h["replications"] < target]
+    kn.history.append({"replications": target, "survivors": list(kn.survivors)})
+    dropped = f" ({kn.dropped_replications} replications with a failed set left out)" if kn.dropped_replications else ""
+    if verdict.done and len(kn.survivors) == 1:
+        kn.status, kn.selected = "selected", kn.survivors[0]
+        kn.stop_reason = (f"selected {kn.selected} after {verdict.stage} replications{dropped}: with probability "
+                          f">= {kn.pcs:g} it is the best on {kn.outcome}, or within {kn.delta:g} {kn.unit} of the best")
+    elif verdict.done:
+        kn.status, kn.selected = "group", None
+        kn.stop_reason = (f"group of {len(kn.survivors)} after {verdict.stage} replications{dropped}: "
+                          f"{', '.join(kn.survivors)} have exactly equal means on {kn.outcome} (identical on common "
+                          f"random numbers); with probability >= {kn.pcs:g} each is the best or within "
+                          f"{kn.delta:g} {kn.unit} of it")
+    else:
+        kn.status, kn.selected = ("capped", None) if target >= kn.max_replications else ("running", None)
+        spread = max(kn.means[s] for s in kn.survivors) - min(kn.means[s] for s in kn.survivors)
+        kn.stop_reason = (f"cap of {kn.max_replications} replications reached{dropped} with {len(kn.survivors)} sets "
+                          f"still in contention ({', '.join(kn.survivors)}; their means span {spread:.4g} {kn.unit}, "
+                          f"{'within' if spread <= kn.delta else 'more than'} delta = {kn.delta:g}); the PCS "
+                          f"guarantee does not cover a choice among them: about {kn.bound} replications would "
+                          "settle it")
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -627,7 +736,8 @@ def _new_manifest(plan: ExperimentPlan, scen_text: str, chunk_size: int, now: dt
         scenario=ref, seed=plan.seed, seed_source=plan.seed_source, replications_asked=plan.replications,
         replications_target=plan.replications, batch_size=plan.replications, chunk_size=chunk_size,
         sets=plan.sets, timeseries=plan.timeseries, primary=base.outputs.primary, key=list(base.outputs.key),
-        rank_by=plan.rank_by, adaptive=plan.adaptive, versions=_versions(), git=_git_commit(),
+        rank_by=plan.rank_by, adaptive=plan.adaptive, select_best=plan.select_best, versions=_versions(),
+        git=_git_commit(),
         host={"platform": platform.platform(), "cpus": os.cpu_count()},
         timings={"started": now.isoformat(timespec="seconds"), "segments": []})
 
@@ -700,7 +810,8 @@ def run_experiment(scenario: str | Path | LoadedScenario, *, replications: int |
                    jobs: int | None = None, out: str | Path = "results", chunk_size: int | None = None,
                    timeseries: bool | None = None, precision: float | None = None, metric: str | None = None,
                    max_replications: int | None = None, progress: ProgressFn | None = None,
-                   rank_by: str | None = None) -> ExperimentResult:
+                   rank_by: str | None = None, select_best: bool = False, delta: float | None = None,
+                   pcs: float | None = None) -> ExperimentResult:
     """Run every recommendation set (or ``sets``; the baseline always) on common random numbers.
 
     ``executor`` is any object with the :class:`~scenario_sim.experiment.executors.Executor`
@@ -709,13 +820,17 @@ def run_experiment(scenario: str | Path | LoadedScenario, *, replications: int |
     runs in this process).  ``replications`` and ``seed`` default to the scenario's; the
     effective values are recorded in the manifest, and so is ``rank_by`` (the outcome readers
     rank by; default the scenario's ``outputs.primary``), checked before anything runs.
+    ``select_best`` with ``delta`` (in the ranking outcome's unit) and ``pcs`` (default 0.95)
+    runs the KN selection procedure (:mod:`scenario_sim.experiment.selection`): ``replications``
+    is its first stage and ``max_replications`` its cap (default 20 times the first stage).
     Returns the finished run; raises
     :class:`UserError` for bad input, :class:`RunInterrupted` / :class:`RunFailed` for runs
     that can be resumed.
     """
     plan = plan_experiment(scenario, replications=replications, seed=seed, sets=sets, out=out,
                            chunk_size=chunk_size, timeseries=timeseries, precision=precision, metric=metric,
-                           max_replications=max_replications, rank_by=rank_by)
+                           max_replications=max_replications, rank_by=rank_by, select_best=select_best,
+                           delta=delta, pcs=pcs)
     return run_plan(plan, executor, jobs=jobs, progress=progress)
 
 

@@ -252,3 +252,23 @@ def _pairwise_terminal(sets: list[str], cell: dict[tuple[str, str], str], title:
         return _rich_table(rows, cols, title, note + " Columns are numbered as the rows.", w)
     pairs = [{"set": a, "against": b, "difference": cell[(a, b)]} for i, a in enumerate(sets) for b in sets[i + 1:]]
     return "\n".join([title, _plain(pairs, ["set", "against", "difference"]), note])
+
+
+def selection_lines(kn: Any) -> list[str]:
+    """``run --select-best`` as plain lines (a :class:`scenario_sim.runs.SelectBest`): the verdict,
+    the parameters, the elimination order and the replications each set took part in."""
+    lines = [f"select-best: {kn.stop_reason}",
+             f"  procedure: {kn.procedure}",
+             f"  on {kn.outcome} ({kn.unit}, {kn.direction} is better): delta {kn.delta:g} {kn.unit}, "
+             f"PCS {kn.pcs:g}, first stage n0 = {kn.n0}, cap {kn.max_replications} (eta {kn.eta:.4g}, "
+             f"h^2 {kn.h2:.4g})"]
+    if kn.eliminated:
+        lines.append("  eliminated, in order: " + "; ".join(
+            f"{e['set']} at replication {e['replication']} (by {e['by']})" for e in kn.eliminated))
+    lines.append("  replications used: " + ", ".join(f"{s} {n}" for s, n in kn.replications_used.items()))
+    return lines
+
+
+def render_selection(kn: Any) -> str:
+    """:func:`selection_lines` joined for the terminal."""
+    return "\n".join(selection_lines(kn))

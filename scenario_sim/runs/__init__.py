@@ -73,6 +73,7 @@ from scenario_sim.runs.manifest import (
     Manifest,
     OutcomeInfo,
     ScenarioRef,
+    SelectBest,
     SetInfo,
     Status,
 )
@@ -81,6 +82,6 @@ __all__ = [
     "BASELINE", "COMPARISON", "FORMAT", "FORMAT_VERSION", "MANIFEST", "OUTCOMES", "PARTS", "PLOTS", "REPLICATIONS",
     "REPORT", "ROW_GROUP", "SCENARIO", "SETS", "SET_SCENARIOS", "SUMMARY", "TIMESERIES",
     "Adaptive", "Direction", "FailureRecord", "Failures", "Manifest", "OutcomeInfo", "RunFolder", "ScenarioRef",
-    "SetInfo", "Status", "atomic_write_bytes", "atomic_write_text", "is_read_only_error", "writable",
+    "SelectBest", "SetInfo", "Status", "atomic_write_bytes", "atomic_write_text", "is_read_only_error", "writable",
     "write_table_atomic",
 ]

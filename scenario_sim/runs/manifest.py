@@ -104,6 +104,42 @@ class Adaptive:
 
 
 @dataclass(kw_only=True)
+class SelectBest:
+    """``run --select-best``: the selection procedure, its parameters and how it ended.
+
+    ``status`` is ``running`` until the procedure stops, then ``selected`` (one set named with
+    the stated PCS), ``group`` (sets whose means are exactly equal once every region closed:
+    indistinguishable) or ``capped`` (``max_replications`` reached with several sets still in
+    contention: no guarantee among them).  ``eliminated`` lists, in order, each set, the
+    replication at which it was eliminated and the set that eliminated it;
+    ``replications_used`` is per set the replications the procedure used on it (the run itself
+    may hold more: replications are added in batches and every set runs in each).
+    """
+
+    procedure: str
+    outcome: str
+    unit: str
+    direction: Direction
+    delta: float
+    pcs: float
+    n0: int
+    max_replications: int
+    eta: float
+    h2: float
+    status: Literal["running", "selected", "group", "capped"] = "running"
+    selected: str | None = None
+    survivors: list[str] = field(default_factory=list)
+    eliminated: list[dict[str, Any]] = field(default_factory=list)  # {"set", "replication", "by"}
+    replications_used: dict[str, int] = field(default_factory=dict)
+    decided_at: int | None = None
+    bound: int | None = None  # replications after which every surviving pair's region is closed
+    means: dict[str, float] = field(default_factory=dict)  # sample means where the procedure stopped
+    dropped_replications: int = 0  # replications left out because some set failed in them
+    history: list[dict[str, Any]] = field(default_factory=list)  # each check: replications, survivors
+    stop_reason: str | None = None
+
+
+@dataclass(kw_only=True)
 class Manifest:
     """``manifest.json``: what was run, by what, how far it got, what failed.
 
@@ -129,6 +165,7 @@ class Manifest:
     key: list[str] = field(default_factory=list)
     rank_by: str | None = None
     adaptive: Adaptive | None = None
+    select_best: SelectBest | None = None
     status: Status = "created"
     failures: Failures = field(default_factory=Failures)
     error: str | None = None
