@@ -330,22 +330,41 @@ def register(group: click.Group) -> None:
     @group.command(name="report")
     @click.argument("run_dir", metavar="RUN_DIR")
     @click.option("--out", metavar="DIR|-",
-                  help="Write report.html, plots/ and comparison.csv here instead of in RUN_DIR; "
-                       "'-' prints the report (one HTML file, plots embedded) on standard output.")
+                  help="Write report.html, plots/ and comparison.csv (or brief.md) here instead of in RUN_DIR; "
+                       "'-' prints the report (one HTML file, plots embedded; or the Markdown brief) on standard "
+                       "output.")
+    @click.option("--rank-by", help="Outcome to rank by (default: the run's --rank-by, else outputs.primary).")
+    @click.option("--format", "fmt_name", type=click.Choice(["html", "md"]), default="html", show_default=True,
+                  help="html: the full report; md: the brief alone as Markdown, for e-mail (brief.md).")
     @click.option("--backtest", metavar="DIR|latest",
-                  help="Backtest shown in the validation section (default: the newest backtest of the same "
-                       "scenario in the run's results root, if any).")
-    def report_cmd(run_dir: str, out: str | None, backtest: str | None) -> None:
+                  help="Backtest shown in the validation section and the brief (default: the newest backtest of "
+                       "the same scenario in the run's results root, if any).")
+    @click.option("--explore", "explore_dir", metavar="RUN",
+                  help="The explore run whose robustness the brief summarises (default: the newest explore run "
+                       "of the scenario beside RUN_DIR; `latest` works).")
+    def report_cmd(run_dir: str, out: str | None, rank_by: str | None, fmt_name: str, backtest: str | None,
+                   explore_dir: str | None) -> None:
         """Write a self-contained report.html (and PNG plots) into RUN_DIR or --out (`latest` works).
 
-        A read-only RUN_DIR without --out gets its report on standard output, with a note.
+        The report leads with the decision: the recommended set, its effect, cost and side
+        effects, what depends on contested assumptions, the backtest. A read-only RUN_DIR
+        without --out gets its report on standard output, with a note.
         RUN_DIR may also be a backtest folder (results/backtest-...): its validation report.
         """
         from scenario_sim.backtest.summary import is_backtest
         from scenario_sim.report.html import report_command
 
+        explore = None
+        if explore_dir is not None:
+            from scenario_sim.analysis.ensemble import is_explore_run
+            from scenario_sim.errors import UserError
+
+            explore = resolve_run(explore_dir)
+            if not is_explore_run(explore):
+                raise UserError(f"--explore: {explore} is not an explore run folder (made by scenario-sim explore)")
         folder = Path(run_dir) if is_backtest(run_dir) else resolve_run(run_dir)
-        text, notes = report_command(folder, out, Path(backtest) if backtest else None)
+        text, notes = report_command(folder, out, Path(backtest) if backtest else None, rank_by=rank_by,
+                                     fmt_name=fmt_name, explore=explore)
         for note in notes:
             click.echo(note, err=True)
         click.echo(text)

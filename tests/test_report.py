@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -128,13 +129,26 @@ def test_compare_formats(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_report_is_self_contained(run_dir: Path) -> None:
     p = write_report(run_dir)
     text = p.read_text()
-    for heading in ("What was run", "Ranking by leaked.total", "Paired differences", "Distributions",
-                    "Over time", "Efficiency from common random numbers", "Failures and warnings"):
-        assert heading in text
+    headings = ("The decision in brief", "Ranking by leaked.total", "Paired differences", "Distributions",
+                "Over time", "Efficiency from common random numbers", "Failures and warnings",
+                "Appendix: what was run")
+    at = [text.index(h) for h in headings]
+    assert at == sorted(at)  # the brief first, the metadata last
     assert not re.search(r"""(src|href)=["']?https?:""", text)
-    assert "<script" not in text
+    assert not re.search(r"<script[^>]*\bsrc=", text)  # inline scripts only: nothing fetched
+    assert len(re.findall(r"<script", text)) == 2  # the picker's data and its code
     imgs = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', text)
-    assert len(imgs) >= 6
+    assert len(imgs) >= 5
+    # the picker offers every set but the baseline, in ranking order, the leader chosen
+    opts = re.findall(r'<option value="([^"]+)"( selected)?>', text)
+    assert [o for o, _ in opts] == [s for s in ranking(compare(run_dir), "leaked.total")["set"] if s != "baseline"]
+    assert opts[0][1] == " selected"
+    data = json.loads(re.search(r'<script type="application/json" id="fan-data">(.*?)</script>', text, re.S)
+                      .group(1).replace("<\\/", "</"))
+    assert [s["id"] for s in data["series"]] == ["energy", "launches", "leakers"]
+    ts = pd.read_parquet(run_dir / "timeseries.parquet", filters=[("set", "==", "perfect")])
+    q = ts.groupby("day")["energy"].quantile(0.5)
+    assert data["series"][0]["sets"]["perfect"]["mid"] == pytest.approx(q.to_numpy(), rel=1e-3)
     plots = sorted(x.name for x in (run_dir / "plots").glob("*.png"))
     assert "forest.png" in plots and "fan-energy.png" in plots and "crn-efficiency.png" in plots
 
@@ -148,6 +162,27 @@ window.addEventListener('load', () => {
   const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length;
   document.body.setAttribute('data-images', imgs.length);
   document.body.setAttribute('data-bad-images', bad);
+  // the time-chart picker: every set in turn must redraw every chart for it
+  const pick = document.getElementById('fan-pick');
+  let picked = 0, drawn = 0;
+  if (pick) {
+    for (const opt of Array.from(pick.options)) {
+      pick.value = opt.value;
+      pick.dispatchEvent(new Event('change'));
+      picked++;
+      const charts = Array.from(document.querySelectorAll('svg.fan'));
+      const ok = charts.every(svg => svg.getAttribute('data-set') === opt.value
+        && svg.querySelector('polyline[data-set="' + opt.value + '"]') !== null
+        && svg.querySelector('polyline[data-set="baseline"]') !== null
+        && svg.querySelectorAll('polygon').length === 2);
+      if (ok && document.getElementById('fan-chosen').textContent === opt.value) drawn++;
+    }
+    pick.value = pick.options[0].value;
+    pick.dispatchEvent(new Event('change'));
+  }
+  document.body.setAttribute('data-options', pick ? pick.options.length : 0);
+  document.body.setAttribute('data-picked', picked);
+  document.body.setAttribute('data-drawn', drawn);
   document.body.setAttribute('data-errors', window.__errors.length);
 });
 </script>"""
@@ -179,8 +214,9 @@ def test_report_renders_in_headless_chromium(run_dir: Path) -> None:
     body = re.search(r"<body[^>]*>", r.stdout)
     assert body, r.stdout[:500]
     attrs = dict(re.findall(r'data-([a-z-]+)="(\d+)"', body.group(0)))
-    assert int(attrs["images"]) >= 6, attrs
+    assert int(attrs["images"]) >= 5, attrs
     assert attrs["bad-images"] == "0" and attrs["errors"] == "0", attrs
+    assert int(attrs["options"]) == 3 and attrs["picked"] == attrs["options"] == attrs["drawn"], attrs
     console = [ln for ln in r.stderr.splitlines() if "CONSOLE" in ln and "report-probe" in ln]
     assert not console, console
     ARTIFACTS.mkdir(exist_ok=True)

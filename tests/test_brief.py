@@ -1,0 +1,177 @@
+"""The brief-first report: the brief's facts, report --rank-by, --format md, explore and backtest sources."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from scenario_sim.analysis.compare import compare, load_run, ranking
+from scenario_sim.experiment import run_experiment
+from scenario_sim.report.brief import bundle_interactions, make_brief
+from scenario_sim.report.html import build_report
+from tests.helpers import minimal_doc
+from tests.test_deep import reps_from_means, write_explore
+
+
+def _scenario(tmp: Path) -> Path:
+    d = minimal_doc()
+    d.update(name="brf", horizon_days=60, replications=20, seed=11)
+    d["outputs"] = {"primary": "leaked.total", "key": ["civilian_harm", "energy.mean"]}
+    d["recommendations"] = [
+        {"name": "better_guns", "description": "pk up", "changes": {"air_defense.systems.guns.pk.drone": 0.7}},
+        {"name": "more_guns", "description": "pk up more", "changes": {"air_defense.systems.guns.pk.drone": 0.8}},
+        {"name": "both", "description": "both patches", "include": ["better_guns", "more_guns"],
+         "changes": {"consequences.civil_defense.harm_factor_when_active": 0.4}},
+    ]
+    p = tmp / "brf.yaml"
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    return p
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("brief")
+    return run_experiment(_scenario(tmp), jobs=1, out=tmp / "res").run_dir
+
+
+def _brief(run_dir: Path, rank_by: str = "leaked.total", **kw: Path) -> dict[str, str]:
+    data = load_run(run_dir)
+    table = compare(data)
+    b = make_brief(data, table, ranking(table, rank_by), rank_by, **kw)
+    return dict(b.items)
+
+
+def test_brief_names_the_leader_its_effect_and_side_effects(run_dir: Path) -> None:
+    items = _brief(run_dir)
+    table = compare(run_dir)
+    lead = ranking(table, "leaked.total").iloc[0]
+    assert items["Recommended"].startswith(f"{lead['set']}, the best mean on leaked.total")
+    assert "not a selection with a guarantee" in items["Recommended"]
+    assert f"{lead['diff']:.1f}"[:4] in items["Effect"] or f"{lead['diff']:,.0f}" in items["Effect"]
+    assert "Side effects" in items and "Contested assumptions" in items and "Against the record" in items
+    assert "No explore run of this scenario was found" in items["Contested assumptions"]
+    assert "No backtest" in items["Against the record"]
+
+
+def test_bundle_interaction_matches_a_hand_computation(run_dir: Path) -> None:
+    data = load_run(run_dir)
+    [b] = bundle_interactions(data, "leaked.total")
+    w = data.frame.pivot(index="replication", columns="set", values="leaked.total")
+    gap = (w["both"] - w["baseline"]) - (w["better_guns"] - w["baseline"]) - (w["more_guns"] - w["baseline"])
+    assert b["set"] == "both" and b["parts"] == ["better_guns", "more_guns"]
+    assert b["gap"] == pytest.approx(gap.mean()) and b["sum"] == pytest.approx(
+        (w["better_guns"] + w["more_guns"] - 2 * w["baseline"]).mean())
+    assert b["low"] < b["gap"] < b["high"]
+    # two pk patches on the same guns overlap: the bundle gains less than the sum (fewer leakers saved)
+    assert b["low"] > 0
+    assert "smaller than additive" in _brief(run_dir)["Bundles"]
+
+
+def test_brief_uses_an_explore_run_beside_the_run(run_dir: Path) -> None:
+    cases = pd.DataFrame({"case": [0, 1, 2], "x1": [0.1, 0.5, 0.9]})
+    means = {(c, ""): {"baseline": 10.0, "better_guns": 8.0, "more_guns": 7.0 + 4 * (c == 2), "both": 9.0}
+             for c in range(3)}
+    reps = reps_from_means(means, outcome="leaked.total")
+    leaked = {"name": "leaked.total", "unit": "munitions", "direction": "lower", "description": "leakers"}
+    folder = write_explore(run_dir.parent / "explore-20990101-000000-abcdef", cases, reps,
+                           ["baseline", "better_guns", "more_guns", "both"], [leaked])
+    try:
+        items = _brief(run_dir)
+        assert items["Contested assumptions"].startswith("From the explore run explore-20990101-000000-abcdef")
+        assert "least maximum regret (minimax regret)" in items["Contested assumptions"]
+        md = build_report(run_dir).html
+        assert "From the explore run" in md
+    finally:
+        import shutil
+
+        shutil.rmtree(folder)
+
+
+def test_brief_reads_a_backtest_by_the_contract(run_dir: Path) -> None:
+    bt = run_dir.parent.parent / "backtest-20990101-000000-abcdef"
+    bt.mkdir()
+    (bt / "backtest.json").write_text(json.dumps({
+        "format": "scenario-sim-backtest", "format_version": 1, "scenario": "brf", "set": "baseline",
+        "train": None, "test": ["2025-02-01", "2025-03-01"], "replications": 10,
+        "verdict": "Launches fall inside the 90% band in 3 of 4 months.", "coverage": {}, "ok": False}))
+    try:
+        text = _brief(run_dir)["Against the record"]
+        assert "not every applicable target met" in text and "2025-02-01" in text and "3 of 4 months" in text
+        assert "Backtest backtest-20990101-000000-abcdef of brf" in text
+    finally:
+        import shutil
+
+        shutil.rmtree(bt)
+
+
+def test_report_leads_with_the_brief_and_the_caveat(run_dir: Path) -> None:
+    text = build_report(run_dir).html
+    pos = {h: text.index(h) for h in ("The decision in brief", "Not a forecast", "Ranking by leaked.total",
+                                      "Failures and warnings", "Appendix: what was run")}
+    assert pos["The decision in brief"] < pos["Not a forecast"] < pos["Ranking by leaked.total"]
+    assert pos["Failures and warnings"] < pos["Appendix: what was run"]
+    assert text.count("Not a forecast") == 1
+
+
+def test_report_rank_by(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_sim.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(run_dir), "--rank-by", "energy.mean", "--out", str(tmp_path / "r")])
+    assert exc.value.code == 0
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "Ranking by energy.mean" in html and "the best mean on energy.mean" in html
+    for bad, message in (("energy.maen", "did you mean 'energy.mean'"), ("waves", "no better direction")):
+        with pytest.raises(SystemExit) as exc:
+            main(["report", str(run_dir), "--rank-by", bad, "--out", str(tmp_path / "bad")])
+        err = capsys.readouterr().err.strip()
+        assert exc.value.code == 2 and message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_report_format_md(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_sim.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(run_dir), "--format", "md", "--out", "-"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0
+    assert out.startswith("# brf: the decision in brief\n") and "> Not a forecast." in out
+    assert re.search(r"^\*\*Recommended\.\*\* ", out, re.M) and "**Side effects.**" in out
+    assert "<" not in out.replace("<run>", "")  # Markdown, not HTML
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(run_dir), "--format", "md", "--out", str(tmp_path)])
+    assert exc.value.code == 0 and (tmp_path / "brief.md").read_text() == out.rstrip("\n") + "\n"
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(run_dir), "--format", "pdf"])
+    assert exc.value.code == 2
+
+
+def test_report_explore_option_is_checked(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_sim.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(run_dir), "--explore", str(run_dir), "--out", "-"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and "--explore:" in err and "not an explore run" in err
+
+
+def test_select_best_run_is_reported_with_its_guarantee(tmp_path: Path) -> None:
+    run = run_experiment(_scenario(tmp_path), jobs=1, out=tmp_path / "res", select_best=True, delta=0.5)
+    kn = run.manifest.select_best
+    assert kn is not None and kn.status in ("selected", "group", "capped")
+    text = build_report(run.run_dir).html
+    assert "Selection of the best set (--select-best)" in text and "Kim and Nelson 2001" in text
+    items = _brief(run.run_dir)
+    if kn.status == "selected":
+        assert items["Recommended"].startswith(f"{kn.selected}, selected by the KN procedure with probability")
+    else:
+        assert items["Recommended"].startswith("No single set: the KN procedure could not split")
+    assert not math.isnan(np.float64(kn.delta))
