@@ -175,3 +175,21 @@ def test_select_best_run_is_reported_with_its_guarantee(tmp_path: Path) -> None:
     else:
         assert items["Recommended"].startswith("No single set: the KN procedure could not split")
     assert not math.isnan(np.float64(kn.delta))
+
+
+def test_cost_and_burdens_are_read_when_present() -> None:
+    """The costs lane's outcomes (cost_usd, burden.<name>) reach the brief; absent, nothing is said."""
+    from scenario_sim.report.brief import _burdens, _cost
+
+    table = pd.DataFrame([
+        {"set": "a", "outcome": "cost_usd", "unit": "USD", "mean": 3e6, "diff": 2e6, "ci_low": 1.5e6,
+         "ci_high": 2.5e6},
+        {"set": "a", "outcome": "burden.alert_nights", "unit": "nights", "mean": 60.0, "diff": 44.0,
+         "ci_low": 40.0, "ci_high": 48.0},
+        {"set": "b", "outcome": "civilian_harm", "unit": "casualties", "mean": 1.0, "diff": -1.0,
+         "ci_low": -2.0, "ci_high": 0.0},
+    ])
+    cost = _cost(table, "a")
+    assert cost is not None and cost.startswith("$3.00m over the horizon; $2.00m [$1.50m, $2.50m]")
+    assert _burdens(table, "a") == "burden.alert_nights 44.0 [40.0, 48.0] nights"
+    assert _cost(table, "b") is None and _burdens(table, "b") is None

@@ -84,6 +84,14 @@ def _cost(table: pd.DataFrame, name: str) -> str | None:
             "(the scenario's cost assumptions).")
 
 
+def _burdens(table: pd.DataFrame, name: str) -> str | None:
+    """The costs lane's non-monetary burdens (outcomes ``burden.<name>``) of a set against the baseline."""
+    rows = table[(table["set"] == name) & table["outcome"].astype(str).str.startswith("burden.")]
+    if rows.empty:
+        return None
+    return "; ".join(f"{r['outcome']} {interval_cell(r)} {r['unit']}" for r in rows.to_dict("records"))
+
+
 def _recommendation(data: RunData, ranked: pd.DataFrame, rank_by: str) -> tuple[str | None, str]:
     """The recommended set (None when there is no single one) and the sentence that names it."""
     meta = data.outcome(rank_by)
@@ -220,9 +228,11 @@ def make_brief(data: RunData, table: pd.DataFrame, ranked: pd.DataFrame, rank_by
     shown = rec or str(ranked["set"].iloc[0])
     if shown != "baseline":
         b.items.append(("Effect", f"{shown}: " + _effect(table, shown, rank_by)))
-        cost = _cost(table, shown)
-        if cost is not None:
-            b.items.append(("Cost", f"{shown}: {cost}"))
+        cost, burdens = _cost(table, shown), _burdens(table, shown)
+        if cost is not None or burdens is not None:
+            parts = [x for x in (cost, None if burdens is None else f"burdens against the baseline: {burdens}.")
+                     if x is not None]
+            b.items.append(("Cost", f"{shown}: " + " ".join(parts)))
         b.items.append(("Side effects", f"{shown}: " + _side(table, data, shown)))
         single = _best_single(data, ranked, shown)
         if single is not None:
