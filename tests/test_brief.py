@@ -193,3 +193,21 @@ def test_cost_and_burdens_are_read_when_present() -> None:
     assert cost is not None and cost.startswith("$3.00m over the horizon; $2.00m [$1.50m, $2.50m]")
     assert _burdens(table, "a") == "burden.alert_nights 44.0 [40.0, 48.0] nights"
     assert _cost(table, "b") is None and _burdens(table, "b") is None
+
+
+def test_brief_recommends_under_the_stated_objective(tmp_path: Path) -> None:
+    """The reference states outputs.objectives (weights, a budget cap): the brief recommends the
+    costs lane's best feasible set, not the ranking leader, and gives its cost-effectiveness."""
+    from scenario_sim.analysis import costs
+
+    root = Path(__file__).resolve().parent.parent
+    run = run_experiment(root / "scenarios" / "reference.yaml", replications=6, jobs=1, out=tmp_path)
+    data = load_run(run.run_dir)
+    obj = costs.read_objectives(run.run_dir)
+    assert obj is not None and obj.constraints
+    best = costs.objective_table(data, obj, "civilian_harm")
+    expected = str(best.loc[best["best"], "set"].iloc[0])
+    items = _brief(run.run_dir, "civilian_harm")
+    assert items["Recommended"].startswith(f"{expected}, the best under the stated objective (outputs.objectives:")
+    assert "cost_usd within $2.00bn" in items["Recommended"]
+    assert "casualties averted per $1M" in items["Cost"] and items["Cost"].startswith(f"{expected}: $")

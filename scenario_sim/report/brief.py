@@ -92,25 +92,74 @@ def _burdens(table: pd.DataFrame, name: str) -> str | None:
     return "; ".join(f"{r['outcome']} {interval_cell(r)} {r['unit']}" for r in rows.to_dict("records"))
 
 
+def _objective(data: RunData, rank_by: str) -> tuple[str | None, str] | None:
+    """The best set under ``outputs.objectives`` (the costs lane's table), or None without objectives."""
+    from scenario_sim.analysis import costs
+
+    obj = costs.read_objectives(data.path)
+    if obj is None:
+        return None
+    table = costs.objective_table(data, obj, rank_by)
+    stated = []
+    if obj.weights:
+        stated.append("weights " + ", ".join(f"{o} x {w:g}" for o, w in obj.weights.items()) + f" ({obj.unit})")
+    if obj.constraints:
+        stated.append("constraints " + ", ".join(f"{o} within {fmt(b, 'USD') if o == COST else f'{b:g}'}"
+                                                 for o, b in obj.constraints.items()))
+    what = "; ".join(stated)
+    best = table.loc[table["best"], "set"]
+    if not len(best):
+        return None, (f"No set meets every constraint of the stated objective ({what}): "
+                      + "; ".join(f"{r['set']}: {r['violations']}" for r in table.to_dict("records")) + ".")
+    name = str(best.iloc[0])
+    row = table[table["set"] == name].iloc[0]
+    score = ""
+    if obj.weights and name != "baseline":
+        score = (f" Objective {fmt(row['objective_diff'])} [{fmt(row['objective_low'])}, "
+                 f"{fmt(row['objective_high'])}] {obj.unit} against the baseline (lower is better).")
+    if name == "baseline":
+        return None, f"Keep the baseline: no set does better under the stated objective ({what})."
+    return name, (f"{name}, the best under the stated objective (outputs.objectives: {what}) among the sets "
+                  f"that meet every constraint.{score}")
+
+
 def _recommendation(data: RunData, ranked: pd.DataFrame, rank_by: str) -> tuple[str | None, str]:
-    """The recommended set (None when there is no single one) and the sentence that names it."""
+    """The recommended set (None when there is no single one) and the sentence that names it:
+    the stated objective first, then a --select-best verdict, then the ranking leader."""
+    by_objective = _objective(data, rank_by)
+    if by_objective is not None:
+        return by_objective
     meta = data.outcome(rank_by)
     objective = f"{meta.direction} {rank_by} ({meta.unit}) is better"
     kn = data.manifest.select_best
     if kn is not None and kn.outcome == rank_by:
-        if kn.status == "selected" and kn.selected is not None:
-            return kn.selected, (f"{kn.selected}, selected by the KN procedure with probability at least "
-                                 f"{kn.pcs:g} of being the best, or within {kn.delta:g} {kn.unit} of it "
-                                 f"({kn.decided_at} replications; objective: {objective}).")
-        names = ", ".join(kn.survivors)
-        lead = str(ranked["set"].iloc[0])
-        return None, (f"No single set: the KN procedure could not split {names} ({kn.stop_reason}). Of them, "
-                      f"{lead} has the best mean (objective: {objective}).")
+        return _kn_sentence(kn, ranked, objective)
     lead = str(ranked["set"].iloc[0])
     if lead == "baseline":
         return None, f"Keep the baseline: no set does better on {rank_by} (objective: {objective})."
     return lead, (f"{lead}, the best mean on {rank_by} (objective: {objective}). This is the ranking leader, "
                   "not a selection with a guarantee (run --select-best gives one).")
+
+
+def _kn_sentence(kn: Any, ranked: pd.DataFrame, objective: str) -> tuple[str | None, str]:
+    if kn.status == "selected" and kn.selected is not None:
+        return kn.selected, (f"{kn.selected}, selected by the KN procedure with probability at least "
+                             f"{kn.pcs:g} of being the best, or within {kn.delta:g} {kn.unit} of it "
+                             f"({kn.decided_at} replications; objective: {objective}).")
+    lead = str(ranked["set"].iloc[0])
+    return None, (f"No single set: the KN procedure could not split {', '.join(kn.survivors)} ({kn.stop_reason}). "
+                  f"Of them, {lead} has the best mean (objective: {objective}).")
+
+
+def _cost_effectiveness(data: RunData, name: str) -> str | None:
+    from scenario_sim.analysis import costs
+    from scenario_sim.report.costs import ratio_cell
+
+    if not costs.has_costs(data):
+        return None
+    ce = costs.cost_effectiveness(data)
+    rows = ce[ce["set"] == name].to_dict("records")
+    return "; ".join(f"{r['benefit']} {ratio_cell(r)}" for r in rows) or None
 
 
 def _best_single(data: RunData, ranked: pd.DataFrame, shown: str) -> str | None:
@@ -225,12 +274,16 @@ def make_brief(data: RunData, table: pd.DataFrame, ranked: pd.DataFrame, rank_by
     rec, sentence = _recommendation(data, ranked, rank_by)
     b.recommended = rec
     b.items.append(("Recommended", sentence))
+    kn = data.manifest.select_best
+    if kn is not None and not sentence.startswith((f"{kn.selected}, selected by the KN", "No single set: the KN")):
+        b.items.append(("Selection", f"--select-best on {kn.outcome}: {kn.stop_reason}."))
     shown = rec or str(ranked["set"].iloc[0])
     if shown != "baseline":
         b.items.append(("Effect", f"{shown}: " + _effect(table, shown, rank_by)))
-        cost, burdens = _cost(table, shown), _burdens(table, shown)
+        cost, burdens, ratio = _cost(table, shown), _burdens(table, shown), _cost_effectiveness(data, shown)
         if cost is not None or burdens is not None:
-            parts = [x for x in (cost, None if burdens is None else f"burdens against the baseline: {burdens}.")
+            parts = [x for x in (cost, None if ratio is None else f"Cost-effectiveness: {ratio}.",
+                                 None if burdens is None else f"Burdens against the baseline: {burdens}.")
                      if x is not None]
             b.items.append(("Cost", f"{shown}: " + " ".join(parts)))
         b.items.append(("Side effects", f"{shown}: " + _side(table, data, shown)))
