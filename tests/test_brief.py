@@ -211,3 +211,30 @@ def test_brief_recommends_under_the_stated_objective(tmp_path: Path) -> None:
     assert items["Recommended"].startswith(f"{expected}, the best under the stated objective (outputs.objectives:")
     assert "cost_usd within $2.00bn" in items["Recommended"]
     assert "casualties averted per $1M" in items["Cost"] and items["Cost"].startswith(f"{expected}: $")
+
+
+def test_placebo_twins_are_controls_not_recommendations(tmp_path: Path) -> None:
+    from scenario_sim.analysis.placebo import placebo_pairs
+    from scenario_sim.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "reference", "-n", "4", "--placebo", "-j", "1", "-q", "--out", str(tmp_path)])
+    assert exc.value.code == 0
+    run_dir = next(p.parent for p in tmp_path.glob("*/*/manifest.json"))
+    twins = placebo_pairs(load_run(run_dir))
+    assert twins
+    items = _brief(run_dir, "civilian_harm")
+    assert not any(t in items["Recommended"].split(",")[0] for t in twins)
+    assert all(t in items["Placebo controls"] for t in twins)
+    assert not any(t in items.get("Bundles", "") for t in twins)  # a twin includes one set: not a bundle
+    assert not any(t in items.get("Close alternatives", "") for t in twins)
+
+
+def test_select_best_refuses_placebo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_sim.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "reference", "--select-best", "--delta", "5", "--placebo", "-q", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and "not with --placebo" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()

@@ -173,7 +173,10 @@ def _best_single(data: RunData, ranked: pd.DataFrame, shown: str) -> str | None:
 
 
 def _tied(data: RunData, rank_by: str, leader: str) -> str | None:
-    tied = sorted(tied_with_leader(data, rank_by, leader)) if len(data.sets) > 1 else []
+    from scenario_sim.analysis.placebo import placebo_pairs
+
+    twins = placebo_pairs(data)
+    tied = sorted(set(tied_with_leader(data, rank_by, leader)) - set(twins)) if len(data.sets) > 1 else []
     if not tied:
         return None
     return (f"{', '.join(tied)} cannot be told from {leader} on {rank_by} (paired, Holm-adjusted); "
@@ -195,8 +198,8 @@ def bundle_interactions(data: RunData, outcome: str) -> list[dict[str, Any]]:
     out = []
     for name, info in data.set_info.items():
         parts = [p for p in info.include if p in wide]
-        if name not in wide or "baseline" not in wide or not parts or len(parts) != len(info.include):
-            continue
+        if name not in wide or "baseline" not in wide or len(parts) < 2 or len(parts) != len(info.include):
+            continue  # a bundle has two parts or more (a placebo twin includes its one set)
         d = wide[[name, "baseline", *parts]].dropna()
         effect = d[name] - d["baseline"]
         total = sum((d[p] - d["baseline"] for p in parts), start=pd.Series(0.0, index=d.index))
@@ -270,7 +273,11 @@ def _backtest_reader(run_dir: Path, explicit: Path | None) -> str | None:
 def make_brief(data: RunData, table: pd.DataFrame, ranked: pd.DataFrame, rank_by: str,
                explore: Path | None = None, backtest: Path | None = None) -> Brief:
     """The brief of a run (see the module notes); ``explore``/``backtest`` override the search."""
+    from scenario_sim.analysis.placebo import placebo_pairs
+
     b = Brief(f"{data.manifest.scenario.name}: the decision in brief")
+    twins = placebo_pairs(data)
+    ranked = ranked[~ranked["set"].isin(list(twins))]  # placebo controls are not candidates
     rec, sentence = _recommendation(data, ranked, rank_by)
     b.recommended = rec
     b.items.append(("Recommended", sentence))
@@ -297,6 +304,10 @@ def make_brief(data: RunData, table: pd.DataFrame, ranked: pd.DataFrame, rank_by
     bundles = [_bundle_sentence(x, meta.unit, meta.direction) for x in bundle_interactions(data, rank_by)]
     if bundles:
         b.items.append(("Bundles", " ".join(bundles)))
+    if twins:
+        b.items.append(("Placebo controls", f"{', '.join(sorted(twins))} ran as controls (the same rules fired on "
+                        "random non-contact days); the placebo section splits each rule's benefit into firing at "
+                        "all and firing on contacts."))
     b.items.append(("Contested assumptions", _assumptions(find_explore(data.path, explore), rank_by, data.sets)))
     status = _backtest_reader(data.path, backtest)
     b.items.append(("Against the record", status or "No backtest of this scenario was found in this results "
