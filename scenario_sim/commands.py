@@ -131,7 +131,8 @@ def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, out: str |
     ranked, key = c.ranked, c.rank_by
     unit = str(ranked["unit"].iloc[0])
     title = f"{c.data.manifest.scenario.name}: ranked by {key} ({unit}, {ranked['direction'].iloc[0]} is better)"
-    click.echo(render(ranked, fmt_name, title, caption(ranked, int(ranked["n"].min()), len(ranked)),
+    n, k = int(ranked["n"].min()), len(ranked)
+    click.echo(render(ranked, fmt_name, title, lambda shown: caption(ranked, n, k, shown),
                       tied=c.tied, side=side_effect_notes(c.side)))
     if fmt_name in ("table", "markdown") and (c.costs is not None or c.objectives is not None):
         from scenario_sim.report.costs import render_costs

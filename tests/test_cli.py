@@ -296,8 +296,13 @@ def test_terminal_table_fits_the_terminal_and_every_column_has_a_header(
         assert not missing
     if width == 80:  # the long set names do not fit with every column, but the key ones stay
         assert missing and {"set", "mean", "difference [95% CI]", "% b/t/w"} <= set(cells)
-    # The footer explains what is shown and mentions nothing that is not.
+    # The footer explains what is shown and mentions nothing that is not: a column left out at
+    # this width is named among those not shown, never defined.
     assert "p-value" not in out and "P-value" not in out
+    defined = {"% b/t/w": "% b/t/w: percent", "P(best)": "P(best): share", "vs leader": "≈ (vs leader):",
+               "worse on": "worse on: number"}
+    for col, text in defined.items():
+        assert (text in flat) == (col in cells), (col, flat)
 
 
 def test_markdown_table_has_a_header_for_every_column(long_names_run: Path,

@@ -224,3 +224,28 @@ def test_report_renders_in_headless_chromium(run_dir: Path) -> None:
     s = subprocess.run([*flags, "--window-size=1200,2600", f"--screenshot={shot}", report.as_uri()],
                        capture_output=True, text=True, timeout=120, check=False)
     assert s.returncode == 0 and shot.exists() and shot.stat().st_size > 10_000, s.stderr[-2000:]
+
+
+def test_one_number_rule_per_column() -> None:
+    """Every number of a ranking column has the same decimals: enough for two significant
+    digits of the narrowest interval (docs/statistics.md, "How numbers are shown")."""
+    from scenario_sim.report.table import column_format, render
+
+    f = column_format([-455.3, -6.474, 2012.8], [58.5, 4.35])
+    assert (f(-455.3), f(-6.474), f(2012.8)) == ("-455.3", "-6.5", "2,012.8")
+    g = column_format([0.2493, 0.00604], [0.023, 0.0013])
+    assert (g(0.00604), g(0.2493), g(0.0)) == ("0.0060", "0.2493", "0.0000")  # no 6.04e-03 beside 0.249
+    assert column_format([0.5], [0.0]).decimals == 3  # no interval: three significant digits
+    usd = column_format([9.2884e8, 1.05e9], [1.25e8], "USD")
+    assert (usd(9.2884e8), usd(-8.0e8)) == ("$0.93bn", "-$0.80bn")
+
+    ranked = pd.DataFrame({
+        "rank": [1, 2, 3], "set": ["a", "b", "baseline"], "mean": [1557.5, 2006.03, 2012.8],
+        "diff": [-455.3, -6.474, math.nan], "ci_low": [-513.8, -10.8, math.nan],
+        "ci_high": [-396.8, -2.1, math.nan], "unit": "casualties", "relative_change": [-0.2, -0.003, math.nan],
+        "ci_includes_zero": [False, False, False], "p_better": [1.0, 0.6, math.nan], "p_tied": [0.0, 0.3, math.nan],
+        "p_worse": [0.0, 0.1, math.nan], "p_best": [1.0, 0.0, 0.0]})
+    md = render(ranked, "markdown", "t", "n")
+    cells = [ln.split("|")[3:5] for ln in md.splitlines() if ln.startswith("| ") and "rank" not in ln]
+    numbers = re.findall(r"-?\d[\d,]*(?:\.\d+)?", " ".join(c for row in cells for c in row))
+    assert numbers and {len(x.split(".")[1]) if "." in x else 0 for x in numbers} == {1}, numbers

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pandas is imported by the caller; registering the CLI must stay light
@@ -32,15 +33,77 @@ def fmt(x: Any, unit: str = "") -> str:
     return f"{x:.2e}"
 
 
-def interval_cell(r: Mapping[Any, Any]) -> str:
-    """'difference [low, high]' for a row with diff, ci_low, ci_high and unit."""
-    u = str(r["unit"])
-    return f"{fmt(r['diff'], u)} [{fmt(r['ci_low'], u)}, {fmt(r['ci_high'], u)}]"
+_USD_STEPS = ((1e9, "bn"), (1e6, "m"), (1e3, "k"))
+MAX_DECIMALS = 8
 
 
-def diff_cell(r: Mapping[Any, Any]) -> str:
+def _finite(x: Any) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+@dataclass(frozen=True)
+class ColumnFormat:
+    """One display rule for every number of a column (see :func:`column_format`)."""
+
+    decimals: int
+    unit: str = ""
+    divisor: float = 1.0
+    suffix: str = ""
+
+    def __call__(self, x: Any) -> str:
+        if not _finite(x):
+            return "–"
+        v = float(x) / self.divisor
+        if self.unit == "USD":
+            return f"{'-' if v < 0 else ''}${abs(v):,.{self.decimals}f}{self.suffix}"
+        return f"{v:,.{self.decimals}f}"
+
+
+def column_format(values: Iterable[Any], half_widths: Iterable[Any], unit: str = "") -> ColumnFormat:
+    """The rule for a column of estimates with intervals: fixed decimals for the whole column,
+    enough to show the narrowest non-zero interval half-width with two significant digits
+    (``decimals = 1 - floor(log10(min half-width))``, 0 to 8).  Without any such interval, three
+    significant digits of the largest value.  USD columns are scaled once for the column
+    (k, m, bn after the largest value).  docs/statistics.md, "How numbers are shown"."""
+    vals = [abs(float(v)) for v in values if _finite(v)]
+    hws = [float(h) for h in half_widths if _finite(h) and float(h) > 0]
+    div, suf = 1.0, ""
+    if unit == "USD":
+        top = max(vals, default=0.0)
+        div, suf = next(((d, s) for d, s in _USD_STEPS if top >= d), (1.0, ""))
+    if hws:
+        dec = 1 - math.floor(math.log10(min(hws) / div))
+    else:
+        top = max(vals, default=0.0) / div
+        dec = 2 - math.floor(math.log10(top)) if top > 0 else 0
+    return ColumnFormat(max(0, min(MAX_DECIMALS, dec)), unit, div, suf)
+
+
+def row_format(r: Mapping[Any, Any]) -> ColumnFormat:
+    """The rule for one row's difference and interval on their own (a side-effect note)."""
+    return column_format([r["diff"], r["ci_low"], r["ci_high"]], [(r["ci_high"] - r["ci_low"]) / 2],
+                         str(r["unit"]))
+
+
+def ranking_format(ranked: pd.DataFrame, reference: str = "baseline") -> ColumnFormat:
+    """The rule shared by the mean and difference columns of a ranking (or comparison): the
+    rows other than ``reference`` have a difference and an interval."""
+    sets = ranked[ranked["set"] != reference]
+    unit = str(ranked["unit"].iloc[0]) if len(ranked) else ""
+    return column_format([*ranked["mean"], *sets["diff"], *sets["ci_low"], *sets["ci_high"]],
+                         (sets["ci_high"] - sets["ci_low"]) / 2, unit)
+
+
+def interval_cell(r: Mapping[Any, Any], f: ColumnFormat | None = None) -> str:
+    """'difference [low, high]' for a row with diff, ci_low, ci_high and unit (``f``: the
+    column's rule; by default the row's own)."""
+    f = f or row_format(r)
+    return f"{f(r['diff'])} [{f(r['ci_low'])}, {f(r['ci_high'])}]"
+
+
+def diff_cell(r: Mapping[Any, Any], f: ColumnFormat | None = None) -> str:
     """'difference [low, high]' for a comparison row (empty for the baseline)."""
-    return "" if r["set"] == "baseline" else interval_cell(r)
+    return "" if r["set"] == "baseline" else interval_cell(r, f)
 
 
 # Terminal columns, most important first.  When the table is wider than the terminal the
@@ -71,15 +134,16 @@ def _rows(ranked: pd.DataFrame, tied: set[str] | None = None,
           side: dict[str, str] | None = None) -> list[dict[str, str]]:
     out = []
     leader = str(ranked["set"].iloc[0]) if len(ranked) else ""
+    f = ranking_format(ranked)
     for r in ranked.to_dict("records"):
         name = str(r["set"])
         base = name == "baseline"
         rel = float(r["relative_change"])
-        diff = diff_cell(r)
+        diff = diff_cell(r, f)
         if diff and r["ci_includes_zero"]:
             diff += f" {ZERO_MARK}"
         row = {
-            "rank": str(r["rank"]), "set": name, "mean": fmt(r["mean"], str(r["unit"])),
+            "rank": str(r["rank"]), "set": name, "mean": f(r["mean"]),
             "difference [95% CI]": diff or "(reference)",
             "change": "" if base else (f"{rel:+.1%}" if not math.isnan(rel) else "–"),
             BTW: "" if base else better_tied_worse(r, percent=True),
@@ -121,20 +185,27 @@ def _natural_width(rows: list[dict[str, str]], cols: list[str]) -> int:
     return sum(max(len(c), *(len(r[c]) for r in rows)) + 3 for c in cols) + 1
 
 
-def fit_columns(rows: list[dict[str, str]], width: int) -> tuple[list[str], list[str]]:
-    """(columns shown in table order, columns dropped) so that the rows fit in ``width``."""
+def fit_columns(rows: list[dict[str, str]], width: int,
+                priority: Iterable[str] = _PRIORITY) -> tuple[list[str], list[str]]:
+    """(columns shown in table order, columns dropped) so that the rows fit in ``width``.
+
+    Columns go in the reverse of ``priority`` (most important first; a column not named
+    there goes first of all); the first two are always kept."""
     order = list(rows[0]) if rows else []
-    keep = list(_PRIORITY)
+    ranked = [c for c in priority if c in order]
+    ranked += [c for c in order if c not in ranked]
+    keep = list(ranked)
     while len(keep) > 2 and _natural_width(rows, [c for c in order if c in keep]) > width:
         keep.pop()
-    return [c for c in order if c in keep], [c for c in _PRIORITY if c not in keep]
+    return [c for c in order if c in keep], [c for c in ranked if c not in keep]
 
 
-def render(ranked: pd.DataFrame, fmt_name: str, title: str, note: str, width: int | None = None,
-           tied: set[str] | None = None, side: dict[str, str] | None = None) -> str:
+def render(ranked: pd.DataFrame, fmt_name: str, title: str, note: str | Callable[[list[str]], str],
+           width: int | None = None, tied: set[str] | None = None, side: dict[str, str] | None = None) -> str:
     """The ranking in the requested format (``table`` is for terminals, ``width`` columns
-    wide: by default the terminal's).  ``tied``: sets that cannot be told from the leader;
-    ``side``: per set, its side effects (:func:`side_effect_notes`)."""
+    wide: by default the terminal's).  ``note``: the footnote, or a function of the columns
+    shown that makes it (so that it defines only those; :func:`caption`).  ``tied``: sets that
+    cannot be told from the leader; ``side``: per set, its side effects (:func:`side_effect_notes`)."""
     if fmt_name == "csv":
         return str(ranked.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
     if fmt_name == "json":
@@ -142,6 +213,10 @@ def render(ranked: pd.DataFrame, fmt_name: str, title: str, note: str, width: in
 
         return to_json(ranked)
     rows = _rows(ranked, tied, side)
+    every = list(rows[0]) if rows else []
+    w = width if width is not None else terminal_width()
+    cols, dropped = fit_columns(rows, w) if fmt_name == "table" else (every, [])
+    note = note(cols) if callable(note) else note
     if side:
         note += " Side effects (key outcomes significantly worse than the baseline, Holm-adjusted): " + "; ".join(
             f"{k}: {v}" for k, v in side.items()) + "."
@@ -151,23 +226,31 @@ def render(ranked: pd.DataFrame, fmt_name: str, title: str, note: str, width: in
         lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
         lines += ["", note]
         return "\n".join(lines)
-    w = width if width is not None else terminal_width()
-    cols, dropped = fit_columns(rows, w)
     if dropped:
         note += f" Not shown at this width: {', '.join(dropped)} (--format csv gives every statistic)."
     return _rich_table(rows, cols, title, note, w)
 
 
-def caption(ranked: pd.DataFrame, n: int, sets: int) -> str:
-    """The table's footnote: what the numbers are (and nothing the table does not show)."""
+# What each optional column means, for the footnote (only the columns shown are defined).
+_DEFINITIONS = {
+    BTW: f"{BTW}: percent of replications in which the set did better than, the same as, or worse than the baseline",
+    "P(best)": "P(best): share in which it was best of all sets",
+    "vs leader": "≈ (vs leader): cannot be told from the leader (paired, Holm-adjusted)",
+    "worse on": "worse on: number of key outcomes with a side effect",
+}
+
+
+def caption(ranked: pd.DataFrame, n: int, sets: int, shown: Iterable[str] | None = None) -> str:
+    """The table's footnote: what the numbers are, defining only the columns ``shown``
+    (default: every column), and nothing the table does not show."""
     k = max(0, sets - 1)
     adj = (f"Bonferroni-adjusted for the {k} sets compared" if k > 1 else "not adjusted (one set compared)")
+    cols = set(_PRIORITY if shown is None else shown)
+    defs = "; ".join(d for c, d in _DEFINITIONS.items() if c in cols)
     return (f"{n} paired replications per set; difference = set minus baseline on common random numbers, "
             f"95% interval {adj}. {ZERO_MARK}: the interval includes zero (no clear difference). "
-            f"{BTW}: percent of replications in which the set did better than, the same as, or worse than "
-            "the baseline; P(best): share in which it was best of all sets; ≈ (vs leader): cannot be told "
-            "from the leader (paired, Holm-adjusted); worse on: number of key outcomes with a side effect. "
-            "The intervals measure simulation noise with the scenario's inputs held as written; they do not "
+            + (f"{defs}. " if defs else "")
+            + "The intervals measure simulation noise with the scenario's inputs held as written; they do not "
             "cover inputs that are assumptions (surge after contacts, sanction effects, growth, stocks: "
             "docs/uncertain-inputs.md). scenario-sim explore shows which conclusions depend on them.")
 
@@ -193,13 +276,14 @@ def render_against(table: pd.DataFrame, fmt_name: str, scenario: str, width: int
     table = table.sort_values(["mean", "set"], ascending=[direction == "lower", True])
     head = f"difference from {ref} [95% CI]"
     rows = []
+    f = ranking_format(table, reference=ref)
     for r in table.to_dict("records"):
-        rows.append({"set": str(r["set"]), "mean": fmt(r["mean"], unit), head: interval_cell(r),
+        rows.append({"set": str(r["set"]), "mean": f(r["mean"]), head: interval_cell(r, f),
                      BTW: better_tied_worse(r, percent=True),
                      "told apart": "yes" if r["distinguishable"] else "no"})
     k = len(rows)
     title = (f"{scenario}: every set against {ref} on {outcome} ({unit}, {direction} is better; "
-             f"{ref} mean {fmt(table['reference_mean'].iloc[0], unit)})")
+             f"{ref} mean {f(table['reference_mean'].iloc[0])})")
     note = (f"{int(table['n'].min())} paired replications; difference = set minus {ref} on common random "
             f"numbers, 95% intervals Bonferroni-adjusted for the {k} comparisons; told apart: paired t-test "
             f"Holm-adjusted p < 0.05. {BTW}: percent of replications better / tied / worse than {ref}.")
@@ -222,7 +306,8 @@ def render_pairwise(table: pd.DataFrame, fmt_name: str, scenario: str, width: in
         return "no pair of sets to compare"
     sets = list(dict.fromkeys([*table["set"], *table["against"]]))
     outcome, unit, direction = (str(table[c].iloc[0]) for c in ("outcome", "unit", "direction"))
-    cell = {(r["set"], r["against"]): fmt(r["diff"], unit) + ("*" if r["distinguishable"] else "")
+    f = column_format(table["diff"], (table["ci_high"] - table["ci_low"]) / 2, unit)
+    cell = {(r["set"], r["against"]): f(r["diff"]) + ("*" if r["distinguishable"] else "")
             for r in table.to_dict("records")}
     m = len(sets) * (len(sets) - 1) // 2
     title = f"{scenario}: paired differences on {outcome} ({unit}, {direction} is better), row minus column"
