@@ -103,6 +103,34 @@ def test_regret_and_rules_match_a_hand_computation(hand_run: Path) -> None:
         assert t.loc[s, "max_regret_high"] == t.loc[s, "max_regret"]
 
 
+def test_tied_rules_are_ties_not_different_choices(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """B is the expected-value choice; A and B meet the threshold in the same two cases and have
+    the same worst case, and A comes first in run order: a tie, not a robust choice that differs."""
+    from scenario_sim.report.ensemble import choice_sentence
+
+    means = {(0, ""): {"baseline": 10.0, "A": 8.0, "B": 5.0}, (1, ""): {"baseline": 10.0, "A": 8.0, "B": 7.0},
+             (2, ""): {"baseline": 13.0, "A": 12.0, "B": 12.0}}
+    cases = pd.DataFrame({"case": [0, 1, 2], "x1": [0.1, 0.5, 0.9]})
+    run = write_explore(tmp_path / "tie", cases, reps_from_means(means), ["baseline", "A", "B"], [HARM],
+                        thresholds={"harm": 9})
+    rb = robustness(load_ensemble(run), "harm", n_boot=50)
+    assert rb.choices["expected"] == "B" and rb.choices["max_regret"] == "B"
+    assert rb.best["satisficing"] == ["A", "B"] and rb.best["worst_case"] == ["A", "B"]
+    assert rb.robust_differs == {"max_regret": False, "p90_regret": False, "satisficing": False,
+                                 "worst_case": False}
+    assert rb.robust_ties["satisficing"] and rb.robust_ties["worst_case"] and not rb.robust_ties["max_regret"]
+    text = choice_sentence(rb)
+    assert "differs" not in text and "A, B (tied)" in text and "a tie, not a different choice" in text
+    # the terminal table fits the terminal, leaving out the least important columns
+    monkeypatch.setenv("COLUMNS", "60")
+    code, out, err = _cli("robust", str(run))
+    assert code == 0, err
+    assert max(len(ln.rstrip()) for ln in out.splitlines()) <= 60, out
+    flat = " ".join(out.split())
+    assert "Not shown at this width:" in flat and "set" in out and "expected" in out
+
+
 def test_satisficing_matches_a_hand_computation(hand_run: Path) -> None:
     # harm <= 9: baseline never, A in cases 0 and 2, B always
     sat = satisficing(load_ensemble(hand_run)).set_index("set")
@@ -213,6 +241,36 @@ def test_discovery_on_the_paired_difference(tmp_path: Path) -> None:
     assert list(d.limits["input"]) == ["u3"]
     assert d.limits["low"].iloc[0] == pytest.approx(0.5, abs=0.03)
     assert d.coverage >= 0.95 and d.density >= 0.95
+
+
+def test_cart_rules_name_categories_not_one_hot_columns(tmp_path: Path) -> None:
+    """A fails exactly in world `calm` when u1 > 0.5: the CART rule reads `world = calm and u1 > …`,
+    never `world=calm > 0.5`; and splits are merged into one condition per input."""
+    from scipy.stats import qmc
+
+    from scenario_sim.analysis.discovery import discover, rule_text
+
+    u = qmc.LatinHypercube(d=2, seed=3).random(200)
+    cases = pd.DataFrame(u, columns=["u1", "u2"])
+    cases.insert(0, "case", range(len(u)))
+    worlds = ["calm", "surgy", "pause"]
+    means = {(c, w): {"baseline": 10.0, "A": 12.0 if (w == "calm" and u1 > 0.5) else 8.0}
+             for c, (u1, _) in enumerate(u) for w in worlds}
+    run = write_explore(tmp_path / "cat", cases, reps_from_means(means), ["baseline", "A"], [HARM],
+                        thresholds={"harm": 10})
+    d = discover(load_ensemble(run), "A", "harm")
+    best = d.cart.iloc[0]
+    assert best["coverage"] >= 0.9 and best["density"] >= 0.9
+    assert "world = calm" in best["rule"], best["rule"]
+    assert float(best["rule"].split("u1 > ")[1].split()[0]) == pytest.approx(0.5, abs=0.02), best["rule"]
+    assert not any("=" in r.replace("world = ", "").replace("≤", "").replace("!=", "") for r in d.cart["rule"])
+
+    cats = {f"world={w}": ("world", ["a", "b", "c", "d"]) for w in "abcd"}
+    assert rule_text([("world=b", False, 0.5)], cats) == "world != b"
+    assert rule_text([("world=b", False, 0.5), ("x", True, 1.0), ("x", False, 3.0), ("world=d", False, 0.5),
+                      ("x", True, 2.0)], cats) == "world in {a, c} and 2 < x ≤ 3"
+    assert rule_text([("world=c", True, 0.5), ("x", False, 3.0), ("x", False, 1.5)], cats) == "world = c and x ≤ 1.5"
+    assert rule_text([], cats) == "(all cases)"
 
 
 def test_discovery_says_when_there_is_nothing_to_find(hand_run: Path) -> None:
@@ -422,6 +480,34 @@ def test_morris_on_a_known_function(tmp_path: Path) -> None:
     assert t.loc["x1", "mu_star"] == pytest.approx(3.0) and t.loc["x1", "mu"] == pytest.approx(3.0)
     assert t.loc["x2", "mu_star"] == pytest.approx(0.0, abs=1e-9) and t.loc["x1", "sigma"] == pytest.approx(0, abs=1e-9)
     assert res.noise.iloc[0]["resolved"]  # CRN: the ± spread cancels in the paired difference
+
+
+def test_morris_mu_star_interval_never_goes_below_zero(tmp_path: Path) -> None:
+    """x2's elementary effects are 60 in one trajectory of four and 2.3 in the others: SALib's
+    normal-approximation half-width (23.6) exceeds mu* (16.8). mu* >= 0, so the interval is clipped at 0
+    (SALib's half-width kept in mu_star_conf) and the table says so."""
+    from SALib.sample import morris as morris_sample
+
+    from scenario_sim.analysis.sensitivity import sensitivity
+    from scenario_sim.report.ensemble import sensitivity_text
+
+    problem = {"num_vars": 2, "names": ["x1", "x2"], "bounds": [[0.0, 1.0], [0.0, 1.0]]}
+    x = morris_sample.sample(problem, 4, num_levels=4, seed=5)
+    cases = pd.DataFrame(x, columns=["x1", "x2"])
+    cases.insert(0, "case", range(len(x)))
+    means = {(c, ""): {"baseline": 50.0, "A": 50.0 + 3 * float(v[0]) + 40 * float(v[1]) ** 8} for c, v in enumerate(x)}
+    run = write_explore(tmp_path / "morris", cases, reps_from_means(means, outcome="energy"), ["baseline", "A"],
+                        [ENERGY], explore={"sampler": "morris", "morris": {"num_levels": 4},
+                                           "inputs": [{"name": "x1", "low": 0, "high": 1},
+                                                      {"name": "x2", "low": 0, "high": 1}]})
+    res = sensitivity(load_ensemble(run), "energy")
+    t = res.indices.set_index("input")
+    assert t.loc["x2", "mu_star"] - t.loc["x2", "mu_star_conf"] < 0  # SALib's interval would go negative
+    assert t.loc["x2", "mu_star_low"] == 0.0 and t.loc["x2", "mu_star_clipped"]
+    assert (res.indices["mu_star_low"] >= 0).all() and not t.loc["x1", "mu_star_clipped"]
+    assert t.loc["x2", "mu_star_high"] == pytest.approx(t.loc["x2", "mu_star"] + t.loc["x2", "mu_star_conf"])
+    text = sensitivity_text(res, "markdown")
+    assert "[-" not in text and "clipped at 0" in text and "normal approximation" in text
 
 
 def test_outputs_thresholds_are_validated_with_locations(tmp_path: Path) -> None:

@@ -21,7 +21,9 @@ dependency table for why not the stand-alone ``prim`` package).
 **CART** (scikit-learn's decision tree, depth 3, leaves of at least 5% of the points) is a
 second view: each leaf where the label is the majority is a box, with its own coverage and
 density.  Trees split greedily and axis by axis; where PRIM and CART agree on the inputs that
-matter the finding is robust to the method.
+matter the finding is robust to the method.  A leaf's rule is printed with the splits on one
+input merged and the one-hot columns of a categorical input turned back into the categories they
+test (:func:`rule_text`: ``world != smokescreen``, not ``world=smokescreen <= 0.5``).
 
 The world, when the run has several, is a categorical input like any other.
 """
@@ -167,11 +169,77 @@ def _limits(qp: dict[str, list[float]], box: pd.DataFrame, init: pd.DataFrame) -
     return pd.DataFrame(rows, columns=cols)
 
 
+# One split on a path from the root: (column of the one-hot design, True for the "> threshold" side, threshold).
+_Split = tuple[str, bool, float]
+
+
+def rule_text(splits: list[_Split], categorical: Mapping[str, tuple[str, list[str]]]) -> str:
+    """A path of tree splits as a rule a planner reads: the splits on one numeric input merged
+    into ``low < x ≤ high``, and one-hot splits (``world=smokescreen ≤ 0.5``) turned back into the
+    category they test (``world != smokescreen``, ``world = restraint``, ``world in {a, b}``).
+
+    ``categorical`` maps a one-hot column to (input, every category of that input)."""
+    low: dict[str, float] = {}
+    high: dict[str, float] = {}
+    allowed: dict[str, set[str]] = {}
+    every: dict[str, list[str]] = {}
+    order: list[str] = []
+    for col, above, thr in splits:
+        if col in categorical:
+            name, values = categorical[col]
+            value = col[len(name) + 1:]
+            every[name] = values
+            keep = allowed.setdefault(name, set(values))
+            allowed[name] = keep & {value} if above else keep - {value}
+        else:
+            name = col
+            if above:
+                low[name] = max(low.get(name, thr), thr)
+            else:
+                high[name] = min(high.get(name, thr), thr)
+        if name not in order:
+            order.append(name)
+    parts = [_category_text(n, every[n], allowed[n]) if n in allowed else _range_text(n, low.get(n), high.get(n))
+             for n in order]
+    return " and ".join(parts) or "(all cases)"
+
+
+def _category_text(name: str, every: list[str], allowed: set[str]) -> str:
+    keep = [v for v in every if v in allowed]
+    gone = [v for v in every if v not in allowed]
+    if len(keep) == 1:
+        return f"{name} = {keep[0]}"
+    if len(gone) == 1:
+        return f"{name} != {gone[0]}"
+    return f"{name} in {{{', '.join(keep)}}}"
+
+
+def _range_text(name: str, low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{low:.4g} < {name} ≤ {high:.4g}"
+    if low is not None:
+        return f"{name} > {low:.4g}"
+    return f"{name} ≤ {high:.4g}"
+
+
+def _one_hot(x: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tuple[str, list[str]]]]:
+    """The design matrix for the tree (categorical inputs one-hot, ``input=value``) and the
+    map from each one-hot column back to its input and categories."""
+    xx = pd.get_dummies(x, prefix_sep="=", dtype=float)
+    cats: dict[str, tuple[str, list[str]]] = {}
+    for name in x.columns:
+        if not pd.api.types.is_numeric_dtype(x[name]):
+            values = [str(v) for v in (x[name].cat.categories if isinstance(x[name].dtype, pd.CategoricalDtype)
+                                       else sorted(x[name].unique()))]
+            cats.update({f"{name}={v}": (str(name), values) for v in values})
+    return xx, cats
+
+
 def _cart(x: pd.DataFrame, y: np.ndarray, depth: int, mass_min: float,  # type: ignore[type-arg]
           seed: int) -> tuple[pd.DataFrame, str]:
     from sklearn.tree import DecisionTreeClassifier, export_text
 
-    xx = pd.get_dummies(x, prefix_sep="=", dtype=float)
+    xx, cats = _one_hot(x)
     tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=max(1, math.ceil(mass_min * len(xx))),
                                   random_state=seed).fit(xx.to_numpy(), y)
     t = tree.tree_
@@ -179,18 +247,18 @@ def _cart(x: pd.DataFrame, y: np.ndarray, depth: int, mass_min: float,  # type: 
     leaf_of = tree.apply(xx.to_numpy())
     rows: list[dict[str, Any]] = []
 
-    def walk(node: int, rule: list[str]) -> None:
+    def walk(node: int, path: list[_Split]) -> None:
         if t.children_left[node] == -1:
             inside = leaf_of == node
             pos = int(y[inside].sum())
             if pos * 2 > int(inside.sum()):
-                rows.append({"leaf": node, "rule": " and ".join(rule) or "(all cases)",
+                rows.append({"leaf": node, "rule": rule_text(path, cats),
                              "coverage": pos / max(1, int(y.sum())), "density": pos / int(inside.sum()),
                              "mass": float(inside.mean()), "n": int(inside.sum())})
             return
         f, thr = names[int(t.feature[node])], float(t.threshold[node])
-        walk(int(t.children_left[node]), [*rule, f"{f} ≤ {thr:.4g}"])
-        walk(int(t.children_right[node]), [*rule, f"{f} > {thr:.4g}"])
+        walk(int(t.children_left[node]), [*path, (f, False, thr)])
+        walk(int(t.children_right[node]), [*path, (f, True, thr)])
 
     walk(0, [])
     cols = ["leaf", "rule", "coverage", "density", "mass", "n"]

@@ -16,6 +16,11 @@ better, so larger ``v`` is always better.  With point weights ``w_p`` (summing t
 * **satisficing share**: the weight of points whose mean meets the outcome's threshold (from
   ``outputs.thresholds``), and of points meeting *every* threshold at once (``satisficing_all``);
 * the **ranking under each rule**, and whether the robust choices differ from the EV choice.
+  Sets whose values under a rule agree to 12 significant digits are tied (a share of cases is a
+  sum of weights, so two sets meeting the threshold in equally many cases must not look
+  different through rounding).  A robust rule *differs* from the EV rule only when no set is
+  best under both; when the EV choice is among the sets tied for best under a rule, that is
+  reported as a tie, not as a different choice.
 
 Point means carry replication noise, which biases the maximum (and to a lesser degree the
 90th percentile and regret itself) upward; docs/deep-uncertainty.md states the limits.
@@ -24,7 +29,7 @@ Point means carry replication noise, which biases the maximum (and to a lesser d
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,16 +65,31 @@ class Robustness:
     regret: pd.DataFrame  # points x sets
     weights: np.ndarray  # type: ignore[type-arg]
     table: pd.DataFrame  # one row per set
-    choices: dict[str, str]  # rule -> chosen set
+    choices: dict[str, str]  # rule -> chosen set (the first in run order among the best)
     dropped_points: int
     threshold: str | None
     level: float
+    best: dict[str, list[str]] = field(default_factory=dict)  # rule -> every set tied for best
 
     @property
     def robust_differs(self) -> dict[str, bool]:
-        """For each robust rule: does its choice differ from the expected-value choice?"""
-        ev = self.choices["expected"]
-        return {r: self.choices[r] != ev for r in ROBUST_RULES if r in self.choices}
+        """For each robust rule: does it choose differently from the expected-value rule?
+
+        Only when no set is best under both: a tie that includes an expected-value choice is
+        not a different choice (see :attr:`robust_ties`)."""
+        ev = set(self.best.get("expected", [self.choices["expected"]]))
+        return {r: not ev & set(self.best.get(r, [self.choices[r]])) for r in ROBUST_RULES if r in self.choices}
+
+    @property
+    def robust_ties(self) -> dict[str, bool]:
+        """For each robust rule that agrees with the expected-value rule: is it through a tie
+        (several sets best under one of the two rules)?"""
+        ev = self.best.get("expected", [self.choices["expected"]])
+        out = {}
+        for r, differs in self.robust_differs.items():
+            if not differs:
+                out[r] = len(self.best.get(r, [self.choices[r]])) > 1 or len(ev) > 1
+        return out
 
 
 def satisficing(run: EnsembleRun, sets: list[str] | None = None) -> pd.DataFrame:
@@ -135,8 +155,9 @@ def _bootstrap(regret: pd.DataFrame, w: np.ndarray, level: float, n_boot: int,  
 
 
 def _rank(values: pd.Series, best_high: bool) -> pd.Series:
-    """Rank 1 = best; ties share the better rank ('min'); NaN ranks last."""
-    return values.rank(method="min", ascending=not best_high, na_option="bottom").astype(int)
+    """Rank 1 = best; ties (equal to 12 significant digits) share the better rank ('min'); NaN ranks last."""
+    snapped = values.map(lambda v: float(f"{v:.12g}") if math.isfinite(v) else v)
+    return snapped.rank(method="min", ascending=not best_high, na_option="bottom").astype(int)
 
 
 def robustness(run: EnsembleRun, outcome: str | None = None, sets: list[str] | None = None,
@@ -176,11 +197,12 @@ def robustness(run: EnsembleRun, outcome: str | None = None, sets: list[str] | N
         table[f"rank_{rule}"] = _rank(table[rule], False)
     if th is not None:
         table["rank_satisficing"] = _rank(table["satisficing"], True)
-    choices = {}
+    choices, best = {}, {}
     for rule in RULES:
         col = f"rank_{rule}"
         if col in table:
             # ties: the first set in run order among the best-ranked (the baseline comes first)
             choices[rule] = str(table["set"].iloc[int(np.argmin(table[col].to_numpy()))])
+            best[rule] = [str(x) for x in table.loc[table[col] == table[col].min(), "set"]]
     return Robustness(name, meta.unit, meta.direction, means, regret, w, table, choices, dropped,
-                      th.describe(meta.unit) if th is not None else None, level)
+                      th.describe(meta.unit) if th is not None else None, level, best)

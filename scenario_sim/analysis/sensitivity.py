@@ -12,7 +12,9 @@ depends on how the run sampled its cases (``explore.sampler`` in the manifest):
   bootstrap confidence intervals.
 * ``morris`` — elementary effects on SALib ``sample.morris`` trajectories: ``mu*`` (mean
   absolute effect of a one-step change, in the outcome's unit per ``delta`` of the input's
-  range), ``mu`` and ``sigma`` (interactions or non-linearity), with a bootstrap interval on ``mu*``.
+  range), ``mu`` and ``sigma`` (interactions or non-linearity), with SALib's interval on ``mu*``:
+  ``mu* ± z·SE`` with the standard error from resampling the elementary effects (a normal
+  approximation), its lower end clipped at 0 because ``mu* >= 0`` (``mu_star_clipped``).
 * any other sampler (``lhs``, ``grid``) — a given-data first-order estimate, SALib's RBD-FAST
   (``analyze.rbd_fast``), with a bootstrap interval; no total indices.
 
@@ -228,4 +230,10 @@ def sensitivity(run: EnsembleRun, outcome: str | None = None, sets: list[str] | 
         if col in indices:
             indices[f"{col}_low"] = indices[col] - indices[f"{col}_conf"]
             indices[f"{col}_high"] = indices[col] + indices[f"{col}_conf"]
+    if "mu_star" in indices:
+        # mu* = mean |EE| >= 0, but SALib's interval is mu* ± z·(bootstrap standard error), a normal
+        # approximation that can reach below 0: its lower end is clipped at 0 (mu_star_conf keeps
+        # SALib's half-width; mu_star_clipped marks the rows where the clip applied).
+        indices["mu_star_clipped"] = indices["mu_star_low"] < 0
+        indices["mu_star_low"] = indices["mu_star_low"].clip(lower=0.0)
     return Sensitivity(name, meta.unit, how, indices, pd.DataFrame(noise_rows))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,25 @@ from scenario_sim.analysis.sensitivity import Sensitivity, sensitivity
 from scenario_sim.analysis.voi import value_of_information
 from scenario_sim.errors import UserError
 from scenario_sim.report import plots
-from scenario_sim.report.table import fmt
+from scenario_sim.report.table import ColumnFormat, column_format, fmt
 
 # --------------------------------------------------------------------------- text
 
 
-def _render(frame: pd.DataFrame, fmt_name: str, title: str, note: str = "") -> str:
-    """A table of already formatted cells in the requested format (csv/json take raw frames)."""
+# Terminal columns of each table, most important first: in a narrow terminal the last go first
+# (as in the run ranking, scenario_sim.report.table.fit_columns); csv and json keep everything.
+ROBUST_PRIORITY = ("set", "expected", "max regret", "satisficing", "mean regret", "worst case", "90th pct regret")
+VOI_PRIORITY = ("information", "value", "share of EVPI", "chosen set(s)", "groups")
+_LEFT = ("set", "input", "rule", "information", "world", "chosen set(s)")
+
+
+def _render(frame: pd.DataFrame, fmt_name: str, title: str, note: str = "",
+            priority: tuple[str, ...] | None = None, width: int | None = None) -> str:
+    """A table of already formatted cells in the requested format (csv/json take raw frames).
+
+    The terminal table is as wide as the terminal (``width``, by default the terminal's); with
+    ``priority`` the least important columns are left out until the rows fit on one line each,
+    and the footnote names them; without it, cells wrap."""
     if fmt_name == "markdown":
         cols = list(frame.columns)
         lines = [f"**{title}**", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
@@ -46,12 +59,21 @@ def _render(frame: pd.DataFrame, fmt_name: str, title: str, note: str = "") -> s
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=title, caption=note or None, caption_justify="left")
-    for c in frame.columns:
-        t.add_column(str(c), justify="left" if c in ("set", "input", "rule", "information", "world") else "right")
-    for r in frame.itertuples(index=False):
-        t.add_row(*[str(v) for v in r])
-    console = Console(width=150, record=True, force_terminal=False)
+    from scenario_sim.report.table import fit_columns, terminal_width
+
+    w = width if width is not None else terminal_width()
+    rows = [{str(c): str(v) for c, v in zip(frame.columns, r, strict=True)} for r in frame.itertuples(index=False)]
+    cols = [str(c) for c in frame.columns]
+    if priority is not None and rows:
+        cols, dropped = fit_columns(rows, w, priority)
+        if dropped:
+            note += f" Not shown at this width: {', '.join(dropped)} (--format csv gives every statistic)."
+    t = Table(title=title, caption=note.strip() or None, caption_justify="left")
+    for c in cols:
+        t.add_column(c, justify="left" if c in _LEFT else "right", no_wrap=priority is not None)
+    for r in rows:
+        t.add_row(*[r[c] for c in cols])
+    console = Console(width=w, record=True, force_terminal=False, soft_wrap=False)
     with console.capture() as cap:
         console.print(t)
     return cap.get()
@@ -63,36 +85,52 @@ def _raw(frame: pd.DataFrame, fmt_name: str) -> str:
     return json.dumps(json.loads(frame.to_json(orient="records")), indent=2)
 
 
-def _ci(x: float, lo: float, hi: float, unit: str) -> str:
-    if math.isnan(lo):
-        return fmt(x, unit)
-    return f"{fmt(x, unit)} [{fmt(lo, unit)}, {fmt(hi, unit)}]"
+def _ci_column(frame: pd.DataFrame, col: str, unit: str) -> tuple[list[str], ColumnFormat]:
+    """'estimate [low, high]' cells of one column, every number with the column's rule
+    (:func:`scenario_sim.report.table.column_format`), and the rule."""
+    lo, hi = frame[f"{col}_low"], frame[f"{col}_high"]
+    f = column_format([*frame[col], *lo, *hi], (hi - lo) / 2, unit)
+    cells = [f(x) if not math.isfinite(a) else f"{f(x)} [{f(a)}, {f(b)}]"
+             for x, a, b in zip(frame[col], lo, hi, strict=True)]
+    return cells, f
 
 
 def robustness_cells(rb: Robustness) -> pd.DataFrame:
-    """The robustness table with formatted cells, best expected value first."""
+    """The robustness table with formatted cells (one number rule per column), best expected value first."""
     u = rb.unit
-    rows = []
-    for r in rb.table.sort_values(["rank_expected", "set"]).to_dict("records"):
-        rows.append({
-            "set": r["set"], "expected": fmt(r["expected"], u), "worst case": fmt(r["worst_case"], u),
-            "mean regret": _ci(r["mean_regret"], r["mean_regret_low"], r["mean_regret_high"], u),
-            "90th pct regret": _ci(r["p90_regret"], r["p90_regret_low"], r["p90_regret_high"], u),
-            "max regret": _ci(r["max_regret"], r["max_regret_low"], r["max_regret_high"], u),
-            "satisficing": "–" if math.isnan(r["satisficing"]) else f"{r['satisficing']:.0%}",
-        })
-    return pd.DataFrame(rows)
+    t = rb.table.sort_values(["rank_expected", "set"]).reset_index(drop=True)
+    plain = {c: column_format(t[c], [], u) for c in ("expected", "worst_case")}
+    return pd.DataFrame({
+        "set": t["set"], "expected": [plain["expected"](x) for x in t["expected"]],
+        "worst case": [plain["worst_case"](x) for x in t["worst_case"]],
+        "mean regret": _ci_column(t, "mean_regret", u)[0], "90th pct regret": _ci_column(t, "p90_regret", u)[0],
+        "max regret": _ci_column(t, "max_regret", u)[0],
+        "satisficing": ["–" if math.isnan(x) else f"{x:.1%}" for x in t["satisficing"]],
+    })
+
+
+def _best_text(rb: Robustness, rule: str) -> str:
+    best = rb.best.get(rule, [rb.choices[rule]])
+    return best[0] if len(best) == 1 else f"{', '.join(best)} (tied)"
 
 
 def choice_sentence(rb: Robustness) -> str:
-    """Which set each rule chooses, and whether the robust choice differs from the EV choice."""
-    ev = rb.choices["expected"]
-    parts = [f"{RULES[k]}: {v}" for k, v in rb.choices.items()]
+    """Which set each rule chooses (every set tied for best), and whether the robust choice
+    differs from the EV choice; a tie that includes the EV choice is reported as a tie."""
+    ev = _best_text(rb, "expected")
+    parts = [f"{RULES[k]}: {_best_text(rb, k)}" for k in rb.choices]
     differs = [k for k, d in rb.robust_differs.items() if d]
-    verdict = (f"The robust choice differs from the expected-value choice ({ev}) under "
-               f"{', '.join(RULES[k] for k in differs)}." if differs else
-               f"Every robust rule agrees with the expected-value choice ({ev}).")
-    return "; ".join(parts) + ". " + verdict
+    ties = [k for k, t in rb.robust_ties.items() if t]
+    out = []
+    if differs:
+        out.append(f"The robust choice differs from the expected-value choice ({ev}) under "
+                   f"{', '.join(RULES[k] for k in differs)}.")
+    if ties:
+        out.append(f"Under {', '.join(RULES[k] for k in ties)} the expected-value choice ties for best "
+                   "with other sets: a tie, not a different choice.")
+    if not differs:
+        out.append(f"No robust rule chooses differently from the expected-value choice ({ev}).")
+    return "; ".join(parts) + ". " + " ".join(out)
 
 
 def robustness_text(rb: Robustness, voi: pd.DataFrame | None, fmt_name: str) -> str:
@@ -101,19 +139,24 @@ def robustness_text(rb: Robustness, voi: pd.DataFrame | None, fmt_name: str) -> 
         if voi is None or fmt_name == "csv":
             return _raw(rb.table, fmt_name)
         return json.dumps({"robustness": json.loads(rb.table.to_json(orient="records")),
-                           "choices": rb.choices, "robust_differs": rb.robust_differs,
+                           "choices": rb.choices, "best": rb.best, "robust_differs": rb.robust_differs,
+                           "robust_ties": rb.robust_ties,
                            "value_of_information": json.loads(voi.to_json(orient="records"))}, indent=2)
     th = f"; satisficing: {rb.threshold}" if rb.threshold else "; no threshold in outputs.thresholds"
     title = f"Robustness on {rb.outcome} ({rb.unit}, {rb.direction} is better), {len(rb.means)} cases × worlds"
     note = (f"Regret: shortfall from the best set in the same case, in {rb.unit}; {rb.level:.0%} bootstrap "
             f"intervals over cases{th}.")
-    out = [_render(robustness_cells(rb), fmt_name, title, note), choice_sentence(rb)]
+    out = [_render(robustness_cells(rb), fmt_name, title, note, ROBUST_PRIORITY), choice_sentence(rb)]
     if rb.dropped_points:
         out.append(f"{rb.dropped_points} case(s) left out: some set had no successful replication there.")
+    if fmt_name == "table":  # sentences wrap at the terminal's width, like the tables' footnotes
+        from scenario_sim.report.table import terminal_width
+
+        out[1:] = [textwrap.fill(x, terminal_width()) for x in out[1:]]
     if voi is not None:
         out.append(_render(voi_cells(voi), fmt_name, f"Value of information on {rb.outcome} ({rb.unit})",
                            "EVPI: the gain if every input and the world were known before choosing; partial "
-                           "EVPI: if only that one were known."))
+                           "EVPI: if only that one were known.", VOI_PRIORITY))
     return "\n".join(out)
 
 
@@ -168,19 +211,18 @@ def discovery_text(d: Discovery, fmt_name: str) -> str:
 
 
 def sensitivity_cells(res: Sensitivity) -> pd.DataFrame:
-    rows = []
-    u = res.unit
-    for r in res.indices.to_dict("records"):
-        row: dict[str, Any] = {"set": r["set"], "world": r["world"] or "–", "input": r["input"]}
-        if res.method == "morris":
-            row.update({"mu*": _ci(r["mu_star"], r["mu_star_low"], r["mu_star_high"], u), "mu": fmt(r["mu"], u),
-                        "sigma": fmt(r["sigma"], u)})
-        else:
-            row["S1"] = _ci(r["S1"], r["S1_low"], r["S1_high"], "")
-            if "ST" in r:
-                row["ST"] = _ci(r["ST"], r["ST_low"], r["ST_high"], "")
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """The indices with formatted cells (one number rule per column)."""
+    t = res.indices.reset_index(drop=True)
+    out = pd.DataFrame({"set": t["set"], "world": [w or "–" for w in t["world"]], "input": t["input"]})
+    if res.method == "morris":
+        out["mu*"], f = _ci_column(t, "mu_star", res.unit)
+        out["mu"] = [f(x) for x in t["mu"]]
+        out["sigma"] = [f(x) for x in t["sigma"]]
+    else:
+        out["S1"] = _ci_column(t, "S1", "")[0]
+        if "ST" in t:
+            out["ST"] = _ci_column(t, "ST", "")[0]
+    return out
 
 
 def noise_sentences(res: Sensitivity) -> list[str]:
@@ -211,8 +253,23 @@ def sensitivity_text(res: Sensitivity, fmt_name: str) -> str:
     what = {"sobol": "Sobol indices (Saltelli design)", "morris": "Morris elementary effects",
             "rbd_fast": "first-order indices (RBD-FAST, given data)"}[res.method]
     title = f"{what} of each set's paired difference from the baseline in {res.outcome} ({res.unit})"
-    return "\n".join([_render(sensitivity_cells(res), fmt_name, title,
-                              "95% bootstrap intervals (SALib)."), *noise_sentences(res)])
+    sentences = noise_sentences(res)
+    if fmt_name == "table":
+        from scenario_sim.report.table import terminal_width
+
+        sentences = [textwrap.fill(x, terminal_width()) for x in sentences]
+    return "\n".join([_render(sensitivity_cells(res), fmt_name, title, interval_note(res)), *sentences])
+
+
+def interval_note(res: Sensitivity) -> str:
+    """What the intervals of the sensitivity table are."""
+    if res.method != "morris":
+        return "95% bootstrap intervals (SALib)."
+    clipped = bool(res.indices["mu_star_clipped"].any()) if "mu_star_clipped" in res.indices else False
+    return ("mu*: 95% interval mu* ± 1.96 × its bootstrap standard error (SALib's normal approximation)"
+            + (", its lower end clipped at 0 because mu* (a mean absolute effect) cannot be negative; a "
+               "lower end of 0 means mu* is within two standard errors of 0: weak evidence that the input "
+               "matters at all." if clipped else "."))
 
 
 # --------------------------------------------------------------------------- report
@@ -273,8 +330,10 @@ def _sensitivity_plot(res: Sensitivity) -> Any:
         y = np.arange(len(inputs))
         if col != "S1" and "S1" in rows:
             ax.barh(y + 0.2, rows["S1"], height=0.4, color="#999999", label="first order S1")
+        # asymmetric error bars: mu*'s interval is clipped at 0 (see interval_note)
+        err = np.vstack([rows[col] - rows[f"{col}_low"], rows[f"{col}_high"] - rows[col]])
         ax.barh(y - (0.2 if "S1" in rows and col != "S1" else 0), rows[col], height=0.4, color="black",
-                xerr=rows[f"{col}_conf"], ecolor="#555555", label={"ST": "total ST", "S1": "first order S1",
+                xerr=err, ecolor="#555555", label={"ST": "total ST", "S1": "first order S1",
                                                                    "mu_star": "mu*"}[col])
         ax.set_yticks(y, inputs)
         ax.invert_yaxis()
@@ -367,6 +426,7 @@ def explore_sections(run: EnsembleRun, plots_dir: Path) -> list[str]:
         from scenario_sim.report.html import _img
 
         sections.append("<h2>Which inputs drive each set's benefit</h2>" + _html_table(sensitivity_cells(res))
+                        + f"<p class=muted>{_e(interval_note(res))}</p>"
                         + _img(img, "sensitivity") + "".join(f"<p>{_e(s)}</p>" for s in noise_sentences(res)))
     return sections
 
