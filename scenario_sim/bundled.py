@@ -26,7 +26,20 @@ def resolve(arg: str | None) -> Path:
     if arg is None:
         return bundled_dir() / f"{REFERENCE}.yaml"
     p = Path(arg)
-    if p.exists() or p.suffix in (".yaml", ".yml") or "/" in arg:
+    if p.exists() or p.suffix in (".yaml", ".yml") or "/" in arg or "\\" in arg:
         return p
     candidate = bundled_dir() / f"{arg}.yaml"
-    return candidate if candidate.exists() else p
+    if candidate.exists():
+        return candidate
+    # Neither a file nor a bundled name: say which names there are (a misspelt `referense`).
+    from scenario_sim.errors import Problem, ScenarioError
+    from scenario_sim.text import did_you_mean
+
+    known = bundled_names()
+    raise ScenarioError([Problem(arg, None, None, "", f"no such file, and no bundled scenario of that name"
+                                 f"{did_you_mean(arg, known)} (bundled: {', '.join(known)})")])
+
+
+def bundled_names() -> list[str]:
+    """The names of the bundled scenarios (what ``scenario-sim run NAME`` accepts)."""
+    return sorted(p.stem for p in bundled_dir().glob("*.yaml"))

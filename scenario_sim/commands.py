@@ -144,6 +144,24 @@ def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, out: str |
         click.echo(render_placebo(c.placebo))
 
 
+def _already_complete(done: Any, rank_by: str | None, fmt_name: str) -> None:
+    """``run --resume`` of a complete run: say so, print its ranking again, exit 0 (1 when the run
+    recorded failed replications, as the run itself exited)."""
+    from scenario_sim.runs import RunFolder
+
+    click.echo(f"{done.path}: the run is already complete (status {done.status}); nothing to resume. "
+               "Its ranking:", err=True)
+    _print_ranking(Path(done.path), rank_by, fmt_name)
+    m = RunFolder.open(Path(done.path)).manifest()
+    if fmt_name == "table":
+        click.echo(f"results: {done.path}  ({m.replications_done} replications x {len(m.sets)} sets, seed {m.seed})")
+    failures = m.failures.count
+    if failures:
+        click.echo(f"{failures} replication(s) of this run failed and were left out (all in manifest.json)",
+                   err=True)
+        sys.exit(1)
+
+
 def _print_against(run_dir: Path, reference: str, rank_by: str | None, fmt_name: str) -> None:
     """``compare RUN --against SET``: every other set's paired difference from SET."""
     from scenario_sim.analysis import load_run
@@ -201,7 +219,8 @@ def register(group: click.Group) -> None:
     @click.option("--resume", "resume_dir", metavar="RUN_DIR",
                   help="Finish an interrupted run (RUN_DIR may be `latest` or DIR/latest).")
     @click.option("--precision", type=float,
-                  help="Adaptive: target 95% half-width as a fraction of the baseline mean.")
+                  help="Adaptive: add replications until every set's 95% half-width on the paired difference "
+                       "is at most this fraction of |baseline mean| (relative: 0.01 = 1%).")
     @click.option("--metric", help="Adaptive: the outcome --precision applies to (default: the primary outcome).")
     @click.option("--max-replications", type=click.IntRange(min=1),
                   help="Adaptive or --select-best: stop here at the latest (default: 20 x --replications).")
@@ -269,11 +288,17 @@ def register(group: click.Group) -> None:
                                    metric=metric, max_replications=max_replications, rank_by=rank_by,
                                    select_best=select_best, delta=delta, pcs=pcs)
         show = sys.stderr.isatty() and not quiet
-        with _Progress(show, "running") as progress:
-            if plan is None:
-                result = resume_experiment(run_dir, ex, progress=progress)
-            else:
-                result = run_plan(plan, ex, progress=progress)
+        from scenario_sim.errors import AlreadyComplete
+
+        try:
+            with _Progress(show, "running") as progress:
+                if plan is None:
+                    result = resume_experiment(run_dir, ex, progress=progress)
+                else:
+                    result = run_plan(plan, ex, progress=progress)
+        except AlreadyComplete as done:  # nothing to resume: not an error; show what the run found
+            _already_complete(done, rank_by, fmt_name)
+            return
         _print_ranking(result.run_dir, rank_by, fmt_name)
         m = result.manifest
         if fmt_name == "table":

@@ -12,6 +12,7 @@ message reads like a compiler diagnostic::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,15 @@ class DataError(UserError):
 
 class ResultsError(UserError):
     """A missing, partial or corrupt results folder."""
+
+
+class AlreadyComplete(UserError):
+    """``--resume`` of a run that has nothing left to do.
+
+    Raised by the Python resume functions (there it is a mistake: nothing was resumed); the CLI
+    catches it, says so, prints the run's summary again and exits 0 (1 when the run recorded
+    failed replications, as the run itself did)."""
+
+    def __init__(self, path: Path, status: str):
+        self.path, self.status = Path(path), status
+        super().__init__(f"{path}: run is already complete (status {status})")

@@ -9,16 +9,29 @@ registers it.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from scenario_sim.bundled import resolve
 from scenario_sim.cli_options import executor_options
+from scenario_sim.errors import AlreadyComplete
+from scenario_sim.runrefs import resolve_run
 
 
 def _split(values: tuple[str, ...]) -> list[str] | None:
     out = [v.strip() for val in values for v in val.split(",") if v.strip()]
     return out or None
+
+
+def _summary(run_dir: object, m: dict[str, Any]) -> None:
+    """The lines an explore ends with: what ran, and what to do next."""
+    ex_info = m["explore"]
+    n_worlds = len(ex_info["worlds"])
+    click.echo(f"results: {run_dir}  ({ex_info['cases']} cases x {n_worlds} world"
+               f"{'s' if n_worlds != 1 else ''} x {len(m['sets'])} sets x {m['replications_target']} "
+               f"replications, {ex_info['sampler']}, seed {m['seed']}, {m['timings'].get('wall_seconds')} s)")
+    click.echo(f"next: scenario-sim robust {run_dir}   (or: scenario-sim report {run_dir})")
 
 
 def register(group: click.Group) -> None:
@@ -43,7 +56,8 @@ def register(group: click.Group) -> None:
                   help="Replications per work unit (default: all of a case and world; results do not depend on it).")
     @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
                   help="Results root; the run goes in OUT/<scenario>/explore-<timestamp>-<id>/.")
-    @click.option("--resume", "resume_dir", type=click.Path(), metavar="RUN_DIR", help="Finish an interrupted explore.")
+    @click.option("--resume", "resume_dir", type=click.Path(), metavar="RUN_DIR",
+                  help="Finish an interrupted explore (RUN_DIR may be `latest` or DIR/latest).")
     @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
     def explore_cmd(scenario: str | None, cases: int, sampler: str, replications: int, worlds: tuple[str, ...],
                     sets: tuple[str, ...], inputs: tuple[str, ...], seed: int | None, jobs: int | None,
@@ -70,8 +84,17 @@ def register(group: click.Group) -> None:
                 raise UserError("--resume: takes its scenario, design, seed, sets, worlds and replications from "
                                 "the run folder; give only --jobs/--executor/--scheduler with it")
             ex = make_executor(executor, jobs, scheduler)
-            with _Progress(sys.stderr.isatty() and not quiet, "exploring") as progress:
-                result = resume_explore(resume_dir, ex, progress=progress)
+            try:
+                with _Progress(sys.stderr.isatty() and not quiet, "exploring") as progress:
+                    result = resume_explore(resolve_run(resume_dir), ex, progress=progress)
+            except AlreadyComplete as done:  # nothing to resume: say so and show the run's summary
+                from scenario_sim.runs import RunFolder
+
+                click.echo(f"{done.path}: the explore run is already complete (status {done.status}); "
+                           "nothing to resume.", err=True)
+                m = RunFolder.open(done.path).raw_manifest()
+                _summary(done.path, m)
+                sys.exit(1 if (m.get("failures") or {}).get("count") else 0)
         else:
             plan = plan_explore(resolve(scenario), cases=cases, sampler=sampler, replications=replications,
                                 worlds=_split(worlds), sets=_split(sets), inputs=_split(inputs), seed=seed,
@@ -80,12 +103,7 @@ def register(group: click.Group) -> None:
             with _Progress(sys.stderr.isatty() and not quiet, "exploring") as progress:
                 result = run_explore(plan, ex, progress=progress)
         m = result.manifest
-        ex_info = m["explore"]
-        n_worlds = len(ex_info["worlds"])
-        click.echo(f"results: {result.run_dir}  ({ex_info['cases']} cases x {n_worlds} world"
-                   f"{'s' if n_worlds != 1 else ''} x {len(m['sets'])} sets x {m['replications_target']} "
-                   f"replications, {ex_info['sampler']}, seed {m['seed']}, {m['timings'].get('wall_seconds')} s)")
-        click.echo(f"next: scenario-sim robust {result.run_dir}   (or: scenario-sim report {result.run_dir})")
+        _summary(result.run_dir, m)
         if result.failures:
             first = m["failures"]["first"][0]
             click.echo(f"{result.failures} replication(s) failed and were left out; first: set {first['set']}, "

@@ -124,10 +124,26 @@ def run_info(folder: Path) -> RunInfo:
     started = str(_get(m, "timings", "started") or _get(m, "started") or "?").replace("T", " ")[:16]
     scen = _get(m, "scenario", "name") if isinstance(m.get("scenario"), dict) else m.get("scenario")
     sets = m.get("sets") or []
-    done, target = m.get("replications_done"), m.get("replications_target")
-    reps = f"{done}" if done == target else f"{done}/{target}"
+    reps = _explore_replications(m) if m.get("kind") == "explore" else _run_replications(m)
     return RunInfo(folder, started, str(scen or folder.parent.name), len(sets), reps,
                    str(m.get("status", "?")), size)
+
+
+def _run_replications(m: dict[str, Any]) -> str:
+    done, target = m.get("replications_done"), m.get("replications_target")
+    return f"{done}" if done == target else f"{done}/{target}"
+
+
+def _explore_replications(m: dict[str, Any]) -> str:
+    """An explore run's design, ``cases x worlds x replications`` per set, and how many of its
+    work units are done while it is not complete."""
+    cases, worlds = _get(m, "explore", "cases"), _get(m, "explore", "worlds")
+    n_worlds = len(worlds) if isinstance(worlds, list) else "?"
+    text = f"{cases if cases is not None else '?'} cases x {n_worlds} worlds x {m.get('replications_target', '?')}"
+    done, count = _get(m, "units", "done"), _get(m, "units", "count")
+    if not str(m.get("status", "")).startswith("complete") and count:
+        text += f" ({done or 0}/{count} units)"
+    return text
 
 
 def human_size(n: int) -> str:

@@ -168,6 +168,36 @@ def test_latest_resolves_to_the_newest_run(two_runs: Path) -> None:
     assert resolve_run(str(runs[0])) == runs[0]
 
 
+def test_resume_of_a_complete_run_says_so_and_reprints_the_ranking(
+        two_runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing to resume is not an error (issue 14's exit 2 stays for real errors): exit 0."""
+    from scenario_sim.runrefs import run_folders
+
+    complete = run_folders(two_runs)[0]
+    before = (complete / "replications.parquet").read_bytes()
+    code, out, err = cli(["run", "--resume", str(complete), "-q"], capsys)
+    assert code == 0, err
+    assert "already complete (status complete); nothing to resume" in err and len(err.strip().splitlines()) == 1
+    assert "ranked by" in out and f"results: {complete}" in out
+    assert (complete / "replications.parquet").read_bytes() == before
+    code, out, _ = cli(["run", "--resume", str(complete), "--format", "csv"], capsys)
+    assert code == 0 and out.startswith("rank,set,")
+    # a real error is still exit 2: a folder that is not a run
+    code, _, err = cli(["run", "--resume", str(two_runs / "nowhere")], capsys)
+    assert code == 2
+
+
+def test_runs_shows_an_unfinished_explore_as_its_design_and_units(tmp_path: Path) -> None:
+    from scenario_sim.runrefs import run_info
+
+    folder = tmp_path / "explore-20261201-110000-bbbbbb"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({
+        "kind": "explore", "explore": {"cases": 5, "worlds": [{"name": "a"}, {"name": "b"}]},
+        "replications_target": 3, "status": "interrupted", "units": {"done": 4, "count": 10}, "sets": ["baseline"]}))
+    assert run_info(folder).replications == "5 cases x 2 worlds x 3 (4/10 units)"
+
+
 def test_latest_under_an_empty_root_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(["compare", str(tmp_path / "latest")], capsys)
     one_line_error(code, err, "no run folder under")
@@ -396,7 +426,7 @@ def test_compare_against_a_set_and_the_pairwise_matrix(tradeoff_run: Path, capsy
     assert ab["ci_low"] == -ba["ci_high"] and ab["p_better"] == ba["p_worse"]
     assert (pw["p_value_holm"] >= pw["p_value"]).all()
     code, _, err = cli(["compare", str(tradeoff_run), "--against", "mor_shots"], capsys)
-    one_line_error(code, err, "--against: no set 'mor_shots' in this run")
+    one_line_error(code, err, "--against: no set 'mor_shots' in this run (did you mean 'more_shots'?)")
 
 
 def test_latest_is_the_newest_run_whether_plain_or_explore(tmp_path: Path) -> None:
@@ -410,3 +440,14 @@ def test_latest_is_the_newest_run_whether_plain_or_explore(tmp_path: Path) -> No
     assert resolve_run(str(root / "latest")).name == "explore-20261201-110000-bbbbbb"
     assert [p.name for p in run_folders(root)] == ["20261201-090000-cccccc", "20261201-100000-aaaaaa",
                                                   "explore-20261201-110000-bbbbbb"]
+
+
+@pytest.mark.parametrize("command", [["run"], ["explore"], ["show"], ["validate"]])
+def test_a_misspelt_bundled_scenario_gets_a_did_you_mean(command: list[str],
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli([*command, "referense"], capsys)
+    one_line_error(code, err, "referense: no such file, and no bundled scenario of that name "
+                              "(did you mean 'reference'?) (bundled: minimal, reference)")
+    code, _, err = cli([*command, "nothing_like_it"], capsys)
+    one_line_error(code, err, "no bundled scenario of that name (bundled: minimal, reference)")
+    assert "did you mean" not in err

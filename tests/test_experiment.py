@@ -187,6 +187,10 @@ def test_adaptive_precision_adds_batches_until_met(small: Path, tmp_path: Path) 
     n = r.manifest.replications_done
     assert n % 8 == 0 and 8 < n <= 200
     assert a.history[-1]["met"] and a.stop_reason and a.stop_reason.startswith("precision met")
+    # the message says the target is relative to the baseline mean, with its value (not "within 0.02")
+    bm = abs(a.history[-1]["baseline_mean"])
+    assert f"half-width of at most 0.02 x |baseline mean| = {bm:.4g}" in a.stop_reason, a.stop_reason
+    assert "relative half-width" in a.stop_reason and "target 2%" in a.stop_reason
     assert not any(h["met"] for h in a.history[:-1])
     df = r.replications()
     assert df["replication"].max() == n - 1

@@ -180,3 +180,21 @@ def test_explore_command_end_to_end(tmp_path: Path, capsys: Any) -> None:
     run_dir = Path(out.split("results: ")[1].split()[0])
     code, out, _ = run_cli(["robust", str(run_dir)], capsys)
     assert code == 0 and "regret" in out.lower()
+    # `runs` shows an explore run's design, not `None/2` replications
+    code, out, _ = run_cli(["runs", str(tmp_path / "r")], capsys)
+    assert code == 0 and "3 cases x 2 worlds x 2" in out and "None" not in out, out
+    # resuming a complete explore is not an error: it says so and shows the summary
+    before = (run_dir / "replications.parquet").read_bytes()
+    code, out, err = run_cli(["explore", "--resume", str(tmp_path / "r" / "latest"), "-q"], capsys)
+    assert code == 0 and "already complete" in err and f"results: {run_dir}" in out, (out, err)
+    assert (run_dir / "replications.parquet").read_bytes() == before
+    # commands of plain runs say what the folder is, not "written by an older scenario-sim"
+    for args in (["compare", str(run_dir)], ["run", "--resume", str(run_dir)]):
+        code, _, err = run_cli(args, capsys)
+        assert code == 2 and "an explore run" in err and "older" not in err, (args, err)
+    # report --out writes there, not into the run folder; --out - prints it
+    code, out, _ = run_cli(["report", str(run_dir), "--out", str(tmp_path / "rep")], capsys)
+    assert code == 0 and (tmp_path / "rep" / "report.html").exists() and not (run_dir / "report.html").exists()
+    assert (tmp_path / "rep" / "plots").is_dir()
+    code, out, _ = run_cli(["report", str(run_dir), "--out", "-"], capsys)
+    assert code == 0 and out.startswith("<!DOCTYPE html>") and not (run_dir / "report.html").exists()

@@ -34,6 +34,7 @@ import pandas as pd
 
 from scenario_sim.errors import UserError
 from scenario_sim.stats import t_interval
+from scenario_sim.text import did_you_mean
 
 TIE_RTOL = 1e-9
 ALPHA = 0.05
@@ -123,7 +124,8 @@ def against(data: Any, reference: str, outcome: str, level: float = 0.95) -> pd.
     """Every other set against ``reference`` (rows of :func:`pairwise` whose ``against`` is it),
     with Holm over those k - 1 comparisons only and intervals at ``1 - alpha/(k - 1)``."""
     if reference not in data.sets:
-        raise UserError(f"--against: no set {reference!r} in this run (it has: {', '.join(data.sets)})")
+        raise UserError(f"--against: no set {reference!r} in this run{did_you_mean(reference, list(data.sets))} "
+                        f"(it has: {', '.join(data.sets)})")
     direction, unit = _direction(data, outcome)
     wide = paired_values(data, outcome)
     others = [s for s in wide.columns if s != reference]

@@ -78,7 +78,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scenario_sim import __version__, runs
-from scenario_sim.errors import ResultsError, UserError
+from scenario_sim.errors import AlreadyComplete, ResultsError, UserError
 from scenario_sim.experiment import parts, store
 from scenario_sim.experiment.executors import Executor, default_executor
 from scenario_sim.experiment.guard import HINT, refuse_in_worker_bootstrap
@@ -260,6 +260,11 @@ def _choose_sets(loaded: LoadedScenario, sets: list[str] | None) -> list[str]:
         if s not in chosen:
             chosen.append(s)
     return chosen
+
+
+def _percent(x: float) -> str:
+    """A relative half-width as a percentage with three significant digits (``0.99%``)."""
+    return f"{100 * x:.3g}%" if math.isfinite(x) else "unbounded"
 
 
 def _adaptive(precision: float | None, metric: str | None, max_replications: int | None, n: int,
@@ -576,15 +581,20 @@ class _Run:
                                     f"of {', '.join(verdict['unjudged'])} to judge the precision of "
                                     f"{adaptive.metric} (see failures)")
             return True
+        bm = verdict["baseline_mean"]
+        scale = f"|baseline mean| = {abs(bm):.4g}" if bm is not None else "|baseline mean|"
         if verdict["met"]:
-            adaptive.stop_reason = (f"precision met: every set's 95% half-width on {adaptive.metric} "
-                                    f"within {adaptive.precision:g} of the baseline mean after "
-                                    f"{target} replications")
+            # relative, not absolute: the half-width divided by the baseline's mean (as --precision is)
+            adaptive.stop_reason = (f"precision met after {target} replications: every set's 95% interval for its "
+                                    f"paired difference from the baseline on {adaptive.metric} has a half-width of at "
+                                    f"most {adaptive.precision:g} x {scale} (relative half-width "
+                                    f"{_percent(verdict['worst'])} at most, target {_percent(adaptive.precision)})")
             return True
         if target >= adaptive.max_replications:
             adaptive.stop_reason = (f"maximum of {adaptive.max_replications} replications reached "
-                                    f"before the precision was met (worst relative half-width "
-                                    f"{verdict['worst']:.4g})")
+                                    f"before the precision was met (widest relative half-width "
+                                    f"{_percent(verdict['worst'])} of {scale}, target "
+                                    f"{_percent(adaptive.precision)})")
             return True
         return False
 
@@ -842,7 +852,7 @@ def resume_experiment(run_dir: str | Path, executor: Executor | None = None, *, 
     with FolderLock(folder.path):
         m = folder.manifest()  # read again under the lock: another session may just have finished it
         if m.complete:
-            raise UserError(f"{folder.path}: run is already complete (status {m.status})")
+            raise AlreadyComplete(folder.path, m.status)
         scen = folder.path / runs.SCENARIO
         if not scen.exists():
             raise ResultsError(f"{scen}: missing; the run folder is incomplete and cannot be resumed")

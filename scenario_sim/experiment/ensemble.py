@@ -60,7 +60,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from scenario_sim.errors import ResultsError, ScenarioError, UserError
+from scenario_sim.errors import AlreadyComplete, ResultsError, ScenarioError, UserError
 from scenario_sim.experiment import store
 from scenario_sim.experiment import worker as _worker
 from scenario_sim.experiment.engine import RunFailed, RunInterrupted, _git_commit, _versions, outcome_union
@@ -616,7 +616,7 @@ def _resume_locked(folder: store.RunFolder, executor: Executor | None, jobs: int
     if m.get("kind") != "explore":
         raise UserError(f"{folder.path}: not an explore run (resume it with scenario-sim run --resume)")
     if m.get("status") in ("complete", "complete_with_failures"):
-        raise UserError(f"{folder.path}: run is already complete (status {m['status']})")
+        raise AlreadyComplete(folder.path, str(m["status"]))
     scen = folder.path / store.SCENARIO
     if not scen.exists() or hashlib.sha256(scen.read_bytes()).hexdigest() != m["scenario"].get("effective_sha256"):
         raise ResultsError(f"{scen}: missing or changed since the run started; refusing to mix results")

@@ -431,13 +431,12 @@ def explore_sections(run: EnsembleRun, plots_dir: Path) -> list[str]:
     return sections
 
 
-def write_explore_report(run_dir: str | Path) -> Path:
-    """``report.html`` for an explore run (see the module docstring)."""
+def explore_report_html(run_dir: str | Path, plots_dir: Path) -> str:
+    """The report of an explore run as one HTML document (plots embedded, and written to ``plots_dir``)."""
     from scenario_sim.report.html import CSS
 
     run = load_ensemble(run_dir)
-    plots_dir = run.path / "plots"
-    plots_dir.mkdir(exist_ok=True)
+    plots_dir.mkdir(parents=True, exist_ok=True)
     m = run.manifest
     name = str(m.get("scenario", {}).get("name", run.path.name))
     ex = run.sampler
@@ -451,9 +450,38 @@ def write_explore_report(run_dir: str | Path) -> Path:
             "value of information; PRIM boxes describe where things happen in the sampled ranges, not why. "
             "See docs/deep-uncertainty.md.</p>"]
     title = f"scenario-sim explore report: {name}"
-    doc = (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
-           f"<meta name=viewport content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>"
-           f"<h1>{_e(title)}</h1><p class=muted>Run folder: {_e(run.path)}</p>{''.join(body)}</body></html>")
-    out = run.path / "report.html"
-    runs.atomic_write_text(out, doc)
-    return out
+    return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"
+            f"<meta name=viewport content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body>"
+            f"<h1>{_e(title)}</h1><p class=muted>Run folder: {_e(run.path)}</p>{''.join(body)}</body></html>")
+
+
+def write_explore_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """``report.html`` and ``plots/`` for an explore run, in ``out`` (default: the run folder,
+    which must then be writable); returns the report's path."""
+    target = Path(out) if out is not None else Path(run_dir)
+    if out is None and not runs.writable(target):
+        from scenario_sim.errors import ResultsError
+
+        raise ResultsError(f"{target}: read-only run folder; give an output folder (report --out DIR) "
+                           "or --out - for standard output")
+    target.mkdir(parents=True, exist_ok=True)
+    doc = explore_report_html(run_dir, target / runs.PLOTS)
+    path = target / runs.REPORT
+    runs.atomic_write_text(path, doc)
+    return path
+
+
+def explore_report_command(run_dir: str | Path, out: str | None) -> tuple[str, list[str]]:
+    """``scenario-sim report`` of an explore run, with the same ``--out`` rules as a plain run:
+    a folder, ``-`` for standard output, or None (the run folder, unless read-only: then
+    standard output, with a note)."""
+    import tempfile
+
+    notes: list[str] = []
+    if out == "-" or (out is None and not runs.writable(Path(run_dir))):
+        if out is None:
+            notes.append(f"note: {run_dir} is read-only; the report goes to standard output "
+                         "(give --out DIR to write report.html and plots/ there)")
+        with tempfile.TemporaryDirectory() as tmp:  # the plots are embedded in the page
+            return explore_report_html(run_dir, Path(tmp)), notes
+    return str(write_explore_report(run_dir, out)), notes

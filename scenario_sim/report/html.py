@@ -442,7 +442,7 @@ def write_report(run: str | Path | RunData, out: str | Path | None = None, backt
     if not isinstance(run, RunData) and is_explore_run(run):
         from scenario_sim.report.ensemble import write_explore_report
 
-        return write_explore_report(run)
+        return write_explore_report(run, out)
     data = run if isinstance(run, RunData) else load_run(run)
     target = Path(out) if out is not None else data.path
     if out is None and not runs.writable(target):
@@ -512,7 +512,9 @@ def report_command(run_dir: str | Path, out: str | None, backtest: Path | None =
 
             raise UserError(f"{run_dir}: an explore run has its own report; --rank-by and --format md apply to "
                             "a run folder (scenario-sim robust ranks an explore run)")
-        return str(write_report(run_dir)), []
+        from scenario_sim.report.ensemble import explore_report_command
+
+        return explore_report_command(run_dir, out)
     data = load_run(run_dir)
     notes = failure_notes(data)
     if rank_by is not None:

@@ -242,6 +242,10 @@ def _check_version(path: Path, data: Any) -> None:
     if not isinstance(data, dict):
         raise ResultsError(f"{path}: (top level): expected a mapping (not a scenario-sim run folder?)")
     fmt = data.get("format")
+    if data.get("kind") == "explore":  # its own manifest (not yet this typed one): say what it is
+        raise ResultsError(f"{path}: kind: an explore run (scenario-sim explore), not a run of scenario-sim run; "
+                           "read it with robust, discover, sensitivity, export or report, and resume it with "
+                           "scenario-sim explore --resume")
     if fmt == "scenario-sim-run/1":
         raise ResultsError(f"{path}: format_version: the folder has version 1 (written by an older scenario-sim); "
                            f"this version reads {FORMAT_VERSION}: run the scenario again")
