@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import shlex
 import signal
@@ -770,3 +771,23 @@ def test_missing_results_suggest_resume_only_when_it_can_succeed(small: Path, tm
     assert code == 2 and "run the experiment again" in err and "--resume" not in err
     with pytest.raises(UserError, match="already complete"):  # the advice it no longer gives would fail so
         resume_experiment(done.run_dir)
+
+
+def test_run_records_the_per_replication_draws_as_explore_does(tmp_path: Path) -> None:
+    """The surge (and pause) probability drawn in each replication is a column of a run's
+    replications.parquet, equal to the model's own draw, so results can be split by it."""
+    from scenario_sim.lang import load_scenario
+    from scenario_sim.model.compiled import compile_scenario
+    from scenario_sim.model.simulation import simulate
+
+    ref = ROOT / "scenarios" / "reference.yaml"
+    run = run_experiment(ref, replications=3, seed=5, sets=["expose_smokescreen"], jobs=1, out=tmp_path)
+    df = run.replications()
+    assert list(df.columns[-2:]) == ["draw.surge_probability", "draw.pause_probability"]
+    loaded = load_scenario(ref)
+    for r in df.to_dict("records"):
+        want = simulate(compile_scenario(loaded.effective(r["set"])), 5, r["replication"]).draws
+        assert r["draw.surge_probability"] == want["surge_probability"]
+        assert ((math.isnan(r["draw.pause_probability"]) and math.isnan(want["pause_probability"]))
+                or r["draw.pause_probability"] == want["pause_probability"])
+    assert df["draw.surge_probability"].between(0, 1).all() and df["draw.surge_probability"].nunique() > 1

@@ -71,7 +71,8 @@ def test_folder_describes_itself(run_dir: Path) -> None:
     import pyarrow.parquet as pq
 
     columns = pq.read_schema(run_dir / runs.REPLICATIONS).names
-    assert columns == ["set", "replication", "error", *outcomes]  # the catalogue is the columns, in order
+    # the catalogue is the columns, in order, then the per-replication draws (as in explore runs)
+    assert columns == ["set", "replication", "error", *outcomes, "draw.surge_probability", "draw.pause_probability"]
     sets = {s.name: s for s in folder.sets()}
     assert sets["bundle"].include == ["better_guns"] and sets["bundle"].scale == {
         "air_defense.systems.guns.capacity_per_wave": 2}

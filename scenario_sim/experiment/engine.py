@@ -86,6 +86,7 @@ from scenario_sim.experiment.lock import FolderLock
 from scenario_sim.experiment.worker import ChunkResult, Payload
 from scenario_sim.lang import BASELINE, LoadedScenario, dump_scenario, load_scenario
 from scenario_sim.model.compiled import compile_scenario
+from scenario_sim.model.simulation import DRAW_NAMES
 from scenario_sim.outcomes import Outcome
 from scenario_sim.runs import Manifest
 from scenario_sim.stats import t_interval
@@ -174,8 +175,12 @@ def outcome_union(loaded: LoadedScenario, sets: list[str]) -> list[Outcome]:
 
 
 def _schema(outcomes: list[str]) -> pa.Schema:
+    """``set, replication, error``, every outcome, then the per-replication draws
+    (``draw.surge_probability``, ``draw.pause_probability``: NaN where the scenario has no such
+    mechanism or the replication failed), as in an explore run."""
     return pa.schema([("set", pa.string()), ("replication", pa.int64()), ("error", pa.string()),
-                      *[(o, pa.float64()) for o in outcomes]])
+                      *[(o, pa.float64()) for o in outcomes],
+                      *[(f"draw.{d}", pa.float64()) for d in DRAW_NAMES]])
 
 
 def _to_table(r: ChunkResult, schema: pa.Schema) -> pa.Table:

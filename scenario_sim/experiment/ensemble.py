@@ -84,13 +84,13 @@ from scenario_sim.lang.uncertainty import (
 from scenario_sim.lang.yamlsource import SourceMap
 from scenario_sim.model.compiled import CompiledScenario, compile_scenario
 from scenario_sim.model.rng import stable_hash
-from scenario_sim.model.simulation import simulate
+from scenario_sim.model.simulation import DRAW_NAMES, simulate
 from scenario_sim.outcomes import Outcome
 
 SAMPLERS = ("lhs", "sobol", "grid", "morris")
 CASES = "cases.parquet"
-DRAWS = ("surge_probability", "pause_probability")
-"""Per-replication draws recorded as ``draw.<name>`` columns."""
+DRAWS = DRAW_NAMES
+"""Per-replication draws recorded as ``draw.<name>`` columns (the same as ``scenario-sim run``'s)."""
 MORRIS_LEVELS = 4
 MAX_UNITS = 10**8  # part files number their first row with 8 digits
 

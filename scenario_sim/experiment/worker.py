@@ -33,7 +33,7 @@ import numpy as np
 
 from scenario_sim.lang.schema import Scenario
 from scenario_sim.model.compiled import CompiledScenario, compile_scenario
-from scenario_sim.model.simulation import simulate
+from scenario_sim.model.simulation import DRAW_NAMES, simulate
 
 
 @dataclass
@@ -134,6 +134,7 @@ class _Columns:
         self.errors: list[str | None] = []
         self.outcomes = outcomes
         self.values = np.full((n, len(outcomes)), np.nan)
+        self.draws = np.full((n, len(DRAW_NAMES)), np.nan)  # NaN where the replication failed
         self.index = {o: j for j, o in enumerate(outcomes)}
         self.ts_parts: list[dict[str, Any]] = []
 
@@ -151,6 +152,8 @@ class _Columns:
             return
         for k, v in r.outcomes.items():
             self.values[i, self.index[k]] = v
+        for j, d in enumerate(DRAW_NAMES):
+            self.draws[i, j] = r.draws.get(d, np.nan)
         self.errors.append(None)
         if r.timeseries is not None:
             ts: dict[str, Any] = dict(r.timeseries)
@@ -162,6 +165,8 @@ class _Columns:
         cols: dict[str, Any] = {"set": self.sets, "replication": self.reps, "error": self.errors}
         for j, o in enumerate(self.outcomes):
             cols[o] = self.values[:, j]
+        for j, d in enumerate(DRAW_NAMES):
+            cols[f"draw.{d}"] = self.draws[:, j]
         return cols
 
     def timeseries(self) -> dict[str, Any] | None:

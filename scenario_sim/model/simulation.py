@@ -92,6 +92,11 @@ class WaveRecorder(Protocol):
         """Observe one replication's waves."""
 
 
+DRAW_NAMES = ("surge_probability", "pause_probability")
+"""The per-replication draws every replication reports (:attr:`Replication.draws`); run and
+explore folders record them as ``draw.<name>`` columns of ``replications.parquet``."""
+
+
 @dataclass
 class Replication:
     """The result of one replication."""
@@ -198,7 +203,7 @@ class World:
                           leaked[w].tolist(), cons.hits[w].tolist(), float(readiness[w]), bool(cd[w]),
                           {lr.name: lr.killed[w].tolist() for lr in layers}) for w in range(W)]
         draws = {"surge_probability": float(self.attacker.surge_probability),
-                 "pause_probability": self.attacker.responses.pause_probability}
+                 "pause_probability": self.attacker.responses.pause_probability}  # DRAW_NAMES, in order
         return Replication(out, ts, waves, [c.time for c in self.bus.log], draws)
 
     def _burdens(self) -> tuple[int, int]:
