@@ -227,6 +227,13 @@ def test_prim_recovers_a_planted_box(tmp_path: Path) -> None:
     assert not lim["restricted_high"].any()
     assert d.trajectory["coverage"].iloc[0] == 1.0 and len(d.trajectory) > 3
     assert "u1 ≥ 0.5" in d.describe() or "u1 ≥ 0.6" in d.describe()
+    # the limits table: one number rule per input (three significant digits of its range), no 1.2e-03
+    from scenario_sim.report.ensemble import limits_cells
+
+    cells = limits_cells(d)
+    assert d.limits["full_low"].min() < 0.01 and not cells["full range"].str.contains("e-").any(), cells
+    assert all(len({len(x.split(".")[1]) for x in (row["box"] + " – " + row["full range"]).split(" – ")}) == 1
+               for row in cells.to_dict("records")), cells
     # CART finds the same two inputs
     best = d.cart.iloc[0]
     assert best["coverage"] >= 0.9 and best["density"] >= 0.9 and "u1 >" in best["rule"] and "u2 >" in best["rule"]

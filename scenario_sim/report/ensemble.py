@@ -14,6 +14,7 @@ import html
 import json
 import math
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from scenario_sim.analysis.sensitivity import Sensitivity, sensitivity
 from scenario_sim.analysis.voi import value_of_information
 from scenario_sim.errors import UserError
 from scenario_sim.report import plots
-from scenario_sim.report.table import ColumnFormat, column_format, fmt
+from scenario_sim.report.table import ColumnFormat, column_format
 
 # --------------------------------------------------------------------------- text
 
@@ -161,13 +162,25 @@ def robustness_text(rb: Robustness, voi: pd.DataFrame | None, fmt_name: str) -> 
 
 
 def voi_cells(voi: pd.DataFrame) -> pd.DataFrame:
+    """The value-of-information table with formatted cells (one number rule for the value column)."""
     rows = []
+    f = column_format(voi["value"], [], str(voi["unit"].iloc[0]) if len(voi) else "")
     for r in voi.to_dict("records"):
         rows.append({"information": "everything (EVPI)" if r["information"] == "all" else r["information"],
-                     "value": fmt(r["value"], str(r["unit"])),
+                     "value": f(r["value"]),
                      "share of EVPI": "–" if math.isnan(r["share_of_evpi"]) else f"{r['share_of_evpi']:.0%}",
                      "groups": r["groups"], "chosen set(s)": r["choice"]})
     return pd.DataFrame(rows)
+
+
+def _range_format(r: Mapping[Any, Any]) -> ColumnFormat:
+    """One rule for an input's box and full range: whole numbers for a whole-numbered input, else
+    three significant digits of its full range's span (``0.001 – 0.244``, not ``7.06e-04 – 0.244``)."""
+    vals = [float(r[k]) for k in ("low", "high", "full_low", "full_high")]
+    if all(v.is_integer() for v in vals):
+        return ColumnFormat(0)
+    span = abs(vals[3] - vals[2]) or max(abs(v) for v in vals) or 1.0
+    return ColumnFormat(max(0, min(8, 2 - math.floor(math.log10(span)))))
 
 
 def limits_cells(d: Discovery) -> pd.DataFrame:
@@ -176,8 +189,9 @@ def limits_cells(d: Discovery) -> pd.DataFrame:
         if r["categories"]:
             box, full = "{" + str(r["categories"]) + "}", "all worlds"
         else:
-            box = f"{fmt(r['low'])} – {fmt(r['high'])}"
-            full = f"{fmt(r['full_low'])} – {fmt(r['full_high'])}"
+            f = _range_format(r)
+            box = f"{f(r['low'])} – {f(r['high'])}"
+            full = f"{f(r['full_low'])} – {f(r['full_high'])}"
         rows.append({"input": r["input"], "box": box, "full range": full,
                      "quasi-p": "–" if math.isnan(r["qp_value"]) else f"{r['qp_value']:.2g}"})
     return pd.DataFrame(rows, columns=["input", "box", "full range", "quasi-p"])
