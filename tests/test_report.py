@@ -233,6 +233,8 @@ def test_one_number_rule_per_column() -> None:
 
     f = column_format([-455.3, -6.474, 2012.8], [58.5, 4.35])
     assert (f(-455.3), f(-6.474), f(2012.8)) == ("-455.3", "-6.5", "2,012.8")
+    assert f(-0.01) == "0.0"  # a value that rounds to zero has no sign
+    assert column_format([0.31], [900.0], decimals=(2, 3))(-0.0312) == "-0.03"  # shares keep 2 decimals
     g = column_format([0.2493, 0.00604], [0.023, 0.0013])
     assert (g(0.00604), g(0.2493), g(0.0)) == ("0.0060", "0.2493", "0.0000")  # no 6.04e-03 beside 0.249
     assert column_format([0.5], [0.0]).decimals == 3  # no interval: three significant digits

@@ -86,11 +86,15 @@ def _raw(frame: pd.DataFrame, fmt_name: str) -> str:
     return json.dumps(json.loads(frame.to_json(orient="records")), indent=2)
 
 
-def _ci_column(frame: pd.DataFrame, col: str, unit: str) -> tuple[list[str], ColumnFormat]:
+SHARE_DECIMALS = (2, 3)  # Sobol and RBD-FAST indices are shares of variance: 0.31, 0.044
+
+
+def _ci_column(frame: pd.DataFrame, col: str, unit: str,
+               decimals: tuple[int, int] | None = None) -> tuple[list[str], ColumnFormat]:
     """'estimate [low, high]' cells of one column, every number with the column's rule
     (:func:`scenario_sim.report.table.column_format`), and the rule."""
     lo, hi = frame[f"{col}_low"], frame[f"{col}_high"]
-    f = column_format([*frame[col], *lo, *hi], (hi - lo) / 2, unit)
+    f = column_format([*frame[col], *lo, *hi], (hi - lo) / 2, unit, *([decimals] if decimals else []))
     cells = [f(x) if not math.isfinite(a) else f"{f(x)} [{f(a)}, {f(b)}]"
              for x, a, b in zip(frame[col], lo, hi, strict=True)]
     return cells, f
@@ -233,9 +237,9 @@ def sensitivity_cells(res: Sensitivity) -> pd.DataFrame:
         out["mu"] = [f(x) for x in t["mu"]]
         out["sigma"] = [f(x) for x in t["sigma"]]
     else:
-        out["S1"] = _ci_column(t, "S1", "")[0]
+        out["S1"] = _ci_column(t, "S1", "", SHARE_DECIMALS)[0]
         if "ST" in t:
-            out["ST"] = _ci_column(t, "ST", "")[0]
+            out["ST"] = _ci_column(t, "ST", "", SHARE_DECIMALS)[0]
     return out
 
 

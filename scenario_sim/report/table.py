@@ -54,17 +54,21 @@ class ColumnFormat:
         if not _finite(x):
             return "–"
         v = float(x) / self.divisor
+        if round(v, self.decimals) == 0:
+            v = 0.0  # no "-0.0": a value that rounds to zero has no sign
         if self.unit == "USD":
             return f"{'-' if v < 0 else ''}${abs(v):,.{self.decimals}f}{self.suffix}"
         return f"{v:,.{self.decimals}f}"
 
 
-def column_format(values: Iterable[Any], half_widths: Iterable[Any], unit: str = "") -> ColumnFormat:
+def column_format(values: Iterable[Any], half_widths: Iterable[Any], unit: str = "",
+                  decimals: tuple[int, int] = (0, MAX_DECIMALS)) -> ColumnFormat:
     """The rule for a column of estimates with intervals: fixed decimals for the whole column,
     enough to show the narrowest non-zero interval half-width with two significant digits
     (``decimals = 1 - floor(log10(min half-width))``, 0 to 8).  Without any such interval, three
     significant digits of the largest value.  USD columns are scaled once for the column
-    (k, m, bn after the largest value).  docs/statistics.md, "How numbers are shown"."""
+    (k, m, bn after the largest value).  ``decimals`` bounds the result (shares such as Sobol
+    indices keep 2 to 3 whatever their intervals).  docs/statistics.md, "How numbers are shown"."""
     vals = [abs(float(v)) for v in values if _finite(v)]
     hws = [float(h) for h in half_widths if _finite(h) and float(h) > 0]
     div, suf = 1.0, ""
@@ -76,7 +80,7 @@ def column_format(values: Iterable[Any], half_widths: Iterable[Any], unit: str =
     else:
         top = max(vals, default=0.0) / div
         dec = 2 - math.floor(math.log10(top)) if top > 0 else 0
-    return ColumnFormat(max(0, min(MAX_DECIMALS, dec)), unit, div, suf)
+    return ColumnFormat(max(decimals[0], min(decimals[1], dec)), unit, div, suf)
 
 
 def row_format(r: Mapping[Any, Any]) -> ColumnFormat:
