@@ -251,3 +251,23 @@ def test_one_number_rule_per_column() -> None:
     cells = [ln.split("|")[3:5] for ln in md.splitlines() if ln.startswith("| ") and "rank" not in ln]
     numbers = re.findall(r"-?\d[\d,]*(?:\.\d+)?", " ".join(c for row in cells for c in row))
     assert numbers and {len(x.split(".")[1]) if "." in x else 0 for x in numbers} == {1}, numbers
+
+
+def test_cost_tables_have_one_number_rule_per_column() -> None:
+    """Benefit per $1M: no 8.11e-03 beside 1.511 (the same decimals in the column); the added
+    cost is scaled cell by cell ($12.17m beside $3.94bn)."""
+    from scenario_sim.report.costs import cost_rows
+
+    nan = math.nan
+    ce = pd.DataFrame({
+        "set": ["a", "b", "c"], "benefit": ["casualties averted per $1M"] * 3,
+        "per_musd": [1.511, 0.0101, nan], "per_musd_low": [1.126, 0.00811, nan], "per_musd_high": [1.895, 0.012, nan],
+        "method": ["delta", "fixed", "no added cost"], "cost_diff": [12.17e6, 3.942e9, 0.0],
+        "cost_diff_low": [11.5e6, nan, nan], "cost_diff_high": [12.85e6, nan, nan],
+        "cost_stochastic": [True, False, False]})
+    rows = {r["set"]: r for r in cost_rows(ce)}
+    per = [rows[s]["casualties averted per $1M"] for s in ("a", "b")]
+    assert per == ["1.5110 [1.1260, 1.8950]", "0.0101 [0.0081, 0.0120]"], per
+    assert rows["c"]["casualties averted per $1M"] == "no added cost"
+    assert rows["a"]["added cost [95% CI]"] == "$12.17m [$11.50m, $12.85m]"
+    assert rows["b"]["added cost [95% CI]"] == "$3.94bn (fixed)"

@@ -12,39 +12,53 @@ from typing import Any
 
 import pandas as pd
 
-from scenario_sim.report.table import fmt
+from scenario_sim.report.table import ColumnFormat, column_format, fmt
 
 
-def ratio_cell(r: Any) -> str:
-    """'ratio [low, high]' per $1M, or why there is none."""
+def _rule(frame: pd.DataFrame, col: str, low: str, high: str, unit: str = "") -> ColumnFormat:
+    """One number rule for a column of estimates with intervals (docs/statistics.md, "How numbers are shown")."""
+    return column_format([*frame[col], *frame[low], *frame[high]], (frame[high] - frame[low]) / 2, unit)
+
+
+def ratio_cell(r: Any, f: ColumnFormat | None = None) -> str:
+    """'ratio [low, high]' per $1M, or why there is none (``f``: the column's number rule)."""
     if math.isnan(float(r["per_musd"])):
         return str(r["method"])
-    cell = f"{fmt(r['per_musd'])}"
+    f = f or column_format([r["per_musd"]], [(r["per_musd_high"] - r["per_musd_low"]) / 2])
+    cell = f"{f(r['per_musd'])}"
     if not math.isnan(float(r["per_musd_low"])):
-        cell += f" [{fmt(r['per_musd_low'])}, {fmt(r['per_musd_high'])}]"
+        cell += f" [{f(r['per_musd_low'])}, {f(r['per_musd_high'])}]"
     return cell
 
 
 def cost_rows(ce: pd.DataFrame) -> list[dict[str, str]]:
-    """One row per set: added cost and each benefit per $1M."""
+    """One row per set: added cost and each benefit per $1M (one number rule per column)."""
     rows: dict[str, dict[str, str]] = {}
+    per = {b: _rule(ce[ce["benefit"] == b], "per_musd", "per_musd_low", "per_musd_high") for b in set(ce["benefit"])}
     for r in ce.to_dict("records"):
+        # added costs span $10m to $5bn: each is scaled (k, m, bn) on its own, with its own interval's rule
+        cost = column_format([r["cost_diff"], r["cost_diff_low"], r["cost_diff_high"]],
+                             [(r["cost_diff_high"] - r["cost_diff_low"]) / 2 if r["cost_stochastic"] else 0.0], "USD")
         row = rows.setdefault(str(r["set"]), {
             "set": str(r["set"]),
-            "added cost [95% CI]": (f"{fmt(r['cost_diff'], 'USD')}" + (
-                f" [{fmt(r['cost_diff_low'], 'USD')}, {fmt(r['cost_diff_high'], 'USD')}]"
+            "added cost [95% CI]": (f"{cost(r['cost_diff'])}" + (
+                f" [{cost(r['cost_diff_low'])}, {cost(r['cost_diff_high'])}]"
                 if r["cost_stochastic"] else " (fixed)"))})
-        row[str(r["benefit"])] = ratio_cell(r)
+        row[str(r["benefit"])] = ratio_cell(r, per[r["benefit"]])
     return list(rows.values())
 
 
 def objective_rows(obj: pd.DataFrame) -> list[dict[str, str]]:
-    """One row per set: objective, difference from the baseline, constraints."""
+    """One row per set: objective, difference from the baseline, constraints (one number rule for
+    the objective and its difference)."""
     out = []
+    sets = obj[obj["set"] != "baseline"]
+    f = column_format([*obj["objective"], *sets["objective_diff"], *sets["objective_low"], *sets["objective_high"]],
+                      (sets["objective_high"] - sets["objective_low"]) / 2)
     for r in obj.to_dict("records"):
         diff = "" if r["set"] == "baseline" or math.isnan(float(r["objective_diff"])) else (
-            f"{fmt(r['objective_diff'])} [{fmt(r['objective_low'])}, {fmt(r['objective_high'])}]")
-        out.append({"set": str(r["set"]), "objective": fmt(r["objective"]), "vs baseline [95% CI]": diff,
+            f"{f(r['objective_diff'])} [{f(r['objective_low'])}, {f(r['objective_high'])}]")
+        out.append({"set": str(r["set"]), "objective": f(r["objective"]), "vs baseline [95% CI]": diff,
                     "constraints": "met" if r["feasible"] else f"broken: {r['violations']}",
                     "best": "best" if r["best"] else ""})
     return out
