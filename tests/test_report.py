@@ -271,3 +271,16 @@ def test_cost_tables_have_one_number_rule_per_column() -> None:
     assert rows["c"]["casualties averted per $1M"] == "no added cost"
     assert rows["a"]["added cost [95% CI]"] == "$12.17m [$11.50m, $12.85m]"
     assert rows["b"]["added cost [95% CI]"] == "$3.94bn (fixed)"
+
+
+def test_html_ranking_uses_one_number_rule_per_column(run_dir: Path) -> None:
+    """The report's ranking table shows the mean and difference columns with the same decimals
+    in every row (the terminal's rule), not each row formatted on its own."""
+    text = write_report(run_dir).read_text()
+    start = text.index("Ranking by leaked.total")
+    table = text[start:text.index("</table>", start)]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, flags=re.S)[1:]
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", r, flags=re.S) for r in rows]
+    numbers = [n for c in cells for n in re.findall(r"-?\d[\d,]*(?:\.\d+)?", c[2] + " " + c[3])]
+    decimals = {len(n.split(".")[1]) if "." in n else 0 for n in numbers}
+    assert len(numbers) >= 4 and len(decimals) == 1, numbers

@@ -43,7 +43,8 @@ from scenario_sim.report import plots
 from scenario_sim.report.brief import Brief, brief_html, brief_markdown, make_brief
 from scenario_sim.report.costs import costs_section, frontier_section
 from scenario_sim.report.placebo import placebo_section
-from scenario_sim.report.table import ZERO_MARK, better_tied_worse, diff_cell, fmt, selection_lines, side_effect_notes
+from scenario_sim.report.table import (ZERO_MARK, better_tied_worse, diff_cell, interval_cell, ranking_format,
+                                       row_format, selection_lines, side_effect_notes)
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1050px;margin:2em auto;padding:0 1em;
@@ -184,9 +185,10 @@ def _what_was_run(c: _Ctx) -> str:
 
 def _ranking_rows(ranked: pd.DataFrame, side: dict[str, str]) -> list[list[Any]]:
     rows = []
+    f = ranking_format(ranked)  # one precision for the mean and difference columns (docs/statistics.md)
     for r in ranked.to_dict("records"):
         base = r["set"] == "baseline"
-        rows.append([r["rank"], r["set"], fmt(r["mean"], str(r["unit"])), diff_cell(r) or "(reference)",
+        rows.append([r["rank"], r["set"], f(r["mean"]), diff_cell(r, f) or "(reference)",
                      "" if base else f"{r['relative_change']:+.1%}", "" if base else better_tied_worse(r),
                      f"{r['p_best']:.2f}", ZERO_MARK if (not base and r["ci_includes_zero"]) else "",
                      side.get(str(r["set"]), "")])
@@ -199,10 +201,10 @@ def _best_rows(c: _Ctx) -> list[list[Any]]:
         rk = ranking(c.table, o)
         top = rk.iloc[0]
         second = rk.iloc[1] if len(rk) > 1 else None
-        diff = "" if top["set"] == "baseline" else (
-            f"{fmt(top['diff'], top['unit'])} [{fmt(top['ci_low'], top['unit'])}, {fmt(top['ci_high'], top['unit'])}]")
+        rf = row_format(top) if top["set"] != "baseline" else ranking_format(rk)
+        diff = "" if top["set"] == "baseline" else interval_cell(top, rf)
         meta = c.outcome(o)
-        rows.append([o, f"{meta.unit}, {meta.direction} is better", top["set"], fmt(top["mean"], top["unit"]), diff,
+        rows.append([o, f"{meta.unit}, {meta.direction} is better", top["set"], rf(top["mean"]), diff,
                      f"{top['p_best']:.2f}", "" if second is None else second["set"]])
     return rows
 
