@@ -43,8 +43,16 @@ from scenario_sim.report import plots
 from scenario_sim.report.brief import Brief, brief_html, brief_markdown, make_brief
 from scenario_sim.report.costs import costs_section, frontier_section
 from scenario_sim.report.placebo import placebo_section
-from scenario_sim.report.table import (ZERO_MARK, better_tied_worse, diff_cell, interval_cell, ranking_format,
-                                       row_format, selection_lines, side_effect_notes)
+from scenario_sim.report.table import (
+    ZERO_MARK,
+    better_tied_worse,
+    diff_cell,
+    interval_cell,
+    ranking_format,
+    row_format,
+    selection_lines,
+    side_effect_notes,
+)
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1050px;margin:2em auto;padding:0 1em;
@@ -199,7 +207,7 @@ def _best_rows(c: _Ctx) -> list[list[Any]]:
     rows = []
     for o in c.key:
         rk = ranking(c.table, o)
-        top = rk.iloc[0]
+        top = rk.iloc[0].to_dict()
         second = rk.iloc[1] if len(rk) > 1 else None
         rf = row_format(top) if top["set"] != "baseline" else ranking_format(rk)
         diff = "" if top["set"] == "baseline" else interval_cell(top, rf)
