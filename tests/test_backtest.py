@@ -218,6 +218,11 @@ def test_backtest_cli_on_the_excerpt(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert out.startswith("In sample (reference, set baseline, on 2025-02-08..2025-02-16, 4 replications)")
     (folder,) = tmp_path.glob("backtest-*")
     summary = _strict_json(folder / "backtest.json")
+    # nine days are not six months: the monthly targets are not judged, the month is marked partial
+    assert "Too short to judge the monthly targets: 1 month(s), 1 partial" in out
+    assert "2025-02 partial, 9 of 28 nights" in out and "All applicable targets met" not in out
+    assert summary["ok"] is False and summary["status"] == "not judged"
+    assert summary["calibration_window"] == ["2025-01-01", "2025-06-29"] and summary["kind"] == "in sample"
     assert {"format", "format_version", "scenario", "set", "train", "test", "replications", "verdict",
             "coverage", "ok"} <= set(summary)
     assert summary["format"] == "scenario-sim-backtest" and summary["format_version"] == 1
@@ -234,6 +239,46 @@ def test_backtest_cli_on_the_excerpt(tmp_path: Path, capsys: pytest.CaptureFixtu
 
     cov = pd.read_csv(folder / "coverage.csv")
     assert cov.loc[cov["class"] == "shahed", "observed"].item() == 1114
+
+
+def test_verdict_names_concerns_and_judges_six_months() -> None:
+    from scenario_sim.backtest.core import _targets, month_nights, verdict
+
+    months = month_nights(dt.date(2025, 1, 1), dt.date(2025, 6, 29))
+    assert [m["partial"] for m in months] == [False] * 5 + [True] and months[-1]["nights"] == 29
+    cov = [{"class": "shahed", "month": m["month"], "inside": True} for m in months]
+    rates = [{"class": "shahed", "month": "all", "rate": "defeated", "observed": 0.97, "n_observed": 50,
+              "sim_q05": 0.86, "sim_median": 0.89, "sim_q95": 0.91, "inside": False}]
+    tables: dict[str, list[dict[str, object]]] = {"coverage": cov, "rates": rates, "wave_sizes": [],
+                                                  "leak_bins": []}
+    pit = {"n": 6, "outer_share": 0.0, "outer_deciles": 0}
+    t = _targets(tables, pit, False, ["shahed"], months)  # type: ignore[arg-type]
+    assert t["judged"] and t["status"] == "concerns" and t["ok"] is False
+    summary = {"train": None, "test": ["2025-01-01", "2025-06-29"], "scenario": "s", "set": "baseline",
+               "replications": 2, "pit": pit, "targets": t, "min_leak_nights": 20, "in_sample": False,
+               "calibration_window": ["2024-01-01", "2024-06-30"]}
+    text = verdict(summary, tables)  # type: ignore[arg-type]
+    assert text.startswith("Plain backtest (the scenario was calibrated on 2024-01-01..2024-06-30)")
+    assert "Concerns: shahed defeated share recorded 0.97, outside the simulated 90% band 0.86-0.91" in text
+    assert "2025-06 partial, 29 of 30 nights" in text and "All applicable targets met, but with concerns." in text
+    rates[0]["inside"] = True
+    assert _targets(tables, pit, False, ["shahed"], months)["ok"] is True  # type: ignore[arg-type]
+    # five months are too few for a target stated for six
+    assert not _targets(tables, pit, False, ["shahed"], months[:5])["judged"]  # type: ignore[arg-type]
+
+
+def test_plain_backtest_outside_the_calibration_window_is_not_in_sample(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The default window is the records' whole usable span; the excerpt's older rows lie before the
+    reference's calibration window (2025-H1), so it is a plain backtest, and the gap warning is printed
+    once (inside the verdict)."""
+    code, out, err = _cli(["backtest", "reference", "--records", str(EXCERPT), "-n", "2", "-j", "1", "-q",
+                           "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert out.startswith("Plain backtest (the scenario was calibrated on 2025-01-01..2025-06-29) (reference")
+    assert (out + err).count("consecutive nights without any record") == 1
+    (folder,) = tmp_path.glob("backtest-*")
+    assert _strict_json(folder / "backtest.json")["kind"] == "plain"
 
 
 def test_time_split_on_the_excerpt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -383,7 +428,8 @@ def test_time_split_calibrates_on_the_training_months(tmp_path: Path, capsys: py
     assert code == 0, err
     assert out.startswith("Out of sample (reference, set baseline, trained on 2024-01-01..2024-02-29, tested on "
                           "2024-03-01..2024-04-30, 20 replications)")
-    assert "ballistic" in err and "not scored" in err        # the synthetic records have no ballistic rows
+    assert "Warning: the records have no usable row of class(es) ballistic: simulated, not scored" in out
+    assert "not scored" not in err                           # printed once: in the verdict
     (folder,) = tmp_path.glob("backtest-*")
     summary = _strict_json(folder / "backtest.json")
     assert summary["train"] == ["2024-01-01", "2024-02-29"] and summary["simulated"] == ["2024-01-01", "2024-04-30"]

@@ -72,7 +72,6 @@ def backtest(scenario: str, records: str, since: Any, until: Any, train: str | N
     with _Progress(not quiet and sys.stderr.isatty(), "backtest") as bar:
         result = run(resolve(scenario), records, options, executor, bar)
     folder = write_backtest(result, out)
-    for w in result.summary["warnings"]:
-        click.echo(f"warning: {w}", err=True)
+    # the warnings end the verdict ("Warning: ..."): printed once, there, and stored with it
     click.echo(result.summary["verdict"])
     click.echo(f"\nwrote {folder}")

@@ -19,10 +19,20 @@ targets of issue 11 decide ``ok`` and the verdict:
 * out of sample, no more than 1/3 of the PIT values in the outer deciles;
 * the simulated leak fraction inside the recorded 95% interval in every wave-size bin with
   at least ``min_leak_nights`` recorded nights.
+
+The monthly targets are stated for six months (5/6, 4/6), so they are judged only on a
+window with at least ``TARGET_MONTHS`` calendar months of which at least half the nights are
+scored; a month with fewer scored nights than it has days is *partial* and marked so.  A
+shorter window gets ``status: "not judged"`` ("too short to judge the monthly targets") and
+``ok: false``: a nine-day window says nothing about a six-month target.  Recorded
+destroyed/defeated shares over the window outside the simulated 90% band, and counts of
+large nights outside their band, are *concerns*: named in the verdict, and any concern makes
+``ok`` false (``status: "concerns"``) even when the monthly targets are met.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import itertools
 import math
@@ -37,6 +47,7 @@ import numpy as np
 from scenario_sim import __version__
 from scenario_sim.backtest import scores
 from scenario_sim.backtest.build import window_scenario
+from scenario_sim.backtest.calwindow import calibration_window
 from scenario_sim.backtest.nights import Nights, observed_nights, stack
 from scenario_sim.backtest.simulate import simulate_nights
 from scenario_sim.backtest.summary import FORMAT, FORMAT_VERSION
@@ -52,6 +63,8 @@ Row = dict[str, Any]
 IN_SAMPLE_SHARE = 5 / 6
 OUT_OF_SAMPLE_SHARE = 4 / 6
 PIT_OUTER_MAX = 1 / 3
+TARGET_MONTHS = 6
+"""The monthly coverage targets are stated for six months; a shorter window is not judged."""
 
 
 @dataclass(frozen=True)
@@ -136,8 +149,32 @@ def _subset(n: Nights, idx: list[int], classes: list[str]) -> Nights:
     return Nights(n.start, classes, {k: v[..., idx] for k, v in n.counts.items()})
 
 
+def month_nights(start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+    """Per calendar month of ``start .. end``: scored nights, days in the month, partial or not."""
+    out: list[dict[str, Any]] = []
+    d = start
+    while d <= end:
+        days = calendar.monthrange(d.year, d.month)[1]
+        last = min(end, dt.date(d.year, d.month, days))
+        n = (last - d).days + 1
+        out.append({"month": f"{d.year}-{d.month:02d}", "nights": n, "days": days, "partial": n < days})
+        d = last + dt.timedelta(days=1)
+    return out
+
+
+def _concerns(tables: dict[str, list[Row]]) -> list[str]:
+    """Window-level shares and large-night counts outside the simulated 90% band."""
+    out = [f"{r['class']} {r['rate']} share recorded {_fmt(r['observed'])}, outside the simulated 90% band "
+           f"{_fmt(r['sim_q05'])}-{_fmt(r['sim_q95'])}"
+           for r in tables["rates"] if r["month"] == "all" and r["n_observed"] > 0 and not r["inside"]]
+    out += [f"{r['class']} nights with {r['statistic'][10:]}+ launches recorded {r['observed']:.0f}, outside the "
+            f"simulated 90% band {r['sim_q05']:.0f}-{r['sim_q95']:.0f}"
+            for r in tables["wave_sizes"] if r["statistic"].startswith("nights_ge_") and not r["inside"]]
+    return out
+
+
 def _targets(tables: dict[str, list[Row]], pit: dict[str, Any], out_of_sample: bool, classes: list[str],
-             ) -> dict[str, Any]:
+             months: list[dict[str, Any]]) -> dict[str, Any]:
     share = OUT_OF_SAMPLE_SHARE if out_of_sample else IN_SAMPLE_SHARE
     cov: dict[str, dict[str, int]] = {}
     for c in classes:
@@ -148,9 +185,15 @@ def _targets(tables: dict[str, list[Row]], pit: dict[str, Any], out_of_sample: b
     leak = [r for r in tables["leak_bins"] if r["applies"]]
     leak_ok = all(r["inside"] for r in leak)
     pit_ok = (not out_of_sample) or (pit["n"] > 0 and pit["outer_share"] <= PIT_OUTER_MAX)
+    judged_months = sum(2 * m["nights"] >= m["days"] for m in months)
+    judged = judged_months >= TARGET_MONTHS
+    concerns = _concerns(tables)
+    met = cov_ok and leak_ok and pit_ok
+    status = ("not judged" if not judged else "not met" if not met else "concerns" if concerns else "met")
     return {"coverage": cov, "coverage_needed": need, "coverage_ok": cov_ok, "leak_bins_checked": len(leak),
             "leak_bins_inside": sum(r["inside"] for r in leak), "leak_ok": leak_ok, "pit_ok": pit_ok,
-            "pit_checked": out_of_sample, "ok": cov_ok and leak_ok and pit_ok}
+            "pit_checked": out_of_sample, "months": months, "target_months": TARGET_MONTHS,
+            "judged": judged, "concerns": concerns, "status": status, "ok": status == "met"}
 
 
 MAX_GAP_NIGHTS = 7
@@ -177,17 +220,21 @@ def _fmt(x: float, nd: int = 3) -> str:
 
 def _verdict_targets(summary: dict[str, Any]) -> list[str]:
     t = summary["targets"]
-    kind = "Out of sample" if summary["train"] else "In sample"
     where = (f"trained on {summary['train'][0]}..{summary['train'][1]}, tested on " if summary["train"] else "on ")
     cov = ", ".join(f"{c} {v['inside']}/{v['months']}" for c, v in t["coverage"].items())
     need = "4/6" if summary["train"] else "5/6"
+    months = t["months"]
+    part = [f"{m['month']} partial, {m['nights']} of {m['days']} nights" for m in months if m["partial"]]
+    part_note = f"; {'; '.join(part)}" if part else ""
     p = summary["pit"]
-    pit_note = (f"target at most 1/3: {'met' if t['pit_ok'] else 'NOT met'}" if t["pit_checked"]
+    judged = t["judged"]
+    pit_note = (f"target at most 1/3: {'met' if t['pit_ok'] else 'NOT met'}" if t["pit_checked"] and judged
                 else "a U shape means bands too narrow")
-    return [f"{kind} ({summary['scenario']}, set {summary['set']}, {where}{summary['test'][0]}.."
+    cov_note = (f"target at least {need} of the months per class: {'met' if t['coverage_ok'] else 'NOT met'}"
+                if judged else f"targets stated for {t['target_months']} months: not judged")
+    return [f"{_kind(summary)} ({summary['scenario']}, set {summary['set']}, {where}{summary['test'][0]}.."
             f"{summary['test'][1]}, {summary['replications']} replications):",
-            f"monthly launches inside the simulated 90% band: {cov} (target at least {need} of the months per "
-            f"class: {'met' if t['coverage_ok'] else 'NOT met'}).",
+            f"monthly launches inside the simulated 90% band: {cov} ({cov_note}{part_note}).",
             f"PIT: {p['outer_deciles']} of {p['n']} class-months in the outer deciles "
             f"({_fmt(100 * p['outer_share'])}%; {pit_note})."]
 
@@ -218,10 +265,38 @@ def _verdict_levels(tables: dict[str, list[Row]]) -> list[str]:
     return parts
 
 
+def _kind(summary: dict[str, Any]) -> str:
+    """"Out of sample", "In sample" (inside the scenario's calibration window) or "Plain backtest"."""
+    if summary["train"]:
+        return "Out of sample"
+    cal = summary.get("calibration_window")
+    if summary.get("in_sample"):
+        return "In sample"
+    if cal:
+        return f"Plain backtest (the scenario was calibrated on {cal[0]}..{cal[1]})"
+    return "Plain backtest (the scenario's calibration window is not recorded)"
+
+
+def _verdict_end(t: dict[str, Any]) -> list[str]:
+    months = t["months"]
+    if not t["judged"]:
+        n_part = sum(m["partial"] for m in months)
+        what = f"{len(months)} month(s)" + (f", {n_part} partial" if n_part else "")
+        end = [f"Too short to judge the monthly targets: {what} (the targets are stated for "
+               f"{t['target_months']} months)."]
+    elif t["status"] == "not met":
+        end = ["Not every applicable target is met."]
+    else:
+        end = ["All applicable targets met" + (", but with concerns." if t["concerns"] else ".")]
+    if t["concerns"]:
+        end.append("Concerns: " + "; ".join(t["concerns"]) + ".")
+    return end
+
+
 def verdict(summary: dict[str, Any], tables: dict[str, list[Row]]) -> str:
     """The one-paragraph verdict (plain text), from the summary and the tables."""
     parts = [*_verdict_targets(summary), _verdict_leak(summary, tables), *_verdict_levels(tables)]
-    parts.append("All applicable targets met." if summary["targets"]["ok"] else "Not every applicable target is met.")
+    parts += _verdict_end(summary["targets"])
     parts += [f"Warning: {w}." for w in summary.get("warnings", [])]
     return " ".join(parts)
 
@@ -280,18 +355,23 @@ def backtest(scenario: str | Path, records: str | Path | RecordSet, options: Bac
     obs = observed_nights(rows, classes, *win.test)
     tables, pit = score_nights(obs, sim, o, seed)
     out_of_sample = win.train is not None
-    targets = _targets(tables, pit, out_of_sample, classes)
+    targets = _targets(tables, pit, out_of_sample, classes, month_nights(*win.test))
     warnings = _gaps(obs) + ([win.clipped] if win.clipped else [])
     if unscored:
         warnings.append(f"the records have no usable row of class(es) {', '.join(unscored)}: simulated, not scored")
+    cal = calibration_window(scenario)
+    in_sample = (win.train is None and cal is not None and cal[0] <= win.test[0] and win.test[1] <= cal[1])
     summary: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "tool": f"scenario-sim {__version__}",
         "scenario": scen.name, "scenario_file": str(scenario), "set": o.set_name,
         "train": [str(d) for d in win.train] if win.train else None, "test": [str(d) for d in win.test],
+        "calibration_window": [str(d) for d in cal] if cal else None, "in_sample": in_sample,
+        "kind": "out of sample" if win.train else "in sample" if in_sample else "plain",
         "simulated": [str(d) for d in win.simulate], "replications": o.replications, "seed": seed,
         "records_file": Path(rs.path).name, "records_sha256": rs.sha256, "classes": classes,
         "ew_layer": o.calibration.ew_layer, "min_leak_nights": o.min_leak_nights, "clipped": win.clipped,
-        "warnings": warnings, "coverage": targets["coverage"], "pit": pit, "targets": targets, "ok": targets["ok"],
+        "warnings": warnings, "coverage": targets["coverage"], "pit": pit, "targets": targets,
+        "status": targets["status"], "ok": targets["ok"],
         "seconds": {"simulation": round(t_sim, 2), "total": round(time.perf_counter() - t0, 2)},
         "created": dt.datetime.now().isoformat(timespec="seconds"),
     }
