@@ -18,11 +18,12 @@ from scenario_sim.report.table import FORMATS
 from scenario_sim.runrefs import resolve_run
 
 
-def _split(values: tuple[str, ...], option: str = "--sets") -> list[str] | None:
+def _split(values: tuple[str, ...], option: str = "--sets", hint: str | None = None) -> list[str] | None:
     """Names from repeated and comma-separated options; None when the option was not given.
 
     An option that was given but names nothing (``--sets ""``, ``--sets ,``) is an error:
     silently falling back to "all sets" would run something other than what was asked.
+    ``hint`` replaces the default advice (leave the option out) for options that are required.
     """
     if not values:
         return None
@@ -31,7 +32,7 @@ def _split(values: tuple[str, ...], option: str = "--sets") -> list[str] | None:
         from scenario_sim.errors import UserError
 
         raise UserError(f"{option}: names no recommendation set (got {','.join(values)!r}); "
-                        f"leave {option} out to run them all")
+                        f"{hint or f'leave {option} out to run them all'}")
     return out
 
 

@@ -69,7 +69,9 @@ def _preflight(scenario: str | None, items: tuple[str, ...], budget: tuple[str, 
     from scenario_sim.lang import load_scenario
     from scenario_sim.lang.bundles import bundle_scenario, check_items
 
-    chosen = _split(items, "--items")
+    # --items is required: a frontier of every set would bundle the bundles (combined) with their
+    # own parts and double 2^k for each, so the planner names the sets to combine
+    chosen = _split(items, "--items", "name the sets to bundle, e.g. --items a,b,c (--items is required)")
     if chosen is None:
         raise click.UsageError("--items: name the sets to bundle, e.g. --items a,b,c")
     budgets = parse_budgets(budget)

@@ -195,7 +195,7 @@ def test_objective_constraints_and_best_on_a_hand_run() -> None:
     assert t.loc["baseline", "objective"] == pytest.approx(11.5 - 8.0)
     assert t.loc["a", "objective"] == pytest.approx(9.0 + 1.0 - 9.0)
     assert t.loc["b", "objective"] == pytest.approx(5.75 + 3.5 - 7.0)
-    assert not t.loc["b", "feasible"] and "cost_usd" in t.loc["b", "violations"]
+    assert not t.loc["b", "feasible"] and t.loc["b", "violations"] == "cost_usd $3.50m > $2.00m"
     # b has the lowest objective but breaks the budget: the best feasible set is a
     assert list(t.index[t["best"]]) == ["a"]
     assert t.loc["a", "objective_diff"] == pytest.approx(1.0 - 3.5)
@@ -208,3 +208,31 @@ def test_reference_costs_are_sourced() -> None:
     assert len(costed) == 7
     for r in costed:
         assert r.cost is not None and r.cost.source.startswith(("[source:", "[assumption:")), r.name
+
+
+def test_money_is_signed_before_the_currency_sign() -> None:
+    """Issue 12 (follow-up) 4: -$13.65m, not $-13.65m; no -$0."""
+    from scenario_sim.report.table import fmt
+
+    assert fmt(-13.65e6, "USD") == "-$13.65m"
+    assert fmt(13.65e6, "USD") == "$13.65m"
+    assert fmt(-2500, "USD") == "-$2.50k" and fmt(-12, "USD") == "-$12"
+    assert fmt(-0.2, "USD") == "$0"
+
+
+def test_a_burden_breach_is_in_plain_digits() -> None:
+    obj = costs.Objectives("points", {}, {"civilian_harm": 8.5})
+    t = costs.objective_table(_hand_run(), obj, "civilian_harm").set_index("set")
+    assert t.loc["a", "violations"] == "civilian_harm 9 > 8.50"
+    assert t.loc["baseline", "violations"] == "civilian_harm 11.50 > 8.50"
+
+
+@pytest.mark.parametrize("text", ["2e9", "2.0e9", "2.0e+9", "2e+9", "2000000000", "2_000_000_000"])
+def test_every_way_of_writing_two_billion_is_a_number(tmp_path: Path, text: str) -> None:
+    """docs/costs.md: PyYAML resolves only ``2.0e+9`` (and plain digits) to a number, but cost
+    and objective fields are numbers, so the text ``2e9`` is read as 2e9 too."""
+    raw = yaml.safe_dump(costed_doc(), sort_keys=False).replace("one_off_usd: 1000", f"one_off_usd: {text}")
+    raw += "\n" if not raw.endswith("\n") else ""
+    p = write(tmp_path, "c.yaml", raw)
+    loaded = load_scenario(p)
+    assert loaded.effective("alerts").costs[0].one_off_usd == 2e9

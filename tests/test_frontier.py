@@ -127,11 +127,15 @@ def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     (["--items", "readiness_on_contact,stronger_sanctions", "--budget", "lots"], "--budget: expected amounts"),
     (["--items", "readiness_on_contact,stronger_sanctions", "--budget", "-5"], "--budget: expected a finite"),
     (["--items", ","], "--items: names no recommendation set"),
+    (["--items", ""], "name the sets to bundle, e.g. --items a,b,c (--items is required)"),
+    (["--items", "readiness_on_contact,stronger_sanctions", "--budget", "1e9,,2e9"], "amount 2 is empty"),
+    (["--items", "readiness_on_contact,stronger_sanctions", "--budget", ","], "amount 1 is empty"),
 ])
 def test_bad_options_stop_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                args: list[str], message: str) -> None:
     code, _, err = _cli(["frontier", "reference", *args, "--out", str(tmp_path / "r")], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+    assert "leave --items out" not in err  # --items is required: that advice would be false
     assert not (tmp_path / "r").exists()
 
 

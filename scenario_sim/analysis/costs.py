@@ -162,6 +162,15 @@ def _scores(data: Any, obj: Objectives) -> pd.DataFrame:
     return total.dropna()
 
 
+def _amount(x: float, unit: str) -> str:
+    """A mean or a bound in a breach note: money as money ($3.94bn), other amounts in plain digits."""
+    from scenario_sim.report.table import fmt
+
+    if unit == "USD":
+        return fmt(x, "USD")
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"
+
+
 def _violations(data: Any, obj: Objectives, s: str) -> list[str]:
     names = {o.name: o for o in data.outcomes}
     ok = data.frame[(data.frame["set"] == s) & data.frame["error"].isna()]
@@ -170,7 +179,7 @@ def _violations(data: Any, obj: Objectives, s: str) -> list[str]:
         mean = float(ok[o].mean())
         lower = names[o].direction != "higher"
         if (mean > bound) if lower else (mean < bound):
-            out.append(f"{o} {mean:.4g} {'>' if lower else '<'} {bound:.4g}")
+            out.append(f"{o} {_amount(mean, names[o].unit)} {'>' if lower else '<'} {_amount(bound, names[o].unit)}")
     return out
 
 

@@ -223,9 +223,13 @@ def parse_budgets(values: tuple[str, ...]) -> list[float] | None:
     if not values:
         return None
     out = []
+    for val in values:
+        for i, w in enumerate(val.split(","), 1):
+            if not w.strip():
+                # "1e9,,2e9" is a typo, not a request for the default: say where it is
+                raise UserError(f"--budget {val!r}: amount {i} is empty; give amounts in USD separated by commas "
+                                "(e.g. 1e9,2e9)")
     for v in (w.strip() for val in values for w in val.split(",")):
-        if not v:
-            continue
         try:
             x = float(v)
         except ValueError:
@@ -233,6 +237,4 @@ def parse_budgets(values: tuple[str, ...]) -> list[float] | None:
         if not math.isfinite(x) or x < 0:
             raise UserError(f"--budget: expected a finite amount >= 0 (got {v!r})")
         out.append(x)
-    if not out:
-        raise UserError("--budget: names no amount; leave it out for the default grid")
     return sorted(set(out))

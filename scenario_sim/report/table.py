@@ -19,10 +19,12 @@ def fmt(x: Any, unit: str = "") -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     if unit == "USD":
+        # the sign goes before the currency sign (-$13.65m, not $-13.65m); no "-$0"
+        sign = "-" if round(float(x)) < 0 else ""
         for div, suf in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
             if abs(x) >= div:
-                return f"${x / div:,.2f}{suf}"
-        return f"${x:,.0f}"
+                return f"{sign}${abs(x) / div:,.2f}{suf}"
+        return f"{sign}${abs(x):,.0f}"
     ax = abs(x)
     if ax >= 1000:
         return f"{x:,.0f}"
