@@ -318,6 +318,37 @@ def test_backtest_bad_records_are_located(tmp_path: Path, capsys: pytest.Capture
     assert code == 2 and f"{bad}:2" in err and "launched" in err
 
 
+def test_destroyed_more_than_launched_is_a_located_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    text = EXCERPT.read_text().splitlines()
+    assert ",147.0,83.0,59.0," in text[1]
+    bad.write_text("\n".join([text[0], text[1], text[2].replace(",3.0,0.0,3.0,", ",3.0,5.0,0.0,"), *text[3:]])
+                   + "\n")
+    for cmd in (["backtest", "reference", "--records", str(bad), "-q", "--out", str(tmp_path)],
+                ["calibrate", str(bad), "--out", str(tmp_path / "cal")]):
+        code, _, err = _cli(cmd, capsys)
+        assert code == 2 and err == f"{bad}:3: destroyed: more than launched (destroyed 5, launched 3)\n", err
+    assert not list(tmp_path.glob("backtest-*"))
+
+
+def test_destroyed_plus_not_reach_goal_over_launched_is_clamped_with_a_warning(tmp_path: Path) -> None:
+    """One real row (2024-12-27, Shahed: 16 launched, 15 destroyed, 11 not_reach_goal) double counts; it is
+    clamped (not_reach_goal = launched - destroyed) and named, not an error that blocks the real records."""
+    from scenario_sim.calibrate.records import read_records
+
+    odd = tmp_path / "odd.csv"
+    text = EXCERPT.read_text().splitlines()
+    odd.write_text("\n".join([text[0], text[1].replace(",147.0,83.0,59.0,", ",147.0,100.0,59.0,"), *text[2:]])
+                   + "\n")
+    rs = read_records(odd)
+    (w,) = rs.report.warnings
+    assert w.startswith(f"{odd}:2: not_reach_goal: destroyed + not_reach_goal is more than launched")
+    assert "1 row(s)" in w
+    row = rs.frame[rs.frame["row"] == 0].iloc[0]
+    assert (row["launched"], row["destroyed"], row["not_reach_goal"]) == (147, 100, 47)
+    assert read_records(EXCERPT).report.warnings == []
+
+
 # --------------------------------------------------------------------------- calibrate leftovers
 
 

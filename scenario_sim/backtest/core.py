@@ -356,7 +356,7 @@ def backtest(scenario: str | Path, records: str | Path | RecordSet, options: Bac
     tables, pit = score_nights(obs, sim, o, seed)
     out_of_sample = win.train is not None
     targets = _targets(tables, pit, out_of_sample, classes, month_nights(*win.test))
-    warnings = _gaps(obs) + ([win.clipped] if win.clipped else [])
+    warnings = list(rs.report.warnings) + _gaps(obs) + ([win.clipped] if win.clipped else [])
     if unscored:
         warnings.append(f"the records have no usable row of class(es) {', '.join(unscored)}: simulated, not scored")
     cal = calibration_window(scenario)

@@ -78,8 +78,9 @@ class RecordSet:
     ``frame`` has one row per record with a launch count and a plausible date: ``row``
     (index of the data row in the file, 0-based), ``start`` and ``end`` (``datetime64``),
     ``model`` and ``channel`` (categoricals), ``launched`` (int), ``destroyed`` and
-    ``not_reach_goal`` (float, NaN where the cell is empty; ``destroyed`` capped at
-    ``launched``).  Read a file once and calibrate several windows of it.
+    ``not_reach_goal`` (float, NaN where the cell is empty; ``destroyed`` is at most
+    ``launched`` (more is an error) and ``not_reach_goal`` at most ``launched - destroyed``
+    (clamped, with a warning)).  Read a file once and calibrate several windows of it.
     """
 
     path: str
@@ -293,6 +294,25 @@ class _Columns:
     model: list[np.ndarray[Any, Any]] = field(default_factory=list)
     channel: list[np.ndarray[Any, Any]] = field(default_factory=list)
     implausible: list[np.ndarray[Any, Any]] = field(default_factory=list)
+    clamped: list[np.ndarray[Any, Any]] = field(default_factory=list)
+
+
+def _check_sums(launched: np.ndarray[Any, Any], destroyed: np.ndarray[Any, Any], nrg: np.ndarray[Any, Any],
+                keep: np.ndarray[Any, Any], offset: int, problems: list[_Problem],
+                ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Destroyed more than launched is an error (no row of the full records has it, and a cap
+    would change the destroyed share silently).  Destroyed + not_reach_goal more than launched
+    is a partial breakdown that double counts (one real row: 2024-12-27, Shahed 16 launched, 15
+    destroyed, 11 not_reach_goal): not_reach_goal is clamped to launched - destroyed and the
+    rows are returned for a counted, located warning."""
+    over = _first(keep & (destroyed > launched))
+    if over is not None:
+        problems.append(_Problem(offset + over, "destroyed", f"more than launched (destroyed "
+                                 f"{destroyed[over]:.0f}, launched {launched[over]:.0f})"))
+    d0 = np.nan_to_num(destroyed)
+    excess = keep & ~np.isnan(nrg) & (d0 + np.nan_to_num(nrg) > launched)
+    nrg = np.where(excess, np.maximum(launched - d0, 0.0), nrg)
+    return nrg, np.flatnonzero(excess) + offset
 
 
 def _block(batch: pa.RecordBatch, offset: int, cols: _Columns, models: _Codes, channels: _Codes,
@@ -321,10 +341,10 @@ def _block(batch: pa.RecordBatch, offset: int, cols: _Columns, models: _Codes, c
             report.unusable[reason] += int(mask.sum())
     implausible = use & ~(ok_s & ok_e)
     keep = use
-    capped = keep & (destroyed > launched)
-    if capped.any():
-        report.unusable["destroyed exceeds launched (destroyed capped at launched)"] += int(capped.sum())
-        destroyed = np.where(capped, launched, destroyed)
+    nrg, clamped = _check_sums(launched, destroyed, nrg, keep, offset, problems)
+    if problems:
+        return problems
+    cols.clamped.append(clamped)
     src = pc.utf8_lower(pc.utf8_trim_whitespace(batch.column("source")))
     ch = pc.struct_field(pc.extract_regex(src, _CHANNEL), "ch")
     ch = pc.if_else(pc.is_null(ch), "", ch)
@@ -441,6 +461,13 @@ def read_records(path: str | Path) -> RecordSet:
     frame["destroyed"] = _cat(cols.destroyed, np.float32)
     frame["not_reach_goal"] = _cat(cols.nrg, np.float32)
     rs = RecordSet(name, digest.hexdigest(), frame, report)
+    clamped = _cat(cols.clamped, np.int64)
+    if clamped.size:
+        lines = rs.lines(clamped[:_SHOWN_LINES].tolist())
+        more = f" and {clamped.size - len(lines)} more" if clamped.size > len(lines) else ""
+        report.warnings.append(f"{name}:{lines[0]}: not_reach_goal: destroyed + not_reach_goal is more than "
+                               f"launched; not_reach_goal clamped to launched - destroyed on {clamped.size} row(s) "
+                               f"(lines {', '.join(map(str, lines))}{more})")
     _drop_implausible_dates(rs, _cat(cols.implausible, bool))
     return rs
 
