@@ -407,6 +407,45 @@ def test_report_with_and_without_a_backtest(tmp_path: Path, capsys: pytest.Captu
     assert code == 2 and "not a backtest folder" in err and err.count("\n") == 1
 
 
+def test_damaged_backtest_folders_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """backtest.json lists the sha256 of every file: a missing or altered one is named, exit 2, for the
+    backtest's own report and for a run's report given it; a folder that lost backtest.json says so."""
+    import shutil
+
+    root = tmp_path / "results"
+    code, _, err = _cli(["backtest", "reference", "--records", str(EXCERPT), "--since", "2025-02-08", "--until",
+                         "2025-02-16", "-n", "2", "-j", "1", "-q", "--out", str(root)], capsys)
+    assert code == 0, err
+    (bt,) = root.glob("backtest-*")
+    code, _, err = _cli(["run", "reference", "-n", "2", "-j", "1", "--sets", "combined", "--out", str(root),
+                         "--quiet"], capsys)
+    assert code == 0, err
+    from scenario_sim.runrefs import resolve_run
+
+    run = resolve_run(str(root / "latest"))
+
+    def damaged(name: str, how: str) -> Path:
+        d = tmp_path / f"{name}-{how}"
+        shutil.copytree(bt, d)
+        (d / name).unlink() if how == "missing" else (d / name).write_bytes(b"changed")
+        return d
+
+    for name, how, message in (("coverage.csv", "missing", "coverage.csv: missing, listed in backtest.json"),
+                               ("rates.csv", "missing", "rates.csv: missing, listed in backtest.json"),
+                               ("pit.png", "missing", "pit.png: missing, listed in backtest.json"),
+                               ("config.json", "missing", "config.json: missing, listed in backtest.json"),
+                               ("leak_bins.csv", "altered", "leak_bins.csv: altered since the backtest wrote it")):
+        d = damaged(name, how)
+        code, _, err = _cli(["report", str(d)], capsys)
+        assert code == 2 and err.startswith(f"{d}/{message}") and err.count("\n") == 1, err
+        code, _, err = _cli(["report", str(run), "--out", "-", "--backtest", str(d)], capsys)
+        assert code == 2 and err.startswith(f"{d}/{message}") and err.count("\n") == 1, err
+    d = damaged("backtest.json", "missing")
+    code, _, err = _cli(["report", str(d)], capsys)
+    assert code == 2 and "looks like a backtest folder" in err and "backtest.json is missing" in err, err
+    assert "manifest.json" not in err and err.count("\n") == 1
+
+
 def test_validation_doc_matches_the_stored_backtests() -> None:
     """docs/validation.md's tables are generated from docs/validation/*.json (the full records are
     not shipped); regenerate with: python docs/make_validation.py --write."""
