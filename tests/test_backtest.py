@@ -389,15 +389,37 @@ def test_report_with_and_without_a_backtest(tmp_path: Path, capsys: pytest.Captu
                          "2025-02-16", "-n", "3", "-j", "1", "-q", "--out", str(root)], capsys)
     assert code == 0, err
     (bt,) = root.glob("backtest-*")
-    assert find_backtest(run, None) == bt
+    # nine days cannot judge six-month targets: not attached automatically, only when given
+    assert find_backtest(run, None) is None
     assert backtest_status(bt).startswith(f"Backtest {bt.name} of reference (baseline), in sample, tested on "
-                                          "2025-02-08..2025-02-16 with 3 replications")
+                                          "2025-02-08..2025-02-16 with 3 replications: too short to judge")
     code, out, err = _cli(["report", str(run), "--out", "-"], capsys)
-    assert code == 0 and "Validation against the records" in out and "Chosen automatically" in out
-    assert out.count('src="data:image/png;base64,') >= 3 + 3   # the run's plots and the backtest's three
-    assert "<td class=num>1114</td>" in out                    # February's Shahed launches, written out in full
+    assert code == 0 and "Validation against the records" not in out
     code, out, err = _cli(["report", str(run), "--out", "-", "--backtest", str(bt)], capsys)
     assert code == 0 and f"Given with --backtest {bt}" in out
+    assert out.count('src="data:image/png;base64,') >= 3 + 3   # the run's plots and the backtest's three
+    assert "<td class=num>1114</td>" in out                    # February's Shahed launches, written out in full
+    # the facts up front: window (partial month marked), kind, replications, folder
+    assert "<tr><th>Window scored</th><td>2025-02-08..2025-02-16; partial months: 2025-02 (9 of 28 nights)" in out
+    assert "<tr><th>Kind</th><td>in sample</td>" in out and "<tr><th>Replications</th><td>3</td>" in out
+    assert f"<tr><th>Folder</th><td>{bt}</td>" in out and "different scenario content" not in out
+    # not applicable, not "no": a Spearman of too few nights, a leak bin below --min-leak-nights
+    assert "<td class=num>spearman(cruise, ballistic)</td><td class=num>n/a</td>" in out
+    import re
+
+    leak = re.search(r"<tr><td class=num>ballistic</td><td class=num>1-99</td><td class=num>2</td>(.*?)</tr>", out)
+    assert leak and re.fullmatch(r"<td class=num>0</td><td class=num>n/a</td><td class=num>n/a</td>"
+                                 r"<td class=num>[0-9.]+</td><td class=num>n/a</td><td class=num>no</td>",
+                                 leak.group(1)), leak
+    # a backtest whose targets are judged is attached automatically, and a different scenario is named
+    summary = json.loads((bt / "backtest.json").read_text())
+    summary["targets"]["judged"] = True
+    summary["scenario_sha256"] = "0" * 64
+    (bt / "backtest.json").write_text(json.dumps(summary))
+    assert find_backtest(run, None) == bt
+    code, out, err = _cli(["report", str(run), "--out", "-"], capsys)
+    assert code == 0 and "Chosen automatically" in out
+    assert "The backtest was made with different scenario content (sha256 000000000000) than this run" in out
     # a backtest folder on its own: the validation report, written into the folder
     code, out, err = _cli(["report", str(bt)], capsys)
     assert code == 0 and out.strip() == str(bt / "report.html")

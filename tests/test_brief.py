@@ -97,10 +97,17 @@ def test_brief_uses_an_explore_run_beside_the_run(run_dir: Path) -> None:
 def test_brief_reads_a_backtest_by_the_contract(run_dir: Path) -> None:
     bt = run_dir.parent.parent / "backtest-20990101-000000-abcdef"
     bt.mkdir()
+    import hashlib
+
+    (bt / "verdict.txt").write_text("Launches fall inside the 90% band in 3 of 4 months.\n")
+    # the contract: every listed file matches its sha256; a backtest is attached automatically only
+    # when its monthly targets could be judged (six months or more)
     (bt / "backtest.json").write_text(json.dumps({
         "format": "scenario-sim-backtest", "format_version": 1, "scenario": "brf", "set": "baseline",
         "train": None, "test": ["2025-02-01", "2025-03-01"], "replications": 10,
-        "verdict": "Launches fall inside the 90% band in 3 of 4 months.", "coverage": {}, "ok": False}))
+        "verdict": "Launches fall inside the 90% band in 3 of 4 months.", "coverage": {}, "ok": False,
+        "targets": {"judged": True},
+        "files": {"verdict.txt": hashlib.sha256((bt / "verdict.txt").read_bytes()).hexdigest()}}))
     try:
         text = _brief(run_dir)["Against the record"]
         assert "not every applicable target met" in text and "2025-02-01" in text and "3 of 4 months" in text

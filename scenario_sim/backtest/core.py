@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import hashlib
 import itertools
 import math
 import time
@@ -57,6 +58,8 @@ from scenario_sim.calibrate.contacts import read_contacts
 from scenario_sim.calibrate.records import RecordSet, read_records
 from scenario_sim.errors import DataError, UserError
 from scenario_sim.experiment.executors import Executor
+from scenario_sim.experiment.store import scenario_yaml
+from scenario_sim.lang.loader import dump_scenario, load_scenario
 from scenario_sim.lang.schema import Scenario
 
 Row = dict[str, Any]
@@ -360,10 +363,13 @@ def backtest(scenario: str | Path, records: str | Path | RecordSet, options: Bac
     if unscored:
         warnings.append(f"the records have no usable row of class(es) {', '.join(unscored)}: simulated, not scored")
     cal = calibration_window(scenario)
+    base = load_scenario(scenario, validate_sets=False).baseline
+    scenario_sha = hashlib.sha256(scenario_yaml(dump_scenario(base)).encode()).hexdigest()
     in_sample = (win.train is None and cal is not None and cal[0] <= win.test[0] and win.test[1] <= cal[1])
     summary: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "tool": f"scenario-sim {__version__}",
         "scenario": scen.name, "scenario_file": str(scenario), "set": o.set_name,
+        "scenario_sha256": scenario_sha,
         "train": [str(d) for d in win.train] if win.train else None, "test": [str(d) for d in win.test],
         "calibration_window": [str(d) for d in cal] if cal else None, "in_sample": in_sample,
         "kind": "out of sample" if win.train else "in sample" if in_sample else "plain",

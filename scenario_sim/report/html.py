@@ -395,7 +395,7 @@ def _validation(c: _Ctx) -> str:
         return ""
     from scenario_sim.report.validation import validation_section
 
-    return validation_section(c.backtest, c.backtest_note)
+    return validation_section(c.backtest, c.backtest_note, c.data.path)
 
 
 SECTIONS: tuple[Callable[[_Ctx], str], ...] = (_brief, _ranking, costs_section, frontier_section, placebo_section,
