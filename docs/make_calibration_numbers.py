@@ -39,6 +39,7 @@ def block(cal: dict[str, Any] | None = None, frag: dict[str, Any] | None = None)
     fit = sh["negbin_positive_days"]
     ew = cal["layers"]["electronic_warfare"]
     gun = cal["layers"]["gun"]
+    ewd, gund = ew["density"]["shahed"], gun["density"]["shahed"]
     ct = cal["contacts"]
     es = cal["event_study"]
     surge = frag["attacker"]["surge"]["probability"]
@@ -58,8 +59,16 @@ def block(cal: dict[str, Any] | None = None, frag: dict[str, Any] | None = None)
         "* **Kill probabilities** `[data]` + `[assumption]`: the record gives *overall*",
         "  interception per class, and for drones also the split between shot down (`destroyed`)",
         "  and lost to electronic warfare (`not_reach_goal`). calibrate turns that split into the",
-        f"  drone layers' kill probabilities: electronic warfare {ew['pk']['shahed']:.3f} (not_reach_goal /",
-        f"  launched) and mobile fire groups {gun['pk']['shahed']:.3f} (destroyed / (launched − not_reach_goal)).",
+        f"  drone layers' kill probabilities on a median night ({ewd['reference_wave_munitions']:.0f} drones):",
+        f"  electronic warfare {ew['pk']['shahed']:.3f} (not_reach_goal / launched) and mobile fire groups",
+        f"  {gun['pk']['shahed']:.3f} (destroyed / (launched − not_reach_goal)), each layer's survival",
+        "  fitted night by night as a power of the night's size (§5): exponents "
+        f"{ewd['survival_exponent']:.3f} (95% CI",
+        f"  {ewd['survival_exponent_ci'][0]:.3f} to {ewd['survival_exponent_ci'][1]:.3f}) and "
+        f"{gund['survival_exponent']:.3f} ({gund['survival_exponent_ci'][0]:.3f} to "
+        f"{gund['survival_exponent_ci'][1]:.3f}), so bigger nights",
+        "  are defeated a little more thoroughly, not less (no saturation up to the largest night,",
+        f"  {ewd['max_wave_munitions']:.0f} drones).",
         "  The missile layers' `pk`, `capacity` and `coverage` are chosen so that the baseline, run",
         "  over the calibration window, reproduces the observed rates: "
         f"{_pct(ob['shahed']['defeated_rate'])} of drones defeated",

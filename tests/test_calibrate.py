@@ -309,8 +309,17 @@ def test_fragment_holds_the_drone_layer_kill_probabilities() -> None:
     gun = sh["destroyed"] / (sh["launched_with_destroyed"] - sh["not_reach_goal"])
     assert ew == pytest.approx(sh["defeated_rate"] - sh["destroyed_rate"])
     systems = {s["name"]: s for s in frag["air_defense"]["systems"]}
-    assert systems["electronic_warfare"]["pk"]["shahed"] == pytest.approx(ew, rel=1e-3)
-    assert systems["mobile_fire_groups"]["pk"]["shahed"] == pytest.approx(gun, rel=1e-3)
+    for key, layer, pooled in (("electronic_warfare", "electronic_warfare", ew), ("gun", "mobile_fire_groups", gun)):
+        fit = cal["layers"][key]["density"]["shahed"]
+        frag_layer = systems[layer]
+        # pk at the median night, and the wave-size exponent, as fitted on the nights
+        assert frag_layer["pk"]["shahed"] == pytest.approx(1 - fit["survival_at_reference"], rel=1e-3)
+        assert frag_layer["density"]["survival_exponent"]["shahed"] == pytest.approx(fit["survival_exponent"], rel=1e-3)
+        assert frag_layer["density"]["reference_wave_munitions"] == pytest.approx(fit["reference_wave_munitions"])
+        lo, hi = fit["survival_exponent_ci"]
+        assert lo <= fit["survival_exponent"] <= hi
+        # the median night's pk is close to the pooled share (the records are not far from flat)
+        assert abs(frag_layer["pk"]["shahed"] - pooled) < 0.03
     assert frag["contacts"]["stochastic"]["rate_per_day"] == pytest.approx(
         cal["contacts"]["in_window"] / cal["contacts"]["days"], rel=1e-3)
 

@@ -34,7 +34,15 @@ import yaml
 from scenario_sim import __version__
 from scenario_sim.calibrate.classify import Mapping, load_mapping
 from scenario_sim.calibrate.contacts import ContactRow, read_contacts
-from scenario_sim.calibrate.estimate import daily_series, fit_truncated_negbin, growth, periods, rates, wilson
+from scenario_sim.calibrate.estimate import (
+    daily_series,
+    fit_density,
+    fit_truncated_negbin,
+    growth,
+    periods,
+    rates,
+    wilson,
+)
 from scenario_sim.calibrate.eventstudy import EventStudyOptions, event_study
 from scenario_sim.calibrate.records import RecordSet, read_records
 from scenario_sim.errors import DataError, UserError
@@ -220,38 +228,67 @@ def _waves(daily: pd.DataFrame, classes: list[str], o: CalibrationOptions) -> di
     return waves
 
 
-def layer_kill_probabilities(observed: dict[str, Any], o: CalibrationOptions) -> dict[str, Any]:
+def _drone_nights(df: pd.DataFrame, c: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    """Per night (with ``destroyed`` reported in every row): launched, not_reach_goal, destroyed."""
+    rows = df[df["cls"] == c]
+    g = rows.assign(nrg=rows["not_reach_goal"].fillna(0.0), known=rows["destroyed"].notna()).groupby("date").agg(
+        n=("launched", "sum"), nrg=("nrg", "sum"), d=("destroyed", "sum"), known=("known", "all"))
+    g = g[g["known"] & (g["n"] > 0)]
+    n = g["n"].to_numpy(dtype=np.float64)
+    nrg = np.minimum(g["nrg"].to_numpy(dtype=np.float64), n)
+    return n, nrg, np.minimum(g["d"].to_numpy(dtype=np.float64), n - nrg)
+
+
+def _layer(name: str, fits: dict[str, dict[str, Any]], rule: str) -> dict[str, Any]:
+    """A layer's kill probability at the median night, and its wave-size dependence."""
+    pk = {c: 1.0 - f["survival_at_reference"] for c, f in fits.items()}
+    out: dict[str, Any] = {"layer": name, "pk": pk, "rule": rule, "density": fits}
+    return out
+
+
+def layer_kill_probabilities(observed: dict[str, Any], o: CalibrationOptions,
+                             df: pd.DataFrame | None = None) -> dict[str, Any]:
     """Per-layer kill probabilities against drones that the records determine.
 
     The reports split defeated drones into *destroyed* (shot down) and *not_reach_goal*
     (lost to electronic warfare).  With an EW layer engaging every drone first and a gun
     layer the rest:
 
-    * EW pk = not_reach_goal / launched = defeated share - destroyed share;
-    * gun pk = destroyed / (launched - not_reach_goal), the destroyed share of the drones EW
-      did not stop.
+    * EW: survival = 1 - not_reach_goal / launched;
+    * gun: survival = 1 - destroyed / (launched - not_reach_goal), of those EW did not stop.
 
-    Both assume neither layer is saturated; the scenario's capacities (assumptions) decide
-    how often that holds, and ``tests/test_reference.py`` checks that the reference still
-    reproduces the observed defeated share.
+    Pooled over the window these give the overall shares.  With the nightly rows (``df``),
+    each layer's survival is fitted as a power of the night's size,
+    ``s(n) = s0 * (n / n_ref)^b`` (:func:`~scenario_sim.calibrate.estimate.fit_density`), and
+    the layer's pk is ``1 - s0`` at the median night: the records show the leak fraction
+    does not rise with wave size (issue 11), so the layers are not saturated by numbers and
+    their pk may depend on the wave's size.  The fragment writes ``b`` as the layer's
+    ``density.survival_exponent``.
     """
-    ew: dict[str, float] = {}
-    gun: dict[str, float] = {}
+    ew: dict[str, dict[str, Any]] = {}
+    gun: dict[str, dict[str, Any]] = {}
     for c in o.drone_classes:
         ob = observed.get(c)
         if not ob or not ob["launched_with_destroyed"]:
             continue
         p_ew = ob["defeated_rate"] - ob["destroyed_rate"]
-        ew[c] = p_ew
-        if p_ew < 1:
-            gun[c] = ob["destroyed_rate"] / (1 - p_ew)
+        pooled_gun = ob["destroyed_rate"] / (1 - p_ew) if p_ew < 1 else math.nan
+        if df is not None:
+            n, nrg, d = _drone_nights(df, c)
+            ew[c] = fit_density(n, n - nrg, n, o.seed)
+            if math.isfinite(pooled_gun):
+                gun[c] = fit_density(n, n - nrg - d, n - nrg, o.seed)
+        if c not in ew or "survival_at_reference" not in ew[c]:
+            ew[c] = {"survival_at_reference": 1.0 - p_ew, "survival_exponent": 0.0}
+        if math.isfinite(pooled_gun) and (c not in gun or "survival_at_reference" not in gun[c]):
+            gun[c] = {"survival_at_reference": 1.0 - pooled_gun, "survival_exponent": 0.0}
     out: dict[str, Any] = {}
     if o.ew_layer and ew:
-        out["electronic_warfare"] = {"layer": o.ew_layer, "pk": ew,
-                                     "rule": "not_reach_goal / launched (defeated share - destroyed share)"}
+        out["electronic_warfare"] = _layer(o.ew_layer, ew, "1 - survival at the median night; survival = "
+                                           "1 - not_reach_goal / launched, a power of the night's size")
     if o.gun_layer and gun:
-        out["gun"] = {"layer": o.gun_layer, "pk": gun,
-                      "rule": "destroyed / (launched - not_reach_goal): shot down, of those EW did not stop"}
+        out["gun"] = _layer(o.gun_layer, gun, "1 - survival at the median night; survival = 1 - destroyed / "
+                            "(launched - not_reach_goal), a power of the night's size")
     return out
 
 
@@ -376,7 +413,7 @@ def calibrate_records(records: str | Path | RecordSet, contacts: str | Path | li
         "warnings": warnings,
         "classes": classes,
         "observed": observed,
-        "layers": layer_kill_probabilities(observed, o),
+        "layers": layer_kill_probabilities(observed, o, df),
         "periods": periods(df, classes, o.period),
         "waves": waves,
         "growth_total": growth(daily.sum(axis=1)),
@@ -435,6 +472,19 @@ def _wave_class(w: dict[str, Any], mean_factor: float) -> dict[str, Any]:
                                            "dispersion": _r(used["dispersion"])}}
 
 
+def _fragment_layer(spec: dict[str, Any]) -> dict[str, Any]:
+    """A layer's fragment entry: pk, and its wave-size dependence where the nights were fitted."""
+    out: dict[str, Any] = {"name": spec["layer"], "pk": {c: _r(v) for c, v in spec["pk"].items()}}
+    fits = {c: f for c, f in spec.get("density", {}).items() if "reference_wave_munitions" in f}
+    if fits:
+        f0 = next(iter(fits.values()))  # one reference night for the layer (the drone classes share the nights)
+        out["density"] = {"reference_wave_munitions": _r(f0["reference_wave_munitions"]),
+                          "min_wave_munitions": _r(f0["min_wave_munitions"]),
+                          "max_wave_munitions": _r(f0["max_wave_munitions"]),
+                          "survival_exponent": {c: _r(f["survival_exponent"]) for c, f in fits.items()}}
+    return out
+
+
 def fragment_document(cal: Calibration) -> dict[str, Any]:
     """The scenario fragment as a mapping: every calibrated parameter a scenario takes."""
     result = cal.data
@@ -466,8 +516,7 @@ def fragment_document(cal: Calibration) -> dict[str, Any]:
     if "multiplier_ci" in es and math.isfinite(es["multiplier_ci"][0]):
         lo, hi, _ = surge_probability_range(es, result["provenance"]["options"]["surge_multiplier"])
         doc["attacker"]["surge"] = {"probability": {"dist": "uniform", "low": _r(lo), "high": _r(hi)}}
-    systems = [{"name": spec["layer"], "pk": {c: _r(v) for c, v in spec["pk"].items()}}
-               for spec in result.get("layers", {}).values()]
+    systems = [_fragment_layer(spec) for spec in result.get("layers", {}).values()]
     if systems:
         doc["air_defense"] = {"systems": systems}
     return doc

@@ -209,3 +209,45 @@ def periods(df: pd.DataFrame, classes: list[str], period: str) -> list[dict[str,
         if cls in classes:
             out.append({"period": per, "class": cls, **rates(g)})
     return out
+
+
+def _density_nll(theta: np.ndarray, x: np.ndarray, surv: np.ndarray, exposed: np.ndarray) -> float:  # type: ignore[type-arg]
+    s = np.clip(np.exp(theta[0] + theta[1] * x), 1e-12, 1 - 1e-12)
+    return float(-(surv * np.log(s) + (exposed - surv) * np.log1p(-s)).sum())
+
+
+def _density_point(x: np.ndarray, surv: np.ndarray, exposed: np.ndarray) -> tuple[float, float]:  # type: ignore[type-arg]
+    pooled = surv.sum() / exposed.sum()
+    if not 0 < pooled < 1:  # nothing (or everything) survives: no slope to fit
+        return float(pooled), 0.0
+    r = optimize.minimize(_density_nll, np.array([math.log(pooled), 0.0]), args=(x, surv, exposed),
+                          method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9})
+    return float(min(1.0, math.exp(r.x[0]))), float(np.clip(r.x[1], -3.0, 3.0))
+
+
+def fit_density(n: np.ndarray, surv: np.ndarray, exposed: np.ndarray, seed: int = 0,  # type: ignore[type-arg]
+                n_boot: int = 200) -> dict[str, Any]:
+    """Survival through a layer as a power of the night's size: ``s(n) = s0 * (n / n_ref) ^ b``.
+
+    ``n`` is each night's launches of the class, ``exposed`` the munitions the layer faced
+    and ``surv`` those it did not defeat.  Maximum likelihood with binomial counts per night;
+    the 95% interval of ``b`` is a bootstrap over nights (nights are the unit of
+    dependence).  ``n_ref`` is the median night, so ``1 - s0`` is the layer's kill
+    probability on a median night; the fit applies within the range of nights seen.
+    """
+    keep = (n > 0) & (exposed > 0)
+    n, surv, exposed = n[keep], surv[keep], exposed[keep]
+    if n.size < 3:
+        return {"nights": int(n.size), "survival_exponent": 0.0, "survival_exponent_ci": [math.nan, math.nan]}
+    ref = float(np.median(n))
+    x = np.log(n / ref)
+    s0, b = _density_point(x, surv, exposed)
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(n_boot):
+        i = rng.integers(0, n.size, n.size)
+        boot.append(_density_point(x[i], surv[i], exposed[i])[1])
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return {"nights": int(n.size), "reference_wave_munitions": ref, "min_wave_munitions": float(n.min()),
+            "max_wave_munitions": float(n.max()), "survival_at_reference": s0, "survival_exponent": b,
+            "survival_exponent_ci": [float(lo), float(hi)]}

@@ -119,9 +119,26 @@ def layers_consistent(s: Scenario) -> Found:
         for c in sys.coverage:
             if c not in sys.engages:
                 yield (*base, "coverage", c), f"class {c!r} has a coverage but is not in engages"
+        yield from _density_consistent(sys, base)
         d = sys.doctrine
         if d.reduced_shots_per_target > d.shots_per_target:
             yield (*base, "doctrine", "reduced_shots_per_target"), f"must be <= shots_per_target ({d.shots_per_target})"
+
+
+def _density_consistent(sys: Any, base: Path) -> Found:
+    """A wave-size-dependent kill probability needs a layer without inventory under salvo."""
+    den = sys.density
+    if den is None:
+        return
+    if sys.interceptors is not None:
+        yield (*base, "density"), "only a layer without interceptors can have a wave-size-dependent pk"
+    if sys.doctrine.mode != "salvo":
+        yield (*base, "density"), "only a salvo layer can have a wave-size-dependent pk"
+    if den.min_wave_munitions > den.max_wave_munitions:
+        yield (*base, "density", "min_wave_munitions"), f"must be <= max_wave_munitions ({den.max_wave_munitions:g})"
+    for c in den.survival_exponent:
+        if c not in sys.engages:
+            yield (*base, "density", "survival_exponent", c), f"class {c!r} has an exponent but is not in engages"
 
 
 def dates_in_horizon(s: Scenario) -> Found:

@@ -301,6 +301,28 @@ class Interceptors(Section):
     resupply: Resupply | None = Field(None, description="periodic deliveries; omit for none")
 
 
+class Density(Section):
+    """A layer whose per-munition defeat probability depends on the size of the wave.
+
+    The chance that a munition of class *c* survives the layer, ``1 - pk[c]``, is multiplied
+    by ``(n / reference_wave_munitions) ^ survival_exponent[c]``, where *n* is the number of
+    class-*c* munitions launched in the wave, held inside [``min_wave_munitions``,
+    ``max_wave_munitions``] (the range of night sizes the exponent was fitted on, so the
+    model does not extrapolate the trend).  ``pk`` is then the kill probability at the
+    reference size.  A negative exponent means bigger waves are defeated more thoroughly
+    (more fire groups and jammers committed); 0 is a density-independent layer.
+    """
+
+    reference_wave_munitions: float = Field(gt=0, le=MAX_RATE_COUNT,
+                                            description="wave size (munitions of the class) at which pk applies")
+    min_wave_munitions: float = Field(1.0, gt=0, le=MAX_RATE_COUNT,
+                                      description="smaller waves are treated as this size")
+    max_wave_munitions: float = Field(MAX_RATE_COUNT, gt=0, le=MAX_RATE_COUNT,
+                                      description="larger waves are treated as this size")
+    survival_exponent: dict[str, Annotated[float, Field(ge=-3, le=3)]] = Field(
+        default_factory=dict, description="per class: exponent of wave size in the survival probability")
+
+
 class System(Section):
     """One air-defence layer.  Leakers of one layer pass to the next in list order."""
 
@@ -318,6 +340,8 @@ class System(Section):
         None, description="inventory; omit for unlimited (electronic warfare, guns)"
     )
     doctrine: Doctrine = Field(Doctrine(), description="shots per target")
+    density: Density | None = Field(
+        None, description="wave-size dependence of the kill probability (layers without interceptors, salvo)")
     cost_per_shot_usd: Usd = Field(0.0, description="cost of one interceptor or engagement, USD")
 
 

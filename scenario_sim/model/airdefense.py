@@ -258,15 +258,50 @@ def resolve_layers(model: CompiledScenario, streams: Streams, times: FloatArray,
             killed, shots = _stocked_layer(cs, draws, remaining, cap, blocks, times, deliv)
             exhausted = _days_exhausted(cs.initial_stock, times, shots, deliv, day_ends)
         else:
-            killed, shots = _unlimited_layer(cs, draws, remaining, cap, blocks)
+            killed, shots = _unlimited_layer(cs, draws, remaining, cap, blocks, launched)
             exhausted = 0
         del draws  # before the next layer draws its own: one layer's arrays alive at a time
         results.append(LayerResult(spec.name, killed, shots, exhausted))
     return remaining, results
 
 
+def density_kills(cs: CompiledSystem, dr: LayerDraws, c: int, blocks: Blocks, st: IntArray, m: IntArray, s: int,
+                  launched: IntArray) -> IntArray:
+    """Kills when the layer's pk depends on the wave's size (``System.density``, salvo only).
+
+    Wave *w*'s survival probability is ``(1 - pk) * f(n_w)`` (:meth:`CompiledSystem.
+    survival_factor`, ``n_w`` the class's munitions launched in the wave), so each wave has
+    its own kill threshold; the thresholds are spread over the wave's block and compared
+    with the same uniforms as a constant pk would be (no draw moves).
+    """
+    surv = np.minimum(1.0, (1.0 - cs.pk[c]) * cs.survival_factor(c, launched[:, c].astype(np.float64)))
+    p = 1.0 - surv ** s
+    t_w = np.minimum(np.ceil(p * dr.reach_t), dr.reach_t).astype(np.uint64)
+    o = blocks.order
+    t_m = np.zeros(dr.u.shape[0], dtype=np.uint64)
+    if o.shape[0]:
+        # Blocks sit in layout order; each wave's threshold covers its block up to the next
+        # wave's start (a gap left by a surge slot that never fired is never counted).
+        ost = blocks.starts[o, c]
+        end = int(blocks.totals[c])
+        t_m[int(ost[0]):end] = np.repeat(t_w[o], np.diff(np.r_[ost, end]))
+    W = st.shape[0]
+    if W == 0:
+        return np.zeros(0, dtype=np.int64)
+    # One reduceat pass in layout order, as count_below does for scalar thresholds.
+    so, mo = st[o], m[o]
+    idx = np.empty(2 * W, dtype=np.int64)
+    idx[0::2] = so
+    idx[1::2] = so + mo
+    sums = np.add.reduceat((dr.u < t_m).view(np.int8), idx, dtype=np.int32)[0::2]
+    sums[mo <= 0] = 0
+    out = np.empty(W, dtype=np.int64)
+    out[o] = sums
+    return out
+
+
 def _unlimited_layer(cs: CompiledSystem, draws: dict[int, LayerDraws], remaining: IntArray, cap: IntArray,
-                     blocks: Blocks) -> tuple[IntArray, IntArray]:
+                     blocks: Blocks, launched: IntArray) -> tuple[IntArray, IntArray]:
     """A layer without an interceptor inventory: limited by capacity only, so every wave is
     resolved at once with a few array passes.  Updates ``remaining`` in place."""
     W, C = remaining.shape
@@ -277,8 +312,12 @@ def _unlimited_layer(cs: CompiledSystem, draws: dict[int, LayerDraws], remaining
         st = blocks.starts[:, c]
         dr = draws[c]
         e, m = dr.engaged(st, remaining[:, c], cap)
-        fired, k = dr.level_counts(blocks, st, m, e, [s])[s]
-        shots += fired
+        if cs.survival_exponent and cs.survival_exponent[c] != 0.0:
+            k = density_kills(cs, dr, c, blocks, st, m, s, launched)
+            shots += s * e  # salvo only (checked when the scenario is validated): s shots per target
+        else:
+            fired, k = dr.level_counts(blocks, st, m, e, [s])[s]
+            shots += fired
         cap = cap - e
         remaining[:, c] -= k
         killed[:, c] = k

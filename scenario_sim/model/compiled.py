@@ -39,6 +39,16 @@ class CompiledSystem:
     deliveries_due: list[float]     # due times (days) of deliveries inside the horizon
     delivery_quantity: int
     doctrine: Doctrine              # firing doctrine object (mode, shots by stock level)
+    survival_exponent: list[float] = field(default_factory=list)  # per class index (0: pk independent of wave size)
+
+    def survival_factor(self, c: int, n: FloatArray) -> FloatArray:
+        """Multiplier on ``1 - pk`` for class ``c`` in waves of ``n`` launched munitions (see ``Density``)."""
+        den = self.spec.density
+        b = self.survival_exponent[c] if self.survival_exponent else 0.0
+        if den is None or b == 0.0:
+            return np.ones(n.shape[0])
+        x = np.clip(n, den.min_wave_munitions, den.max_wave_munitions) / den.reference_wave_munitions
+        return np.asarray(x ** b, dtype=np.float64)
 
 
 @dataclass
@@ -144,10 +154,15 @@ def compile_scenario(s: Scenario) -> CompiledScenario:
         coverage = [1.0] * len(classes)
         for c, v in sysspec.coverage.items():
             coverage[cidx[c]] = v
+        expo = [0.0] * len(classes)
+        if sysspec.density is not None:
+            for c, b in sysspec.density.survival_exponent.items():
+                expo[cidx[c]] = b
         systems.append(CompiledSystem(
             spec=sysspec, index=i, engages=[cidx[c] for c in sysspec.engages], pk=pk, coverage=coverage,
             limited=inter is not None, initial_stock=inter.initial_stock if inter else 0,
             deliveries_due=due, delivery_quantity=qty, doctrine=build_doctrine(sysspec.doctrine),
+            survival_exponent=expo,
         ))
     _check_limits(s, size_growth)
     sp = s.attacker.surge.probability
