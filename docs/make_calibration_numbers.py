@@ -55,7 +55,12 @@ def block(cal: dict[str, Any] | None = None, frag: dict[str, Any] | None = None)
         f"{fit['dispersion']:.2f}), and grow about",
         f"  {_pct(sh['growth']['growth_per_month'])} a month. Cruise missiles come on about "
         f"{_pct(w['cruise']['share_of_days'])} of nights and ballistic",
-        f"  missiles on about {_pct(w['ballistic']['share_of_days'])}.",
+        f"  missiles on about {_pct(w['ballistic']['share_of_days'])}. Every replication draws a growth shock from",
+        f"  the total's 95% interval ({cal['growth_total']['growth_ci'][0]:+.1%} to "
+        f"{cal['growth_total']['growth_ci'][1]:+.1%} a month) and a tempo factor per",
+        f"  month (log sd {cal['growth_total']['tempo_log_sd']:.3f}: monthly totals scatter with log sd "
+        f"{cal['growth_total']['residual_log_sd']:.3f}, independent nights explain "
+        f"{cal['growth_total']['independent_days_log_sd']:.3f}).",
         "* **Kill probabilities** `[data]` + `[assumption]`: the record gives *overall*",
         "  interception per class, and for drones also the split between shot down (`destroyed`)",
         "  and lost to electronic warfare (`not_reach_goal`). calibrate turns that split into the",

@@ -461,8 +461,10 @@ cases = {
     "waves_per_day 1e300": edit(poisson, ["attacker", "waves", "waves_per_day"], 1e300),
     "waves_per_day inf": edit(poisson, ["attacker", "waves", "waves_per_day"], float("inf")),
     "interval 1e-9": resupply(1e-9),
-    "horizon 2920": edit(base, ["horizon_days"], 2920),
-    "horizon 3650": edit(base, ["horizon_days"], 3650),
+    # growth compounding for ever (the reference levels off with a half-life; without it, wave sizes explode)
+    "horizon 2920": edit(edit(base, ["horizon_days"], 2920), ["attacker", "growth", "half_life_days"], None),
+    "horizon 3650": edit(edit(base, ["horizon_days"], 3650), ["attacker", "growth", "half_life_days"], None),
+    "levelling off, 2920": edit(base, ["horizon_days"], 2920),
 }
 out = {}
 for name, s in cases.items():
@@ -505,6 +507,7 @@ def test_extreme_values_stop_with_a_limit_error_not_a_hang() -> None:
     for name, field in expect.items():
         assert field in out[name] and "limit" in out[name], (name, out[name])
         assert "\n" not in out[name]
+    assert out["levelling off, 2920"] == "ran"  # growth that levels off stays within the limits
 
 
 def test_processes_stop_at_the_limits_for_unlucky_tails() -> None:

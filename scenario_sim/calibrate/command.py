@@ -35,8 +35,10 @@ from scenario_sim import __version__
 from scenario_sim.calibrate.classify import Mapping, load_mapping
 from scenario_sim.calibrate.contacts import ContactRow, read_contacts
 from scenario_sim.calibrate.estimate import (
+    co_occurrence,
     daily_series,
     fit_density,
+    fit_participation_loadings,
     fit_truncated_negbin,
     growth,
     periods,
@@ -246,6 +248,29 @@ def _layer(name: str, fits: dict[str, dict[str, Any]], rule: str) -> dict[str, A
     return out
 
 
+def _combined(daily: pd.DataFrame, classes: list[str], waves: dict[str, Any], o: CalibrationOptions) -> dict[str, Any]:
+    """Same-night dependence between classes: the co-occurrence table and the participation
+    correlation of a one-factor probit, with each class's participation probability and
+    zero-size mass as the wave fits give them (so the model's shares are unchanged)."""
+    p, q = [], []
+    for c in classes:
+        w = waves[c]
+        fit = w["negbin_positive_days"]
+        used = fit.get("fallback", fit)
+        q0 = float(used.get("p_zero", math.nan))
+        if not math.isfinite(q0):
+            m = float(fit.get("positive_day_mean", math.nan))
+            q0 = math.exp(-m) if math.isfinite(m) else 0.0
+        q.append(q0)
+        p.append(min(1.0, w["share_of_days"] / (1 - q0)) if q0 < 1 else w["share_of_days"])
+    x = (daily[classes].to_numpy() > 0)
+    fit = fit_participation_loadings(x, np.array(p), np.array(q), o.seed)
+    return {"nights": fit["nights"], "loading": dict(zip(classes, fit["loading"], strict=True)),
+            "loading_ci": dict(zip(classes, fit["loading_ci"], strict=True)),
+            "rule": "one-factor probit on launches > 0, sizes' zero mass included; ML, bootstrap over nights",
+            "pairs": co_occurrence(daily[classes])}
+
+
 def layer_kill_probabilities(observed: dict[str, Any], o: CalibrationOptions,
                              df: pd.DataFrame | None = None) -> dict[str, Any]:
     """Per-layer kill probabilities against drones that the records determine.
@@ -417,6 +442,7 @@ def calibrate_records(records: str | Path | RecordSet, contacts: str | Path | li
         "periods": periods(df, classes, o.period),
         "waves": waves,
         "growth_total": growth(daily.sum(axis=1)),
+        "combined_strikes": _combined(daily, classes, waves, o),
     }
     if contacts:
         result["contacts"] = _contact_rate(chosen, start, end)
@@ -512,6 +538,13 @@ def fragment_document(cal: Calibration) -> dict[str, Any]:
         doc["contacts"] = {"stochastic": {"rate_per_day": _r(ct["rate_per_day"]), "kind": ct["kind"]}}
     doc["attacker"] = {"arsenal": arsenal, "waves": {"schedule": "nightly", "size_growth_per_month": _r(g_total),
                                                      "classes": wave_classes}}
+    doc["attacker"]["waves"].update(_tempo_entry(result["growth_total"]))
+    for c, load in result.get("combined_strikes", {}).get("loading", {}).items():
+        if load > 0 and c in wave_classes:
+            wave_classes[c]["participation_loading"] = _r(load)
+    shock = _growth_range(result["growth_total"], centre=0.0)
+    if shock:
+        doc["attacker"]["growth"] = {"shock_per_month": shock}
     es: dict[str, Any] = result.get("event_study") or {}
     if "multiplier_ci" in es and math.isfinite(es["multiplier_ci"][0]):
         lo, hi, _ = surge_probability_range(es, result["provenance"]["options"]["surge_multiplier"])
@@ -519,7 +552,47 @@ def fragment_document(cal: Calibration) -> dict[str, Any]:
     systems = [_fragment_layer(spec) for spec in result.get("layers", {}).values()]
     if systems:
         doc["air_defense"] = {"systems": systems}
+    unc = _growth_uncertainties(result)
+    if unc:
+        doc["uncertainties"] = unc
     return doc
+
+
+def _tempo_entry(g: dict[str, Any]) -> dict[str, Any]:
+    sd = g.get("tempo_log_sd", math.nan)
+    return {"tempo_log_sd": _r(sd)} if math.isfinite(sd) else {}
+
+
+def _growth_range(g: dict[str, Any], centre: float | None) -> dict[str, Any] | None:
+    """The growth estimate's 95% interval as a triangular law with the estimate as its mode,
+    shifted so the estimate sits at ``centre`` (0: a shock added to the estimate; None: the
+    rate itself)."""
+    est = g.get("growth_per_month", math.nan)
+    lo, hi = g.get("growth_ci", [math.nan, math.nan])
+    if not all(math.isfinite(x) for x in (est, lo, hi)) or not lo <= est <= hi:
+        return None
+    shift = 0.0 if centre is None else est - centre
+    return {"dist": "triangular", "low": _r(lo - shift), "mode": _r(est - shift), "high": _r(hi - shift)}
+
+
+def _growth_uncertainties(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """``uncertainties:`` entries for ``scenario-sim explore``: the growth intervals, from the data."""
+    out = []
+    total = _growth_range(result["growth_total"], centre=None)
+    if total:
+        out.append({"name": "wave_size_growth", "path": "attacker.waves.size_growth_per_month", "range": total,
+                    "description": "Monthly growth of wave sizes (the baseline's centre; each replication adds "
+                                   "a shock).",
+                    "source": "[data: calibration.json, growth_total.growth_ci: 95% interval, estimate as the mode]"})
+    drones = result["provenance"]["options"].get("drone_classes", [])
+    for c in result["classes"]:
+        r = _growth_range(result["waves"][c]["growth"], centre=None)
+        if r and c in drones:
+            out.append({"name": f"{c}_production_growth", "path": f"attacker.arsenal.{c}.production_growth_per_month",
+                        "range": r, "description": f"Monthly growth of {c} production.",
+                        "source": f"[data: calibration.json, waves.{c}.growth.growth_ci: 95% interval, estimate as "
+                                  "the mode]"})
+    return out
 
 
 def _fragment_head(result: dict[str, Any]) -> list[str]:
@@ -549,6 +622,13 @@ def _fragment_head(result: dict[str, Any]) -> list[str]:
             f"(--surge-multiplier); the lower bound is 0 unless the test supports a surge "
             f"(here: {'supported' if es['supported'] else 'not supported'}, p = {es['p_value']:.3f}).",
         ]
+    g = result["growth_total"]
+    if "tempo_log_sd" in g:
+        head.append(f"# Tempo: monthly log rates scatter around the growth line with sd {g['residual_log_sd']:.3g}, "
+                    f"independent days explain {g['independent_days_log_sd']:.3g}; the rest is tempo_log_sd.")
+    if "growth_ci" in g:
+        head.append("# Growth shock: the total's 95% growth interval around its estimate, drawn once per replication; "
+                    "the same intervals feed uncertainties.")
     for spec in result.get("layers", {}).values():
         head.append(f"# Layer {spec['layer']}: pk = {spec['rule']}.")
     for w in result.get("warnings", []):

@@ -168,7 +168,26 @@ def growth(daily: pd.Series) -> dict[str, Any]:
         "growth_ci": [math.expm1(lo), math.expm1(hi)],
         "level_per_day": math.exp(fit.intercept),  # fitted rate at the start of the window
         "mean_per_day": float(daily.mean()),
+        **_tempo(pd.Series(daily.to_numpy(), index=month), totals.index[ok], y - (fit.intercept + fit.slope * t)),
     }
+
+
+def _tempo(by_month: pd.Series, months: Any, resid: np.ndarray) -> dict[str, float]:  # type: ignore[type-arg]
+    """Month-to-month variation of the level beyond what independent days give.
+
+    The residual variance of the monthly log rates around the growth line, minus the
+    variance a month's mean would have if its days were independent draws around that
+    month's level (``var(day) / (days · mean²)``, the delta method), is the variance of a
+    per-month tempo factor on the log scale; its square root is ``tempo_log_sd``.
+    """
+    if resid.size < 3:
+        return {"tempo_log_sd": 0.0, "residual_log_sd": math.nan}
+    g = by_month.groupby(level=0)
+    mean, var, n = g.mean(), g.var(ddof=1), g.size()
+    within = float(np.mean([var[m] / (n[m] * mean[m] ** 2) for m in months if mean[m] > 0]))
+    total = float(np.sum(resid ** 2) / (resid.size - 2))
+    return {"tempo_log_sd": math.sqrt(max(0.0, total - within)), "residual_log_sd": math.sqrt(total),
+            "independent_days_log_sd": math.sqrt(within)}
 
 
 def rates(df: pd.DataFrame) -> dict[str, Any]:
@@ -251,3 +270,73 @@ def fit_density(n: np.ndarray, surv: np.ndarray, exposed: np.ndarray, seed: int 
     return {"nights": int(n.size), "reference_wave_munitions": ref, "min_wave_munitions": float(n.min()),
             "max_wave_munitions": float(n.max()), "survival_at_reference": s0, "survival_exponent": b,
             "survival_exponent_ci": [float(lo), float(hi)]}
+
+
+def _participation_nll(load: np.ndarray, x: np.ndarray, t: np.ndarray, keep: np.ndarray) -> float:  # type: ignore[type-arg]
+    """Negative log-likelihood of the nights' patterns under a one-factor probit (see below)."""
+    z, w = np.polynomial.hermite_e.hermegauss(40)
+    w = w / w.sum()
+    # P(class c observed | Z = z): takes part (probit with loading L_c) and draws a size > 0
+    sd = np.sqrt(1 - load ** 2)
+    pc = stats.norm.cdf((t[None, :] - load[None, :] * z[:, None]) / sd[None, :]) * keep[None, :]
+    pc = np.clip(pc, 1e-12, 1 - 1e-12)
+    xf = x.astype(float)
+    logp = xf @ np.log(pc).T + (1 - xf) @ np.log1p(-pc).T  # (nights, nodes)
+    m = logp.max(axis=1, keepdims=True)
+    return float(-(m[:, 0] + np.log(np.exp(logp - m) @ w)).sum())
+
+
+def fit_participation_loadings(x: np.ndarray, p: np.ndarray, p_zero: np.ndarray,  # type: ignore[type-arg]
+                               seed: int = 0, n_boot: int = 100) -> dict[str, Any]:
+    """Each class's loading on a night's common factor (combined strikes), one-factor probit.
+
+    ``x`` is (nights, classes): launches > 0.  Class *c* takes part on a night iff
+    ``L_c Z + sqrt(1 - L_c^2) E_c < Phi^-1(p_c)`` with ``Z`` shared by the night and ``E_c``
+    its own, then launches nothing with probability ``p_zero[c]`` (its size law's mass at
+    0), so ``P(x_c = 1) = p_c (1 - p_zero[c])`` as the wave fit has it: the loadings change
+    which nights classes share, not how often each comes.  Two classes' latent correlation is
+    ``L_a L_b``; where only one pair of classes depends, only that product is identified
+    (the split between the two is arbitrary, and so harmless).  Loadings by maximum
+    likelihood (Gauss-Hermite over ``Z``; bounds [0, 0.95]; a class that always or never
+    comes gets 0), 95% intervals by bootstrap over nights.
+    """
+    ok = (p > 0) & (p < 1)
+    n_c = p.shape[0]
+    out_load = np.zeros(n_c)
+    ci = np.full((n_c, 2), math.nan)
+    if ok.sum() < 2 or x.shape[0] < 10:
+        return {"loading": out_load.tolist(), "loading_ci": ci.tolist(), "nights": int(x.shape[0])}
+    t = stats.norm.ppf(p[ok])
+    keep = 1 - p_zero[ok]
+
+    def fit(xx: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+        r = optimize.minimize(_participation_nll, np.full(int(ok.sum()), 0.3), args=(xx, t, keep),
+                              method="L-BFGS-B", bounds=[(0.0, 0.95)] * int(ok.sum()))
+        return np.asarray(r.x)
+
+    xo = x[:, ok]
+    out_load[ok] = fit(xo)
+    rng = np.random.default_rng(seed)
+    boot = np.array([fit(xo[rng.integers(0, xo.shape[0], xo.shape[0])]) for _ in range(n_boot)])
+    ci[ok] = np.percentile(boot, [2.5, 97.5], axis=0).T
+    return {"loading": out_load.tolist(), "loading_ci": ci.tolist(), "nights": int(x.shape[0])}
+
+
+def co_occurrence(daily: pd.DataFrame) -> dict[str, Any]:
+    """Same-night co-occurrence of every pair of classes: shares, odds ratio, Fisher's exact p;
+    and each class's mean size on nights with and without each other class."""
+    on = daily > 0
+    pairs: dict[str, Any] = {}
+    cols = list(daily.columns)
+    for i, a in enumerate(cols):
+        for b in cols[i + 1:]:
+            table = pd.crosstab(on[a], on[b]).reindex(index=[False, True], columns=[False, True], fill_value=0)
+            odds, pv = stats.fisher_exact(table.to_numpy())
+            size_a = daily[a][on[a]]
+            pairs[f"{a}+{b}"] = {
+                "both": float((on[a] & on[b]).mean()), "product": float(on[a].mean() * on[b].mean()),
+                "odds_ratio": float(odds), "fisher_p": float(pv),
+                f"mean_{a}_with_{b}": float(size_a[on[b]].mean()) if (on[a] & on[b]).any() else math.nan,
+                f"mean_{a}_without_{b}": float(size_a[~on[b]].mean()) if (on[a] & ~on[b]).any() else math.nan,
+            }
+    return pairs

@@ -51,8 +51,15 @@ Path = tuple[Any, ...]
 
 
 def _growth_curve(s: Scenario) -> np.ndarray[Any, Any]:
+    """Wave-size growth of the fastest-growing class, shock at its upper end (a bound on work)."""
     days = np.arange(s.horizon_days, dtype=float)
-    return np.power(1.0 + s.attacker.waves.size_growth_per_month, days / DAYS_PER_MONTH)
+    w = s.attacker.waves
+    g = max([w.size_growth_per_month] + [cw.size_growth_per_month for cw in w.classes.values()
+                                         if cw.size_growth_per_month is not None])
+    shock = s.attacker.growth.shock_per_month
+    if shock is not None:
+        g += max(0.0, min(_upper(shock), 1.0))
+    return np.power(1.0 + g, days / DAYS_PER_MONTH)
 
 
 def _upper(dist: Any) -> float:

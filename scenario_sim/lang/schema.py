@@ -195,6 +195,11 @@ class ClassWave(Section):
 
     probability: Probability = Field(description="chance the class takes part in a given wave")
     size: Distribution = Field(description="munitions of this class in a wave it takes part in")
+    size_growth_per_month: Growth | None = Field(
+        None, description="this class's compound growth of wave sizes per 30 days (omit: the waves' common rate)")
+    participation_loading: Annotated[float, Field(ge=0, le=0.99)] = Field(
+        0.0, description="loading on the night's common factor (combined strikes; one-factor probit; 0: the class "
+        "takes part independently of the others)")
 
 
 class Waves(Section):
@@ -209,7 +214,20 @@ class Waves(Section):
     size_growth_per_month: Growth = Field(
         0.0, description="compound growth of wave sizes per 30 days"
     )
+    tempo_log_sd: Annotated[float, Field(ge=0, le=2)] = Field(
+        0.0, description="sd of the log of a per-period tempo factor on every wave's size (0: none)")
+    tempo_period_days: Annotated[float, Field(ge=1, le=MAX_DAYS)] = Field(
+        30.0, description="length of a tempo period, days")
     classes: dict[str, ClassWave] = Field(description="per munition class: participation and size")
+
+
+class GrowthLaw(Section):
+    """Growth that is uncertain and levels off (applies to wave sizes and every class's production)."""
+
+    shock_per_month: Distribution | None = Field(
+        None, description="added to every monthly growth rate, drawn once per replication (omit: none)")
+    half_life_days: Annotated[float, Field(gt=0, le=1e6)] | None = Field(
+        None, description="the log-growth rate halves every this many days, so growth levels off (omit: constant)")
 
 
 class Surge(Section):
@@ -264,6 +282,7 @@ class Attacker(Section):
     waves: Waves = Field(description="the ordinary wave process")
     surge: Surge = Field(description="the answer to leader contacts")
     pause: Pause | None = Field(None, description="the other answer to leader contacts: a pause; omit for none")
+    growth: GrowthLaw = Field(GrowthLaw(), description="uncertainty and levelling-off of growth")
     targets: TargetMix = Field(description="relative weights of energy, civilian and military targets")
 
 

@@ -36,6 +36,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, Protocol
 
 import numpy as np
@@ -148,6 +149,14 @@ def wave_schedule(model: CompiledScenario) -> WaveSchedule:
     return NightlyWaves() if w.schedule == "nightly" else PoissonWaves(w.waves_per_day)
 
 
+_ERFC = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _normal_cdf(x: FloatArray) -> FloatArray:
+    """Standard normal cdf, elementwise (``0.5 erfc(-x / sqrt 2)``; numpy has no erfc)."""
+    return np.asarray(0.5 * _ERFC(-x / math.sqrt(2.0)), dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class _AttackerStatic:
     """What an :class:`Attacker` takes from the compiled scenario: the same for every
@@ -203,19 +212,32 @@ class Attacker:
 
     # -- waves -----------------------------------------------------------------------
     def draw_waves(self, n: int, growth: np.ndarray[Any, Any]) -> tuple[IntArray, FloatArray]:
-        """Draw ``n`` ordinary waves: requested sizes, and growth-scaled raw sizes (for stockpiling).
+        """Draw ``n`` ordinary waves: requested sizes, and growth-scaled raw sizes (for stockpiling);
+        ``growth`` is (n, C), each opportunity's size multiplier per class.
 
         Opportunity *k* takes value *k* of ``attacker.waves.<class>.participation`` and of
         ``.size``, whatever happens at other opportunities (all are drawn in one call)."""
         C = self.model.n_classes
         scaled = np.zeros((n, C))
+        # Combined strikes: one normal per opportunity (value k of attacker.waves.combined) shared by
+        # every class; class c with loading L takes part iff L Z + sqrt(1 - L^2) Phi^-1(U_c) < Phi^-1(p_c),
+        # i.e. U_c < Phi((Phi^-1(p_c) - L Z) / sqrt(1 - L^2)).  With every L = 0 this is U_c < p_c,
+        # the independent rule, and the stream is not opened.
+        loaded = any(cw is not None and cw.participation_loading > 0 for cw in self._waves)
+        z = self.streams.rng("attacker.waves.combined").standard_normal(n) if loaded else None
         for c, cw in enumerate(self._waves):
             if cw is None:
                 continue
             name = self.model.classes[c]
-            takes = self.streams.rng(f"attacker.waves.{name}.participation").random(n) < self._probs[c]
+            u = self.streams.rng(f"attacker.waves.{name}.participation").random(n)
+            load = cw.participation_loading
+            if z is None or load == 0 or not 0 < self._probs[c] < 1:
+                takes = u < self._probs[c]
+            else:
+                x = (NormalDist().inv_cdf(float(self._probs[c])) - load * z) / math.sqrt(1 - load * load)
+                takes = u < _normal_cdf(x)
             size = cw.size.sample(self.streams.rng(f"attacker.waves.{name}.size"), n)
-            scaled[:, c] = np.where(takes, size * growth, 0.0)
+            scaled[:, c] = np.where(takes, size * growth[:, c], 0.0)
         return np.rint(scaled).astype(np.int64), scaled
 
     def plan(self) -> WavePlan:
@@ -274,7 +296,7 @@ class Attacker:
                 if dist is None:
                     continue
                 x = dist.sample(self.streams.rng(f"attacker.surge.{source}.size.{self.model.classes[c]}"), n)[key[rows]]
-                out[rows, c] = np.rint(x * growth[rows] * mult).astype(np.int64)
+                out[rows, c] = np.rint(x * growth[rows, c] * mult).astype(np.int64)
         return out
 
     def wave_factor(self, t: FloatArray) -> FloatArray:

@@ -9,7 +9,7 @@ kill probabilities for each shots-per-target doctrine, delivery due dates.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from scenario_sim.model.contacts import Contact
 from scenario_sim.model.doctrine import Doctrine, build_doctrine
 from scenario_sim.model.limits import LIMITS, Limits, ModelLimitError
 from scenario_sim.model.outcomes import catalogue
+from scenario_sim.model.rng import Streams
 from scenario_sim.model.sanctions import contact_rate_multiplier, production_multiplier
 from scenario_sim.outcomes import Outcome
 
@@ -62,7 +63,7 @@ class CompiledScenario:
     production: FloatArray            # (horizon, C): munitions produced on each day
     cum_production: list[list[float]]  # [d][c]: produced before day d (available during day d)
     cum_production_array: FloatArray   # the same as an array (horizon + 1, C)
-    size_growth: FloatArray           # (horizon,): multiplier on wave sizes on each day
+    size_growth: FloatArray           # (horizon, C): multiplier on wave sizes on each day, per class
     contact_rate_factor: FloatArray   # (horizon,)
     scheduled: list[Contact]
     systems: list[CompiledSystem]
@@ -78,6 +79,42 @@ class CompiledScenario:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def varies_by_replication(self) -> bool:
+        """Whether growth or tempo is drawn per replication (see :meth:`for_replication`)."""
+        a = self.scenario.attacker
+        return a.growth.shock_per_month is not None or a.waves.tempo_log_sd > 0
+
+    def for_replication(self, streams: Streams) -> CompiledScenario:
+        """This scenario with the growth and tempo draws of one replication applied.
+
+        * ``attacker.growth.shock_per_month``: one value from stream ``attacker.growth.shock``
+          added to every monthly growth rate (wave sizes and each class's production): the
+          growth estimate's uncertainty, carried by every replication instead of its centre.
+        * ``attacker.waves.tempo_log_sd``: period *k* (``tempo_period_days`` long) multiplies
+          every wave's size by ``exp(sd · Z_k − sd²/2)`` (mean 1), ``Z_k`` value *k* of stream
+          ``attacker.waves.tempo``: months of the record are busier or quieter than nights
+          drawn independently can make them.
+
+        Both are drawn for every replication whatever the set, so sets stay aligned.
+        Without either, the compiled scenario itself is returned.
+        """
+        if not self.varies_by_replication:
+            return self
+        a = self.scenario.attacker
+        shock = 0.0
+        if a.growth.shock_per_month is not None:
+            shock = float(a.growth.shock_per_month.sample(streams.rng("attacker.growth.shock"), 1)[0])
+        prod, size_growth = growth_curves(self.scenario, shock)
+        sd = a.waves.tempo_log_sd
+        if sd > 0:
+            period = np.floor(np.arange(self.horizon) / a.waves.tempo_period_days).astype(np.int64)
+            z = streams.rng("attacker.waves.tempo").standard_normal(int(period[-1]) + 1 if self.horizon else 0)
+            size_growth = size_growth * np.exp(sd * z[period] - 0.5 * sd * sd)[:, None]
+        cum = np.vstack([np.zeros((1, self.n_classes)), np.cumsum(prod, axis=0)])
+        return replace(self, production=prod, size_growth=size_growth, cum_production=cum.tolist(),
+                       cum_production_array=cum)
 
 
 def _deliveries_due(t0: float, interval: float, h: int, field: str) -> list[float]:
@@ -109,13 +146,50 @@ def _check_limits(s: Scenario, size_growth: FloatArray) -> None:
         raise ModelLimitError(f"attacker.waves.waves_per_day: {w.waves_per_day:g} a day gives ~{opportunities:.3g} "
                               f"wave opportunities a replication; the model's limit is {LIMITS.waves}")
     per_day = opportunities / h
-    growth = float(size_growth.sum())
-    for c, cw in w.classes.items():
-        n = cw.probability * cw.size.mean() * growth * per_day
+    for i, c in enumerate(s.class_names):
+        cw = w.classes.get(c)
+        if cw is None:
+            continue
+        n = cw.probability * cw.size.mean() * float(size_growth[:, i].sum()) * per_day
         if not n <= LIMITS.munitions:
             raise ModelLimitError(
                 f"attacker.waves.classes.{c}: ~{n:.3g} {c} launched in {h} days (size, growth and horizon); "
                 f"the model's limit is {LIMITS.munitions:.3g} munitions of a class per replication")
+
+
+def growth_factor(g: Any, days: FloatArray, half_life_days: float | None) -> Any:
+    """Growth multiplier on day ``days`` for monthly growth ``g`` (broadcast).
+
+    Constant growth compounds over 30-day months, ``(1 + g)^(d/30)``.  With a half-life the
+    log-growth rate ``r = log(1 + g)`` per month decays as ``r · 2^(-t/h)``, so the
+    multiplier is ``exp(r/30 · h/ln 2 · (1 - 2^(-d/h)))``: growth levels off at
+    ``exp(r/30 · h/ln 2)`` (``attacker.growth.half_life_days``).
+    """
+    if half_life_days is None:
+        return (1.0 + g) ** (days / DAYS_PER_MONTH)
+    lam = math.log(2.0) / half_life_days
+    return np.exp(np.log1p(g) / DAYS_PER_MONTH * (-np.expm1(-lam * days)) / lam)
+
+
+def growth_curves(s: Scenario, shock: float = 0.0) -> tuple[FloatArray, FloatArray]:
+    """(production per day and class (horizon, C), wave-size multiplier per day and class (horizon, C)),
+    with ``shock`` added to every monthly growth rate (held above -99% a month)."""
+    h = s.horizon_days
+    classes = s.class_names
+    days = np.arange(h, dtype=float)
+    half = s.attacker.growth.half_life_days
+    base = np.array([s.attacker.arsenal[c].production_per_day for c in classes])
+    growth = np.array([s.attacker.arsenal[c].production_growth_per_month for c in classes])
+    w = s.attacker.waves
+    common = w.size_growth_per_month
+    g_size = np.array([common if (cw := w.classes.get(c)) is None or cw.size_growth_per_month is None
+                       else cw.size_growth_per_month for c in classes])
+    if shock:
+        growth = np.maximum(growth + shock, -0.99)
+        g_size = np.maximum(g_size + shock, -0.99)
+    prod = base[None, :] * growth_factor(growth[None, :], days[:, None], half)
+    prod = prod * production_multiplier(s, days + 0.5)
+    return prod, np.asarray(growth_factor(g_size[None, :], days[:, None], half), dtype=np.float64)
 
 
 def compile_scenario(s: Scenario) -> CompiledScenario:
@@ -123,11 +197,7 @@ def compile_scenario(s: Scenario) -> CompiledScenario:
     h = s.horizon_days
     classes = s.class_names
     days = np.arange(h, dtype=float)
-    base = np.array([s.attacker.arsenal[c].production_per_day for c in classes])
-    growth = np.array([s.attacker.arsenal[c].production_growth_per_month for c in classes])
-    prod = base[None, :] * (1.0 + growth[None, :]) ** (days[:, None] / DAYS_PER_MONTH)
-    prod = prod * production_multiplier(s, days + 0.5)
-    size_growth = (1.0 + s.attacker.waves.size_growth_per_month) ** (days / DAYS_PER_MONTH)
+    prod, size_growth = growth_curves(s)
 
     scheduled = []
     for i, sc in enumerate(s.contacts.scheduled):

@@ -122,9 +122,10 @@ class Components:
     civil_defense: CivilDefense
 
     @classmethod
-    def standard(cls, model: CompiledScenario, seed: int, replication: int) -> Components:
+    def standard(cls, model: CompiledScenario, seed: int, replication: int,
+                 streams: Streams | None = None) -> Components:
         env = simpy.Environment()
-        streams = Streams(seed, replication)
+        streams = streams or Streams(seed, replication)
         return cls(env, streams, ContactBus(), Attacker(env, model, streams), AirDefense(env, model, streams),
                    CivilDefense(env, model))
 
@@ -150,8 +151,11 @@ class World:
 
     @classmethod
     def create(cls, model: CompiledScenario, seed: int, replication: int) -> World:
-        """A world of the model's standard components for one replication."""
-        return cls(model, Components.standard(model, seed, replication))
+        """A world of the model's standard components for one replication (with that
+        replication's growth and tempo draws, :meth:`CompiledScenario.for_replication`)."""
+        streams = Streams(seed, replication)
+        model = model.for_replication(streams)
+        return cls(model, Components.standard(model, seed, replication, streams))
 
     def run_events(self) -> None:
         """Phase 1: the SimPy event simulation."""

@@ -1,0 +1,125 @@
+"""Growth that is uncertain and levels off, and month-to-month tempo (issue 11.3).
+
+``attacker.growth.shock_per_month`` (one draw per replication), ``attacker.growth.
+half_life_days`` (growth levels off) and ``attacker.waves.tempo_log_sd`` (a factor per
+period): what each does to launches, that each draws from its own stream, and that
+calibrate estimates the tempo from the records' monthly scatter.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scenario_sim.calibrate.estimate import growth
+from scenario_sim.lang.loader import validate_document
+from scenario_sim.model import compile_scenario, simulate
+from scenario_sim.model.compiled import growth_factor
+from scenario_sim.model.rng import Streams
+from tests.helpers import minimal_doc
+
+
+def _doc(**attacker: Any) -> dict[str, Any]:
+    d = minimal_doc()
+    d["horizon_days"] = 360
+    d["attacker"]["arsenal"]["drone"] = {"initial_stock": 10**8, "production_per_day": 0}
+    d["attacker"]["waves"]["classes"]["drone"] = {"probability": 1.0, "size": 100}
+    d["attacker"]["waves"]["size_growth_per_month"] = 0.1
+    for k, v in attacker.items():
+        if k == "waves":
+            d["attacker"]["waves"].update(v)
+        else:
+            d["attacker"][k] = v
+    d["recommendations"] = []
+    return d
+
+
+def _daily(doc: dict[str, Any], reps: int, seed: int = 3) -> np.ndarray[Any, Any]:
+    m = compile_scenario(validate_document(doc, "<test>"))
+    return np.array([simulate(m, seed, r, timeseries=True).timeseries["launched.drone"]  # type: ignore[index]
+                     for r in range(reps)])
+
+
+def test_without_shock_or_tempo_the_compiled_scenario_is_shared() -> None:
+    m = compile_scenario(validate_document(_doc(), "<test>"))
+    assert m.for_replication(Streams(1, 0)) is m
+
+
+def test_half_life_levels_growth_off_at_its_ceiling() -> None:
+    days = np.array([0.0, 30.0, 3000.0, 30000.0])
+    r = math.log1p(0.2)
+    got = growth_factor(0.2, days, 90.0)
+    ceiling = math.exp(r / 30 * 90 / math.log(2))
+    assert got[0] == 1.0
+    assert got[1] == pytest.approx(math.exp(r / 30 * 90 / math.log(2) * (1 - 2 ** (-30 / 90))))
+    assert got[3] == pytest.approx(ceiling) and got[2] < ceiling
+    # a very long half-life is constant growth
+    assert growth_factor(0.2, days[:2], 1e6)[1] == pytest.approx(1.2, rel=1e-4)
+    launches = _daily(_doc(growth={"half_life_days": 60}), 1)[0]
+    r_size = math.log1p(0.1)
+    assert launches[-1] == pytest.approx(100 * math.exp(r_size / 30 * 60 / math.log(2) * (1 - 2 ** (-359 / 60))), abs=1)
+
+
+def test_growth_shock_is_one_draw_per_replication_from_its_own_stream() -> None:
+    shock = {"dist": "uniform", "low": -0.1, "high": 0.1}
+    daily = _daily(_doc(growth={"shock_per_month": shock}), 40)
+    # Growth over the year, per replication: (1 + 0.1 + s)^(11.97) with s ~ U(-0.1, 0.1)
+    implied = (daily[:, -1] / daily[:, 0]) ** (30 / 359) - 1.1
+    assert implied.min() >= -0.1 - 0.002 and implied.max() <= 0.1 + 0.002
+    assert implied.std() == pytest.approx(0.2 / math.sqrt(12), rel=0.3)
+    # The shock's draw does not depend on the tempo (another stream), and vice versa.
+    # launches = round(100 * growth * tempo): the shock's part is the same with or without tempo
+    both = _daily(_doc(growth={"shock_per_month": shock}, waves={"tempo_log_sd": 0.3}), 40)
+    tempo_only = _daily(_doc(waves={"tempo_log_sd": 0.3}), 40)
+    none = _daily(_doc(), 1)[0]
+    np.testing.assert_allclose(both / tempo_only, daily / none, rtol=0.03)
+
+
+def test_tempo_factor_per_period_has_mean_one_and_the_given_log_sd() -> None:
+    daily = _daily(_doc(waves={"tempo_log_sd": 0.4, "size_growth_per_month": 0.0}), 60)
+    months = daily.reshape(60, 12, 30).sum(axis=2) / 3000.0  # per replication and month: tempo factor
+    assert months.mean() == pytest.approx(1.0, abs=0.05)
+    assert np.log(months).std() == pytest.approx(0.4, rel=0.1)
+    # constant within a period
+    assert (daily.reshape(60, 12, 30).std(axis=2) <= 0.5).all()
+
+
+def test_calibrate_estimates_tempo_from_monthly_scatter() -> None:
+    rng = np.random.default_rng(0)
+    months = 60
+    factors = np.exp(0.3 * rng.standard_normal(months) - 0.045)
+    days = pd.date_range("2020-01-01", periods=months * 30, freq="D")
+    level = 200 * np.repeat(factors, 30) * 1.02 ** (np.arange(months * 30) / 30)
+    x = pd.Series(rng.poisson(level).astype(float), index=days)
+    g = growth(x)
+    assert g["growth_per_month"] == pytest.approx(0.02, abs=0.03)
+    assert g["tempo_log_sd"] == pytest.approx(0.3, abs=0.08)
+    flat = growth(pd.Series(rng.poisson(200, months * 30).astype(float), index=days))
+    assert flat["tempo_log_sd"] < 0.05
+
+
+def test_shipped_fragment_carries_the_growth_interval_and_tempo() -> None:
+    import json
+    from pathlib import Path
+
+    import yaml
+    root = Path(__file__).resolve().parent.parent / "scenarios" / "calibration"
+    cal = json.loads((root / "calibration.json").read_text())
+    frag = yaml.safe_load((root / "fragment.yaml").read_text())
+    g = cal["growth_total"]
+    lo, hi = g["growth_ci"]
+    shock = frag["attacker"]["growth"]["shock_per_month"]
+    assert shock["dist"] == "triangular" and shock["mode"] == 0.0
+    assert shock["low"] == pytest.approx(lo - g["growth_per_month"], rel=1e-3)
+    assert shock["high"] == pytest.approx(hi - g["growth_per_month"], rel=1e-3)
+    assert frag["attacker"]["waves"]["tempo_log_sd"] == pytest.approx(g["tempo_log_sd"], rel=1e-3)
+    assert g["tempo_log_sd"] ** 2 == pytest.approx(g["residual_log_sd"] ** 2 - g["independent_days_log_sd"] ** 2)
+    unc = {u["name"]: u for u in frag["uncertainties"]}
+    assert unc["wave_size_growth"]["range"]["low"] == pytest.approx(lo, rel=1e-3)
+    assert unc["wave_size_growth"]["range"]["mode"] == pytest.approx(g["growth_per_month"], rel=1e-3)
+    sh = cal["waves"]["shahed"]["growth"]
+    assert unc["shahed_production_growth"]["range"]["high"] == pytest.approx(sh["growth_ci"][1], rel=1e-3)
