@@ -688,13 +688,18 @@ def test_values_that_would_hang_or_exhaust_memory_are_located_errors(tmp_path: P
 
 
 def test_the_reference_over_eight_years_is_over_budget_and_without_growth_runs(tmp_path: Path) -> None:
-    """The issue's 2920-day reference (7.9 GB) is refused before the run; ten years without
-    wave growth are within budget, and one replication of it stays under the rlimits."""
+    """The issue's 2920-day reference (7.9 GB, growth compounding for ever) is refused before
+    the run; with growth levelling off (the reference's half-life) eight years are within
+    budget; ten years without wave growth are too, and one replication of it stays under the
+    rlimits."""
     from tests.hostile import run_limited
 
     ref = (ROOT / "scenarios" / "reference.yaml").read_text()
-    long = write(tmp_path, "long.yaml", _edit("horizon_days: 365", "horizon_days: 2920", ref).replace(
-        "extends: calibration/fragment.yaml", f"extends: {ROOT / 'scenarios/calibration/fragment.yaml'}"))
+    ref = ref.replace("extends: calibration/fragment.yaml", f"extends: {ROOT / 'scenarios/calibration/fragment.yaml'}")
+    levelling = _edit("horizon_days: 365", "horizon_days: 2920", ref)
+    assert load_scenario(write(tmp_path, "levelling.yaml", levelling)).baseline.horizon_days == 2920
+    line = next(x for x in ref.splitlines() if x.strip().startswith("half_life_days:"))
+    long = write(tmp_path, "long.yaml", _edit(line, "    half_life_days: null", levelling))  # constant growth
     with pytest.raises(ScenarioError, match="per-munition draws, over the budget"):
         load_scenario(long)
     flat = write(tmp_path, "flat.yaml", "extends: reference\nname: flat\nhorizon_days: 3650\n"
@@ -712,7 +717,10 @@ def test_one_replication_at_the_edge_of_the_budget_fits_its_memory(tmp_path: Pat
 
     base = load_scenario(ROOT / "scenarios" / "reference.yaml").baseline
     k = 0.9 * MAX_DRAWS_PER_REPLICATION / work(base)["total_draws"]
-    edge = write(tmp_path, "edge.yaml", "extends: reference\nname: edge\nattacker:\n  arsenal:\n" +
+    # the replication at the budget's edge: the growth shock at the top of its range (the budget's bound)
+    shock = base.attacker.growth.shock_per_month
+    top = f"  growth: {{shock_per_month: {shock.high}}}\n" if shock is not None and hasattr(shock, "high") else ""
+    edge = write(tmp_path, "edge.yaml", "extends: reference\nname: edge\nattacker:\n" + top + "  arsenal:\n" +
                  "".join(f"    {c}: {{initial_stock: 1.0e+9}}\n" for c in base.class_names) +
                  "  waves:\n    classes:\n" + "".join(
                      f"      {c}: {{size: {{dist: negbin, mean: {cw.size.mean() * k:.6g}, dispersion: 2}}}}\n"

@@ -59,7 +59,12 @@ def _growth_curve(s: Scenario) -> np.ndarray[Any, Any]:
     shock = s.attacker.growth.shock_per_month
     if shock is not None:
         g += max(0.0, min(_upper(shock), 1.0))
-    return np.power(1.0 + g, days / DAYS_PER_MONTH)
+    half = s.attacker.growth.half_life_days
+    if half is None:
+        return np.power(1.0 + g, days / DAYS_PER_MONTH)
+    # growth levels off (the model's growth_factor): the log-growth rate halves every half-life
+    lam = math.log(2.0) / half
+    return np.exp(math.log1p(g) / DAYS_PER_MONTH * -np.expm1(-lam * days) / lam)
 
 
 def _upper(dist: Any) -> float:
