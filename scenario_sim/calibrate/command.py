@@ -41,6 +41,7 @@ from scenario_sim.calibrate.estimate import (
     fit_participation_loadings,
     fit_truncated_negbin,
     growth,
+    hits_per_leaker,
     periods,
     rates,
     wilson,
@@ -182,7 +183,8 @@ def _usable(rs: RecordSet, mp: Mapping, o: CalibrationOptions, unusable: Counter
                          # wide types for sums (the record set stores narrow ones)
                          "launched": df["launched"].to_numpy(dtype=np.int64)[keep],
                          "destroyed": df["destroyed"].to_numpy(dtype=np.float64)[keep],
-                         "not_reach_goal": df["not_reach_goal"].to_numpy(dtype=np.float64)[keep]})
+                         "not_reach_goal": df["not_reach_goal"].to_numpy(dtype=np.float64)[keep],
+                         "hits": df["num_hit_location"].to_numpy(dtype=np.float64)[keep]})
 
 
 def usable_rows(rs: RecordSet, options: CalibrationOptions | None = None) -> pd.DataFrame:
@@ -443,6 +445,7 @@ def calibrate_records(records: str | Path | RecordSet, contacts: str | Path | li
         "waves": waves,
         "growth_total": growth(daily.sum(axis=1)),
         "combined_strikes": _combined(daily, classes, waves, o),
+        "hits": {c: hits_per_leaker(df[df["cls"] == c], o.seed) for c in classes},
     }
     if contacts:
         result["contacts"] = _contact_rate(chosen, start, end)

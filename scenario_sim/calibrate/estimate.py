@@ -340,3 +340,34 @@ def co_occurrence(daily: pd.DataFrame) -> dict[str, Any]:
                 f"mean_{a}_without_{b}": float(size_a[~on[b]].mean()) if (on[a] & ~on[b]).any() else math.nan,
             }
     return pairs
+
+
+MIN_HIT_NIGHTS = 20
+"""Nights with reported hit locations needed before the records replace an assumed hit probability."""
+
+
+def hits_per_leaker(rows: pd.DataFrame, seed: int = 0, n_boot: int = 2000) -> dict[str, Any]:
+    """Hit locations per munition that got through, from ``num_hit_location``.
+
+    Over the nights on which every row of the class reports both ``destroyed`` and
+    ``num_hit_location``: hits / (launched - destroyed - not_reach_goal), a ratio estimator
+    with a bootstrap interval over nights.  This is the model's ``hit_probability`` (a
+    leaker hits with that chance); it is usable with at least ``MIN_HIT_NIGHTS`` nights.
+    """
+    g = rows.assign(nrg=rows["not_reach_goal"].fillna(0.0), ok=rows["destroyed"].notna() & rows["hits"].notna())
+    n = g.groupby("date").agg(h=("hits", "sum"), n=("launched", "sum"), d=("destroyed", "sum"), e=("nrg", "sum"),
+                              ok=("ok", "all"))
+    n = n[n["ok"]]
+    leak = (n["n"] - n["d"] - n["e"]).clip(lower=0).to_numpy(dtype=float)
+    h = n["h"].to_numpy(dtype=float)
+    out: dict[str, Any] = {"nights": len(n), "hits": float(h.sum()), "leakers": float(leak.sum()),
+                           "usable": bool(len(n) >= MIN_HIT_NIGHTS and leak.sum() > 0)}
+    if leak.sum() <= 0:
+        return out
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(n), (n_boot, len(n)))
+    boot = h[idx].sum(axis=1) / np.maximum(leak[idx].sum(axis=1), 1.0)
+    out["hits_per_leaker"] = float(min(1.0, h.sum() / leak.sum()))
+    out["hits_per_leaker_ci"] = [float(x) for x in np.percentile(boot, [2.5, 97.5])]
+    out["first_night"], out["last_night"] = str(n.index.min().date()), str(n.index.max().date())
+    return out

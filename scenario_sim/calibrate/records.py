@@ -48,7 +48,7 @@ import pyarrow.csv as pacsv
 from scenario_sim.errors import DataError
 
 REQUIRED = ("time_start", "time_end", "model", "launched", "destroyed", "source")
-OPTIONAL = ("not_reach_goal",)
+OPTIONAL = ("not_reach_goal", "num_hit_location")
 MAX_BYTES = 4_000_000_000
 MAX_COUNT = 1_000_000          # munitions in one report row; more is a typo, not a strike
 PLAUSIBLE_YEARS = (1990, 2100)  # a date outside is a typo (2025 -> 2205, 9999)
@@ -78,7 +78,8 @@ class RecordSet:
     ``frame`` has one row per record with a launch count and a plausible date: ``row``
     (index of the data row in the file, 0-based), ``start`` and ``end`` (``datetime64``),
     ``model`` and ``channel`` (categoricals), ``launched`` (int), ``destroyed`` and
-    ``not_reach_goal`` (float, NaN where the cell is empty; ``destroyed`` is at most
+    ``not_reach_goal`` and ``num_hit_location`` (float, NaN where the cell is empty or the
+    column absent; ``destroyed`` is at most
     ``launched`` (more is an error) and ``not_reach_goal`` at most ``launched - destroyed``
     (clamped, with a warning)).  Read a file once and calibrate several windows of it.
     """
@@ -291,6 +292,7 @@ class _Columns:
     launched: list[np.ndarray[Any, Any]] = field(default_factory=list)
     destroyed: list[np.ndarray[Any, Any]] = field(default_factory=list)
     nrg: list[np.ndarray[Any, Any]] = field(default_factory=list)
+    hits: list[np.ndarray[Any, Any]] = field(default_factory=list)
     model: list[np.ndarray[Any, Any]] = field(default_factory=list)
     channel: list[np.ndarray[Any, Any]] = field(default_factory=list)
     implausible: list[np.ndarray[Any, Any]] = field(default_factory=list)
@@ -324,6 +326,8 @@ def _block(batch: pa.RecordBatch, offset: int, cols: _Columns, models: _Codes, c
     destroyed = _counts(batch.column("destroyed"), "destroyed", problems, offset)
     nrg = (_counts(batch.column("not_reach_goal"), "not_reach_goal", problems, offset)
            if "not_reach_goal" in batch.schema.names else np.full(n, np.nan))
+    hits = (_counts(batch.column("num_hit_location"), "num_hit_location", problems, offset)
+            if "num_hit_location" in batch.schema.names else np.full(n, np.nan))
     has = ~np.isnan(launched)
     ts = pc.utf8_trim_whitespace(batch.column("time_start"))
     te = pc.utf8_trim_whitespace(batch.column("time_end"))
@@ -356,6 +360,7 @@ def _block(batch: pa.RecordBatch, offset: int, cols: _Columns, models: _Codes, c
     cols.launched.append(launched[idx].astype(np.int32))
     cols.destroyed.append(destroyed[idx].astype(np.float32))
     cols.nrg.append(nrg[idx].astype(np.float32))
+    cols.hits.append(hits[idx].astype(np.float32))
     cols.model.append(models.encode(pc.utf8_trim_whitespace(batch.column("model")))[idx])
     cols.channel.append(channels.encode(ch)[idx])
     cols.implausible.append(implausible[idx])
@@ -363,7 +368,8 @@ def _block(batch: pa.RecordBatch, offset: int, cols: _Columns, models: _Codes, c
 
 
 def _raise_first(path: str, problems: list[_Problem]) -> None:
-    order = {"launched": 0, "destroyed": 1, "not_reach_goal": 2, "time_start": 3, "time_end": 4}
+    order = {"launched": 0, "destroyed": 1, "not_reach_goal": 2, "num_hit_location": 3, "time_start": 4,
+             "time_end": 5}
     p = min(problems, key=lambda q: (q.row, order.get(q.column, 9)))
     line = lines_of(path, [p.row])[0]
     raise DataError(f"{path}:{line}: {p.column}: {p.message}")
@@ -460,6 +466,7 @@ def read_records(path: str | Path) -> RecordSet:
     frame["launched"] = _cat(cols.launched, np.int32)
     frame["destroyed"] = _cat(cols.destroyed, np.float32)
     frame["not_reach_goal"] = _cat(cols.nrg, np.float32)
+    frame["num_hit_location"] = _cat(cols.hits, np.float32)
     rs = RecordSet(name, digest.hexdigest(), frame, report)
     clamped = _cat(cols.clamped, np.int64)
     if clamped.size:
