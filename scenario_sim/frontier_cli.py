@@ -25,10 +25,27 @@ def _money(x: float) -> str:
     return fmt(x, "USD")
 
 
-def _interval(r: Any, key: str = "diff", unit: str = "") -> str:
-    from scenario_sim.report.table import fmt
+def _interval(r: Any, key: str = "diff", unit: str = "", low: str = "ci_low", high: str = "ci_high") -> str:
+    """'estimate [low, high]', marked ≈0 when the interval includes zero (as the ranking does)."""
+    from scenario_sim.report.table import ZERO_MARK, fmt
 
-    return f"{fmt(r[key], unit)} [{fmt(r['ci_low'], unit)}, {fmt(r['ci_high'], unit)}]"
+    cell = f"{fmt(r[key], unit)} [{fmt(r[low], unit)}, {fmt(r[high], unit)}]"
+    return f"{cell} {ZERO_MARK}" if r[low] <= 0 <= r[high] else cell
+
+
+def budget_rows(f: Any) -> list[dict[str, str]]:
+    """The 'best bundle under each budget' rows: the best by mean, and the cheapest bundle the
+    paired replications cannot tell from it (terminal and report)."""
+    out = []
+    for r in f.budgets.to_dict("records"):
+        same = not r["bundle"] or r["cheapest_equivalent"] == r["bundle"]
+        out.append({"budget": _money(r["budget_usd"]), "best bundle (mean)": str(r["items"]) or "(none within budget)",
+                    "its cost": _money(r["cost"]),
+                    "difference from baseline [95% CI]": _interval(r) if r["bundle"] else "–",
+                    "cheapest equivalent": "(the best itself)" if same else
+                    f"{r['equivalent_items']} ({_money(r['equivalent_cost'])}; vs best "
+                    f"{_interval(r, 'equivalent_vs_best', low='equivalent_low', high='equivalent_high')})"})
+    return out
 
 
 def summary(f: Any, scenario: str, run_dir: Path) -> str:
@@ -44,9 +61,8 @@ def summary(f: Any, scenario: str, run_dir: Path) -> str:
                           f"mean {f.outcome}": fmt(r["harm"]), "difference from baseline [95% CI]": _interval(r)}
                          for r in on.to_dict("records")]))
     lines += ["", "Best bundle under each budget:"]
-    lines.append(_plain([{"budget": _money(r["budget_usd"]), "bundle": str(r["items"]) or "(none within budget)",
-                          "cost": _money(r["cost"]), "difference from baseline [95% CI]": _interval(r)}
-                         for r in f.budgets.to_dict("records")]))
+    lines.append(_plain(budget_rows(f)))
+    lines.append(f.multiplicity())
     sig = f.interactions[f.interactions["significant"]] if len(f.interactions) else f.interactions
     m = len(f.interactions)
     lines += ["", f"Interactions beyond noise (d(AB) - d(A) - d(B), paired t, Holm-adjusted over {m} pairs):"]
@@ -100,7 +116,8 @@ def register(group: click.Group) -> None:
     @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
                   help="Results root; the run goes in OUT/<scenario>/<timestamp>-<id>/.")
     @click.option("--budget", multiple=True, metavar="USD[,USD]",
-                  help="Budgets for 'best bundle under a budget' (default: 9 steps from 0 to the dearest bundle).")
+                  help="Budgets for 'best bundle under a budget' (default: 0 and round 1-2-5 steps up to "
+                       "the dearest bundle).")
     @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
     def frontier(scenario: str | None, items: tuple[str, ...], replications: int | None, seed: int | None,
                  jobs: int | None, executor: str, scheduler: str | None, out: str, budget: tuple[str, ...],

@@ -83,7 +83,45 @@ def test_best_under_each_budget() -> None:
                       "diff": [0.0, -10, -30, -35], "ci_low": [0.0] * 4, "ci_high": [0.0] * 4})
     best = fr.best_under(b, [0.0, 9.0, 24.0, 30.0, 100.0])
     assert best["bundle"].tolist() == ["baseline", "baseline", "a", "b", "a__b"]
-    assert fr.default_budgets(b["cost"]) == pytest.approx(np.linspace(0, 35, 9).tolist())
+    # round budgets (1-2-5 ladder) up to the first at or above the dearest bundle, not $49.07m steps
+    assert fr.default_budgets(b["cost"]) == [0.0, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
+    assert fr.default_budgets(pd.Series([0.0, 392.6e6]))[-4:] == [50e6, 100e6, 200e6, 500e6]
+    assert fr.default_budgets(pd.Series([0.0, 1e9]))[-1] == 1e9
+
+
+def test_each_budget_names_the_cheapest_bundle_it_cannot_tell_from_the_best() -> None:
+    """Issue 12 (follow-up) 1: readiness + smokescreen -24.2 [-51.9, 3.5] chosen over readiness
+    alone -16.7 by the mean: the pair cannot be told apart, so the cheaper one is named."""
+    rng = np.random.default_rng(3)
+    n = 20
+    base = rng.normal(100, 10, n)
+    a = base - 16.7 + rng.normal(0, 3, n)
+    ab = a - 7.5 + rng.normal(0, 40, n)          # better on the mean, but noisy against a
+    c = base - 30 + rng.normal(0, 0.5, n)        # clearly better than a, dearer than a
+    x = pd.DataFrame({"baseline": base, "a": a, "a__b": ab, "c": c})
+    cost = {"baseline": 0.0, "a": 10.0, "a__b": 32.28, "c": 40.0}
+    rows = []
+    for k in x.columns:
+        d = x[k] - base
+        lo, hi = stats.t.interval(0.95, n - 1, d.mean(), d.std(ddof=1) / np.sqrt(n)) if k != "baseline" else (0, 0)
+        rows.append({"bundle": k, "items": k.replace("__", " + "), "cost": cost[k], "harm": x[k].mean(),
+                     "diff": d.mean(), "ci_low": lo, "ci_high": hi})
+    b = pd.DataFrame(rows)
+    best = fr.best_under(b, [35.0, 100.0], x).set_index("budget_usd")
+    r = best.loc[35.0]
+    assert r["bundle"] == "a__b" and r["cheapest_equivalent"] == "a" and r["equivalent_items"] == "a"
+    dd = x["a"] - x["a__b"]
+    lo, hi = stats.t.interval(0.95, n - 1, dd.mean(), dd.std(ddof=1) / np.sqrt(n))
+    assert (r["equivalent_vs_best"], r["equivalent_low"], r["equivalent_high"]) == pytest.approx((dd.mean(), lo, hi))
+    assert lo < 0 < hi
+    # under 100, c is best; a is told apart from it, the noisy a__b is not (the cheapest such)
+    assert best.loc[100.0, "bundle"] == "c" and best.loc[100.0, "cheapest_equivalent"] == "a__b"
+    assert stats.ttest_1samp(x["a"] - x["c"], 0).pvalue < 0.05
+    assert stats.ttest_1samp(x["a__b"] - x["c"], 0).pvalue > 0.05
+    # with the noisy bundle gone, c is its own cheapest equivalent
+    alone = fr.best_under(b[b["bundle"] != "a__b"], [100.0], x).iloc[0]
+    assert alone["bundle"] == "c" and alone["cheapest_equivalent"] == "c"
+    assert bool(best.loc[35.0, "ci_includes_zero"]) == bool(r["ci_low"] <= 0 <= r["ci_high"])
 
 
 def test_interaction_statistic_against_a_hand_computation() -> None:
@@ -164,8 +202,12 @@ def test_frontier_run_writes_a_self_describing_folder_and_reports(tmp_path: Path
     assert len(table) == 8 and table["on_frontier"].any()
     assert pd.read_csv(folder / "budgets.csv")["budget_usd"].tolist() == [0, 5000]
     assert "Pareto frontier" in out and "Best bundle under each budget" in out
+    assert "cheapest equivalent" in out and "Bonferroni-adjusted over the 7 bundles" in out
+    budgets = pd.read_csv(folder / "budgets.csv")
+    assert {"ci_includes_zero", "cheapest_equivalent", "equivalent_vs_best"} <= set(budgets.columns)
     # the folder is an ordinary run: report works and shows the frontier
     code, out, err = _cli(["report", str(folder)], capsys)
     assert code == 0, err
     html = (folder / "report.html").read_text()
     assert "Bundle frontier: 8 bundles of 3 sets" in html and "Costs and cost-effectiveness" in html
+    assert "cheapest equivalent" in html and "Bonferroni-adjusted over the 7 bundles" in html

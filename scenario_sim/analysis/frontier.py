@@ -16,7 +16,12 @@ same seed and replication numbers, so every bundle sees the same random numbers.
 *Pareto frontier.*  On the means of the harm outcome (lower is better) and ``cost_usd``: a
 bundle is on the frontier when no other bundle is at most as costly and at most as harmful
 and strictly better on one of them.  The best bundle under a budget is the least harmful
-whose mean cost is within it.
+whose mean cost is within it; choosing by the mean alone would hide that a cheaper bundle may
+be indistinguishable from it, so each budget also names the cheapest bundle within it whose
+paired (CRN) difference from the best has a 95% t interval including zero (unadjusted: each
+budget asks one question of its best), and every interval that includes zero is marked.
+The intervals against the baseline are Bonferroni-adjusted over the bundles compared.
+Default budgets are round numbers (1-2-5 ladder) up to the dearest bundle.
 
 *Interactions.*  For items ``A, B`` and replication *r*, with ``d(S) = X(S) - X(baseline)``,
 the interaction is ``I_r = d(AB)_r - d(A)_r - d(B)_r``: zero when the joint effect is the
@@ -78,6 +83,14 @@ class Frontier:
     interactions: pd.DataFrame
     n: int
 
+    def multiplicity(self) -> str:
+        """One line on how the intervals are adjusted for the number of bundles compared."""
+        k = max(1, len(self.bundles) - 1)
+        return (f"Intervals: 95% paired t, Bonferroni-adjusted over the {k} bundles compared with the baseline "
+                f"(each at {100 * (1 - 0.05 / k):.4g}%); ≈0 marks an interval that includes zero. 'Cheapest "
+                "equivalent': the cheapest bundle within the budget whose paired difference from the best "
+                "has an unadjusted 95% t interval that includes zero (cannot be told apart on these replications).")
+
 
 def pareto(cost: np.ndarray, harm: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
     """Mask of the points no other point dominates (at most as costly and as harmful, and
@@ -88,25 +101,74 @@ def pareto(cost: np.ndarray, harm: np.ndarray) -> np.ndarray:  # type: ignore[ty
     return np.asarray(~dominated)
 
 
-def best_under(bundles: pd.DataFrame, budgets: list[float]) -> pd.DataFrame:
-    """Per budget, the least harmful bundle whose mean cost is within it."""
+BUDGET_COLUMNS = ["budget_usd", "bundle", "items", "cost", "harm", "diff", "ci_low", "ci_high", "ci_includes_zero",
+                  "cheapest_equivalent", "equivalent_items", "equivalent_cost", "equivalent_vs_best",
+                  "equivalent_low", "equivalent_high"]
+
+
+def _empty_budget(b: float) -> dict[str, Any]:
+    row: dict[str, Any] = {c: math.nan for c in BUDGET_COLUMNS}
+    row.update(budget_usd=b, bundle="", items="", ci_includes_zero=False, cheapest_equivalent="", equivalent_items="")
+    return row
+
+
+def cheapest_equivalent(ok: pd.DataFrame, best: str, x: pd.DataFrame | None,
+                        level: float = 0.95) -> tuple[str, float, float, float]:
+    """The cheapest bundle of ``ok`` that cannot be told from ``best``: the paired (CRN)
+    difference ``X(other) - X(best)`` has a t interval at ``level`` that includes zero.
+    Returns (bundle, difference, low, high); ``best`` itself when nothing cheaper qualifies
+    (or without replications)."""
+    if x is None:
+        return best, 0.0, 0.0, 0.0
+    top = x[best].to_numpy()
+    for r in ok.sort_values(["cost", "harm", "bundle"]).to_dict("records"):
+        name = str(r["bundle"])
+        if name == best:
+            break
+        mean, lo, hi, _ = _test(x[name].to_numpy() - top, level)
+        if not (lo > 0 or hi < 0):  # NaN bounds (too few replications) compare False: equivalent
+            return name, mean, lo, hi
+    return best, 0.0, 0.0, 0.0
+
+
+def best_under(bundles: pd.DataFrame, budgets: list[float], x: pd.DataFrame | None = None,
+               level: float = 0.95) -> pd.DataFrame:
+    """Per budget, the least harmful bundle whose mean cost is within it, whether its interval
+    includes zero, and the cheapest bundle within the budget that the paired replications
+    ``x`` (replications by bundle name) cannot tell from it (see :func:`cheapest_equivalent`)."""
     rows = []
     for b in budgets:
         ok = bundles[bundles["cost"] <= b + 1e-9 * max(1.0, abs(b))]
         if ok.empty:
-            rows.append({"budget_usd": b, "bundle": "", "items": "", "cost": math.nan, "harm": math.nan,
-                         "diff": math.nan, "ci_low": math.nan, "ci_high": math.nan})
+            rows.append(_empty_budget(b))
             continue
         top = ok.sort_values(["harm", "cost", "bundle"]).iloc[0]
+        eq, ed, elo, ehi = cheapest_equivalent(ok, str(top["bundle"]), x, level)
+        er = ok[ok["bundle"] == eq].iloc[0]
         rows.append({"budget_usd": b, "bundle": top["bundle"], "items": top["items"], "cost": top["cost"],
-                     "harm": top["harm"], "diff": top["diff"], "ci_low": top["ci_low"], "ci_high": top["ci_high"]})
-    return pd.DataFrame(rows)
+                     "harm": top["harm"], "diff": top["diff"], "ci_low": top["ci_low"], "ci_high": top["ci_high"],
+                     "ci_includes_zero": bool(top["ci_low"] <= 0 <= top["ci_high"]),
+                     "cheapest_equivalent": eq, "equivalent_items": er["items"], "equivalent_cost": er["cost"],
+                     "equivalent_vs_best": ed, "equivalent_low": elo, "equivalent_high": ehi})
+    return pd.DataFrame(rows, columns=BUDGET_COLUMNS)
+
+
+LADDER = (1.0, 2.0, 5.0)
+"""Default budget steps: 1-2-5 times a power of ten ($100m, $200m, $500m, $1bn, ...)."""
+MAX_DEFAULT_BUDGETS = 10
 
 
 def default_budgets(costs: pd.Series) -> list[float]:  # type: ignore[type-arg]
-    """Zero and eight equal steps up to the dearest bundle's mean cost."""
+    """Zero and round budgets (1-2-5 ladder) up to the first at or above the dearest bundle's
+    mean cost, at most :data:`MAX_DEFAULT_BUDGETS` of them (the smallest steps go first)."""
     top = float(costs.max()) if len(costs) else 0.0
-    return [float(x) for x in np.linspace(0.0, top, 9)] if top > 0 else [0.0]
+    if not top > 0:
+        return [0.0]
+    e = math.floor(math.log10(top))
+    steps = [m * 10.0 ** k for k in range(e - 4, e + 2) for m in LADDER]
+    upto = [v for v in steps if v < top * (1 - 1e-12)]
+    ladder = [*upto, next(v for v in steps if v >= top * (1 - 1e-12))]
+    return [0.0, *[float(f"{v:.6g}") for v in ladder[-(MAX_DEFAULT_BUDGETS - 1):]]]
 
 
 def interactions(x: pd.DataFrame, items: list[str], level: float = 0.95) -> pd.DataFrame:
@@ -163,6 +225,7 @@ def _summary(x: pd.DataFrame, cost: pd.DataFrame, members: dict[str, list[str]],
                      "cost_diff": float((c - cbase).mean()), "harm": float(h.mean()), "harm_low": hl,
                      "harm_high": hh, "diff": dm, "ci_low": lo, "ci_high": hi})
     out = pd.DataFrame(rows)
+    out["ci_includes_zero"] = (out["ci_low"] <= 0) & (out["ci_high"] >= 0) & (out["bundle"] != runs.BASELINE)
     out["on_frontier"] = pareto(out["cost"].to_numpy(), out["harm"].to_numpy())
     return out
 
@@ -200,7 +263,7 @@ def analyse(run_dir: str | Path, budgets: list[float] | None = None, level: floa
     table = _summary(x, cost, members, level)
     grid = budgets if budgets else [float(b) for b in rec.get("budgets") or []] or default_budgets(table["cost"])
     unit = data.outcome(rec["outcome"]).unit
-    return Frontier(list(rec["items"]), rec["outcome"], unit, table, best_under(table, grid),
+    return Frontier(list(rec["items"]), rec["outcome"], unit, table, best_under(table, grid, x, level),
                     interactions(x, list(rec["items"]), level), int(x.shape[0]))
 
 

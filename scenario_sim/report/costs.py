@@ -128,6 +128,7 @@ def _ci(r: Any, key: str = "diff") -> str:
 
 def frontier_section(c: Any) -> str:
     """Report section of a frontier run (``scenario-sim frontier``): the plot, frontier, budgets, interactions."""
+    from scenario_sim import frontier_cli
     from scenario_sim.analysis import frontier as fr
     from scenario_sim.report.frontier_plot import frontier_figure
 
@@ -137,11 +138,10 @@ def frontier_section(c: Any) -> str:
     img = c.image(fr.FRONTIER_PNG, frontier_figure(f), "Pareto frontier of harm against cost")
     on = f.bundles[f.bundles["on_frontier"]].sort_values("cost")
     frontier_rows = [{"bundle": str(r["items"]), "mean cost": fmt(r["cost"], "USD"),
-                      f"mean {f.outcome}": fmt(r["harm"]), "difference from baseline [95% CI]": _ci(r)}
+                      f"mean {f.outcome}": fmt(r["harm"]),
+                      "difference from baseline [95% CI]": frontier_cli._interval(r)}
                      for r in on.to_dict("records")]
-    budget_rows = [{"budget": fmt(r["budget_usd"], "USD"), "best bundle": str(r["items"]) or "(none within budget)",
-                    "its cost": fmt(r["cost"], "USD"), "difference from baseline [95% CI]": _ci(r)}
-                   for r in f.budgets.to_dict("records")]
+    budget_rows = frontier_cli.budget_rows(f)
     inter = f.interactions
     sig = inter[inter["significant"]] if len(inter) else inter
     inter_rows = [{"pair": f"{r['a']} + {r['b']}", "joint": fmt(r["d_ab"]), "sum of singles": fmt(r["sum_of_singles"]),
@@ -149,7 +149,8 @@ def frontier_section(c: Any) -> str:
                   for r in sig.to_dict("records")]
     parts = [f"<h2>Bundle frontier: {len(f.bundles)} bundles of {len(f.items)} sets</h2>", img,
              "<h3>Pareto frontier</h3>", _html_table(frontier_rows), "<h3>Best bundle under each budget</h3>",
-             _html_table(budget_rows), f"<h3>Interactions beyond noise ({len(inter)} pairs, Holm-adjusted)</h3>",
+             _html_table(budget_rows), f"<p class=muted>{html.escape(f.multiplicity())}</p>",
+             f"<h3>Interactions beyond noise ({len(inter)} pairs, Holm-adjusted)</h3>",
              _html_table(inter_rows) if inter_rows else "<p>None: every pair's joint effect is the sum of its single "
              "effects within noise.</p>",
              "<p class=muted>Interaction = d(AB) − d(A) − d(B) per replication, d the paired difference from the "
