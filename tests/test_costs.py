@@ -176,7 +176,7 @@ def _hand_run() -> Any:
                          "cost_usd": cost[s][r], "energy.mean": energy[s][r]})
     outcomes = [Outcome("civilian_harm", "casualties", "lower", ""), Outcome("cost_usd", "USD", "lower", ""),
                 Outcome("energy.mean", "fraction", "higher", "")]
-    return SimpleNamespace(sets=["baseline", "a", "b"], outcomes=outcomes, frame=pd.DataFrame(rows))
+    return SimpleNamespace(sets=["baseline", "a", "b"], outcomes=outcomes, frame=pd.DataFrame(rows), set_info={})
 
 
 def test_cost_effectiveness_table_on_a_hand_run() -> None:

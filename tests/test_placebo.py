@@ -121,13 +121,13 @@ def test_run_placebo_splits_each_rules_benefit(tmp_path: Path, capsys: pytest.Ca
 
     with pytest.raises(SystemExit) as exc:
         main(["run", "reference", "-n", "8", "-j", "1", "-q", "--placebo", "--out", str(tmp_path),
-              "--sets", "civil_defense_on_contact,stronger_sanctions", "--report"])
+              "--sets", "civil_defense_on_contact,readiness_on_contact,stronger_sanctions", "--report"])
     out = capsys.readouterr()
     assert exc.value.code == 0, out.err
     assert "Placebo control of the contact rules" in out.out
     (folder,) = [p.parent for p in tmp_path.glob("reference/*/placebo.csv")]
     t = pd.read_csv(folder / "placebo.csv")
-    assert t["set"].tolist() == ["civil_defense_on_contact"]
+    assert t["set"].tolist() == ["civil_defense_on_contact", "readiness_on_contact"]
     f = pd.read_parquet(folder / "replications.parquet").pivot(index="replication", columns="set",
                                                                 values="civilian_harm")
     r = t.iloc[0]
@@ -135,6 +135,46 @@ def test_run_placebo_splits_each_rules_benefit(tmp_path: Path, capsys: pytest.Ca
     assert r["at_all"] == pytest.approx((f["civil_defense_on_contact_placebo"] - f["baseline"]).mean())
     assert r["on_contacts"] == pytest.approx(r["total"] - r["at_all"])
     assert "Contact rules against chance" in (folder / "report.html").read_text()
+    # issue 12 (follow-up) 3: each rule's own burden, so the reader sees the placebo fired as often
+    burdens = pd.read_parquet(folder / "replications.parquet").groupby("set")[
+        ["burden.alert_nights", "burden.raised_readiness_nights"]].mean()
+    ready = t.set_index("set").loc["readiness_on_contact"]
+    assert ready["burden"] == "burden.raised_readiness_nights"
+    assert ready["burden.raised_readiness_nights.set"] == pytest.approx(
+        burdens.loc["readiness_on_contact", "burden.raised_readiness_nights"])
+    assert ready["burden.raised_readiness_nights.set"] > 0
+    assert t.set_index("set").loc["civil_defense_on_contact", "burden"] == "burden.alert_nights"
+    assert "raised-readiness nights" in out.out and "0.000 / 0.000" not in out.out
+    # the share from contacts has an interval (delta method) or is marked as resting on a total ≈0
+    assert t["share_low"].notna().all() and (t["share_low"] <= t["share_from_contacts"]).all()
+    # twins are controls: no P(best), no cost-effectiveness row, never the best under the objective
+    comp = pd.read_csv(folder / "comparison.csv")
+    twins = comp[comp["set"].str.endswith("_placebo")]
+    assert len(twins) and twins["p_best"].isna().all()
+    prim = comp[(comp["outcome"] == "civilian_harm") & ~comp["set"].str.endswith("_placebo")]
+    assert prim["p_best"].sum() == pytest.approx(1.0)
+    ce = pd.read_csv(folder / "costs.csv")
+    assert not ce["set"].str.endswith("_placebo").any()
+    obj = pd.read_csv(folder / "objectives.csv")
+    assert not obj[obj["best"]]["set"].str.endswith("_placebo").any()
+    assert obj[obj["set"].str.endswith("_placebo")]["control"].all()
+
+
+def test_share_from_contacts_interval_is_the_delta_method() -> None:
+    from scipy import stats
+
+    from scenario_sim.analysis.placebo import share_interval
+
+    rng = np.random.default_rng(2)
+    total = rng.normal(-10, 3, 50)
+    on = 0.4 * total + rng.normal(0, 1, 50)
+    r, lo, hi = share_interval(on, total, 0.95)
+    s = on.mean() / total.mean()
+    c = np.cov(on, total)
+    se = np.sqrt(c[0, 0] - 2 * s * c[0, 1] + s * s * c[1, 1]) / abs(total.mean()) / np.sqrt(50)
+    half = stats.t.ppf(0.975, 49) * se
+    assert (r, lo, hi) == pytest.approx((s, s - half, s + half))
+    assert lo < 0.4 < hi
 
 
 @pytest.mark.parametrize(("args", "message"), [

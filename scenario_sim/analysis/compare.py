@@ -233,7 +233,13 @@ def _outcome_rows(data: RunData, meta: OutcomeInfo, plan: _Plan) -> list[dict[st
     if len(wide) == 0:
         return []
     x = wide.to_numpy()
-    p_best = _p_best(x, meta.direction)
+    # placebo twins (run --placebo) are controls, not options: they do not compete for P(best)
+    from scenario_sim.analysis.placebo import placebo_pairs
+
+    twins = set(placebo_pairs(data))
+    cand = [j for j, s in enumerate(data.sets) if s not in twins]
+    p_best = np.full(len(data.sets), math.nan)
+    p_best[cand] = _p_best(x[:, cand], meta.direction)
     scale = float(np.abs(x).mean())  # what counts as a tie is relative to the outcome's size
     rows = [_pair_row(meta, s, j, x[:, j], x[:, 0], plan, scale) for j, s in enumerate(data.sets)]
     for r, pb in zip(rows, p_best, strict=True):

@@ -90,6 +90,15 @@ def ratio_interval(b: np.ndarray, c: np.ndarray, level: float) -> dict[str, Any]
             "method": "delta method", "note": note}
 
 
+def options(data: Any) -> list[str]:
+    """The run's sets that are options, baseline first: every set but the placebo twins of
+    ``run --placebo``, which are controls (the brief, P(best) and these tables agree)."""
+    from scenario_sim.analysis.placebo import placebo_pairs
+
+    twins = placebo_pairs(data)
+    return [s for s in data.sets if s not in twins]
+
+
 def cost_effectiveness(data: Any, level: float = 0.95) -> pd.DataFrame:
     """One row per (set, benefit outcome): added cost with interval and benefit per $1M."""
     if not has_costs(data):
@@ -105,7 +114,7 @@ def cost_effectiveness(data: Any, level: float = 0.95) -> pd.DataFrame:
         x = paired_values(data, outcome)
         both = cost.index.intersection(x.index)
         sign = 1.0 if names[outcome].direction == "lower" else -1.0
-        for s in data.sets[1:]:
+        for s in options(data)[1:]:
             c = (cost.loc[both, s] - cost.loc[both, runs.BASELINE]).to_numpy()
             b = sign * (x.loc[both, runs.BASELINE] - x.loc[both, s]).to_numpy()
             lo, hi = t_interval(float(c.mean()), _sd(c), c.size, adj) if c.size else (math.nan, math.nan)
@@ -147,7 +156,7 @@ def read_objectives(run_dir: Any) -> Objectives | None:
 
 
 OBJECTIVE_COLUMNS = ["set", "n", "objective", "objective_diff", "objective_low", "objective_high", "unit",
-                     "feasible", "violations", "best", "level"]
+                     "feasible", "violations", "best", "control", "level"]
 
 
 def _scores(data: Any, obj: Objectives) -> pd.DataFrame:
@@ -205,7 +214,9 @@ def objective_table(data: Any, obj: Objectives, rank_by: str, level: float = 0.9
         rows.append(row)
     table = pd.DataFrame(rows, columns=OBJECTIVE_COLUMNS)
     table["best"] = False
-    feasible = table[table["feasible"]]
+    table["control"] = ~table["set"].isin(options(data))
+    # placebo twins are listed (as controls) but are never the best
+    feasible = table[table["feasible"] & table["set"].isin(options(data))]
     if len(feasible):
         if score is not None:
             best = feasible.sort_values(["objective", "set"]).iloc[0]["set"]

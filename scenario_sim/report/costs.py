@@ -60,7 +60,7 @@ def objective_rows(obj: pd.DataFrame) -> list[dict[str, str]]:
             f"{f(r['objective_diff'])} [{f(r['objective_low'])}, {f(r['objective_high'])}]")
         out.append({"set": str(r["set"]), "objective": f(r["objective"]), "vs baseline [95% CI]": diff,
                     "constraints": "met" if r["feasible"] else f"broken: {r['violations']}",
-                    "best": "best" if r["best"] else ""})
+                    "best": "best" if r["best"] else "control (placebo)" if r.get("control") else ""})
     return out
 
 

@@ -198,15 +198,20 @@ def _ranking_rows(ranked: pd.DataFrame, side: dict[str, str]) -> list[list[Any]]
         base = r["set"] == "baseline"
         rows.append([r["rank"], r["set"], f(r["mean"]), diff_cell(r, f) or "(reference)",
                      "" if base else f"{r['relative_change']:+.1%}", "" if base else better_tied_worse(r),
-                     f"{r['p_best']:.2f}", ZERO_MARK if (not base and r["ci_includes_zero"]) else "",
+                     "control" if math.isnan(r["p_best"]) else f"{r['p_best']:.2f}",
+                     ZERO_MARK if (not base and r["ci_includes_zero"]) else "",
                      side.get(str(r["set"]), "")])
     return rows
 
 
 def _best_rows(c: _Ctx) -> list[list[Any]]:
+    from scenario_sim.analysis.placebo import placebo_pairs
+
     rows = []
+    controls = list(placebo_pairs(c.data))
     for o in c.key:
         rk = ranking(c.table, o)
+        rk = rk[~rk["set"].isin(controls)]  # placebo twins are controls, never "best"
         top = rk.iloc[0].to_dict()
         second = rk.iloc[1] if len(rk) > 1 else None
         rf = row_format(top) if top["set"] != "baseline" else ranking_format(rk)

@@ -13,24 +13,42 @@ from scenario_sim.report.table import fmt
 
 NOTE = ("Paired on common random numbers: total = set minus baseline; from firing at all = placebo minus "
         "baseline (the rule fired on as many random non-contact days); from firing on contacts = set minus "
-        "placebo. 95% t intervals, Bonferroni-adjusted over every interval of the table.")
+        "placebo; share from contacts = on contacts / total, delta-method interval. 95% t intervals, "
+        "Bonferroni-adjusted over every interval of the table. Burden raised: raised-readiness nights for a "
+        "readiness rule (early-warning firings included), alert nights for civil defence. Placebo twins are "
+        "controls: they take no part in P(best), cost-effectiveness or the best under the objective.")
 
 
 def _cell(r: Any, key: str) -> str:
     return f"{fmt(r[key])} [{fmt(r[key + '_low'])}, {fmt(r[key + '_high'])}]"
 
 
+_BURDEN_LABEL = {"burden.raised_readiness_nights": "raised-readiness nights",
+                 "burden.alert_nights": "alert nights"}
+
+
+def _share(r: Any) -> str:
+    share = r["share_from_contacts"]
+    if math.isnan(share):
+        return "–"
+    cell = f"{share:.0%}"
+    if not math.isnan(r.get("share_low", math.nan)):
+        cell += f" [{r['share_low']:.0%}, {r['share_high']:.0%}]"
+    return cell if r.get("share_reliable", True) else f"{cell} (total ≈0)"
+
+
 def placebo_rows(table: pd.DataFrame) -> list[dict[str, str]]:
-    """One row per set with contact rules: the total and its two parts."""
+    """One row per set with contact rules: the total, its two parts, the share from contacts
+    and the burden each of its rules raises (set / placebo: the placebo fired as often)."""
     rows = []
     for r in table.to_dict("records"):
-        share = r["share_from_contacts"]
         row = {"set": str(r["set"]), "rules": str(r["rules"]), "total [95% CI]": _cell(r, "total"),
                "from firing at all": _cell(r, "at_all"), "from firing on contacts": _cell(r, "on_contacts"),
-               "share from contacts": "–" if math.isnan(share) else f"{share:.0%}"}
-        if "burden.alert_nights.set" in r:
-            row["alert nights (set / placebo)"] = (f"{fmt(r['burden.alert_nights.set'])} / "
-                                                   f"{fmt(r['burden.alert_nights.placebo'])}")
+               "share from contacts [95% CI]": _share(r)}
+        wanted = [b for b in str(r.get("burden") or "").split(", ") if b]
+        row["burden raised (set / placebo)"] = "; ".join(
+            f"{_BURDEN_LABEL.get(b, b)} {fmt(r[b + '.set'])} / {fmt(r[b + '.placebo'])}"
+            for b in wanted if b + ".set" in r) or "–"
         rows.append(row)
     return rows
 

@@ -153,7 +153,9 @@ def _rows(ranked: pd.DataFrame, tied: set[str] | None = None,
             "difference [95% CI]": diff or "(reference)",
             "change": "" if base else (f"{rel:+.1%}" if not math.isnan(rel) else "–"),
             BTW: "" if base else better_tied_worse(r, percent=True),
-            "P(best)": f"{r['p_best']:.2f}",
+            # NaN: a placebo twin (a control, not an option) or an outcome without a direction
+            "P(best)": "control" if name.endswith("_placebo") and math.isnan(r["p_best"]) else
+                       "–" if math.isnan(r["p_best"]) else f"{r['p_best']:.2f}",
         }
         if tied is not None:
             row["vs leader"] = "leader" if name == leader else ("≈" if name in tied else "")
