@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -468,20 +469,10 @@ def test_report_of_an_explore_run(tmp_path: Path) -> None:
 
 def test_morris_on_a_known_function(tmp_path: Path) -> None:
     """Benefit = 3·x1 + 0·x2 on [0, 1]²: every elementary effect of x1 is 3, of x2 is 0."""
-    from SALib.sample import morris as morris_sample
 
     from scenario_sim.analysis.sensitivity import sensitivity
 
-    problem = {"num_vars": 2, "names": ["x1", "x2"], "bounds": [[0.0, 1.0], [0.0, 1.0]]}
-    x = morris_sample.sample(problem, 30, num_levels=4, seed=2)
-    cases = pd.DataFrame(x, columns=["x1", "x2"])
-    cases.insert(0, "case", range(len(x)))
-    means = {(c, ""): {"baseline": 50.0, "A": 50.0 + 3 * float(v[0])} for c, v in enumerate(x)}
-    run = write_explore(tmp_path / "morris", cases, reps_from_means(means, outcome="energy"), ["baseline", "A"],
-                        [ENERGY], explore={"sampler": "morris", "morris": {"num_levels": 4},
-                                           "inputs": [{"name": "x1", "low": 0, "high": 1},
-                                                      {"name": "x2", "low": 0, "high": 1}]})
-    res = sensitivity(load_ensemble(run), "energy")
+    res = sensitivity(_morris_run(tmp_path, 30, 2, lambda x1, x2: 3 * x1), "energy")
     t = res.indices.set_index("input")
     assert res.method == "morris"
     assert t.loc["x1", "mu_star"] == pytest.approx(3.0) and t.loc["x1", "mu"] == pytest.approx(3.0)
@@ -493,21 +484,11 @@ def test_morris_mu_star_interval_never_goes_below_zero(tmp_path: Path) -> None:
     """x2's elementary effects are 60 in one trajectory of four and 2.3 in the others: SALib's
     normal-approximation half-width (23.6) exceeds mu* (16.8). mu* >= 0, so the interval is clipped at 0
     (SALib's half-width kept in mu_star_conf) and the table says so."""
-    from SALib.sample import morris as morris_sample
 
     from scenario_sim.analysis.sensitivity import sensitivity
     from scenario_sim.report.ensemble import sensitivity_text
 
-    problem = {"num_vars": 2, "names": ["x1", "x2"], "bounds": [[0.0, 1.0], [0.0, 1.0]]}
-    x = morris_sample.sample(problem, 4, num_levels=4, seed=5)
-    cases = pd.DataFrame(x, columns=["x1", "x2"])
-    cases.insert(0, "case", range(len(x)))
-    means = {(c, ""): {"baseline": 50.0, "A": 50.0 + 3 * float(v[0]) + 40 * float(v[1]) ** 8} for c, v in enumerate(x)}
-    run = write_explore(tmp_path / "morris", cases, reps_from_means(means, outcome="energy"), ["baseline", "A"],
-                        [ENERGY], explore={"sampler": "morris", "morris": {"num_levels": 4},
-                                           "inputs": [{"name": "x1", "low": 0, "high": 1},
-                                                      {"name": "x2", "low": 0, "high": 1}]})
-    res = sensitivity(load_ensemble(run), "energy")
+    res = sensitivity(_morris_run(tmp_path, 4, 5, lambda x1, x2: 3 * x1 + 40 * x2**8), "energy")
     t = res.indices.set_index("input")
     assert t.loc["x2", "mu_star"] - t.loc["x2", "mu_star_conf"] < 0  # SALib's interval would go negative
     assert t.loc["x2", "mu_star_low"] == 0.0 and t.loc["x2", "mu_star_clipped"]
@@ -615,3 +596,19 @@ def test_cli_on_a_real_morris_explore_run(tmp_path: Path) -> None:
     assert code == 0, err
     got = json.loads(out)
     assert got["method"] == "morris" and {r["input"] for r in got["indices"]} == {"pk", "stock"}
+
+
+def _morris_run(tmp_path: Path, trajectories: int, seed: int, benefit: Callable[[float, float], float]) -> Any:
+    """A synthetic Morris explore run on [0, 1]^2: set A's energy is the baseline's 50 plus ``benefit``."""
+    from SALib.sample import morris as morris_sample
+
+    problem = {"num_vars": 2, "names": ["x1", "x2"], "bounds": [[0.0, 1.0], [0.0, 1.0]]}
+    x = morris_sample.sample(problem, trajectories, num_levels=4, seed=seed)
+    cases = pd.DataFrame(x, columns=["x1", "x2"])
+    cases.insert(0, "case", range(len(x)))
+    means = {(c, ""): {"baseline": 50.0, "A": 50.0 + benefit(float(v[0]), float(v[1]))} for c, v in enumerate(x)}
+    run = write_explore(tmp_path / "morris", cases, reps_from_means(means, outcome="energy"), ["baseline", "A"],
+                        [ENERGY], explore={"sampler": "morris", "morris": {"num_levels": 4},
+                                           "inputs": [{"name": "x1", "low": 0, "high": 1},
+                                                      {"name": "x2", "low": 0, "high": 1}]})
+    return load_ensemble(run)
