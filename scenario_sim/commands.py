@@ -136,9 +136,10 @@ def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, out: str |
     click.echo(render(ranked, fmt_name, title, lambda shown: caption(ranked, n, k, shown),
                       tied=c.tied, side=side_effect_notes(c.side)))
     if fmt_name in ("table", "markdown") and (c.costs is not None or c.objectives is not None):
+        from scenario_sim.analysis.frontier import display_names
         from scenario_sim.report.costs import render_costs
 
-        click.echo(render_costs(c.costs, c.objectives))
+        click.echo(render_costs(c.costs, c.objectives, names=display_names(c.data.path)))
     if fmt_name in ("table", "markdown") and c.placebo is not None:
         from scenario_sim.report.placebo import render_placebo
 

@@ -188,7 +188,9 @@ def test_a_scenario_without_costs_has_no_frontier(tmp_path: Path, capsys: pytest
 
 def test_frontier_run_writes_a_self_describing_folder_and_reports(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    p = write(tmp_path, "c.yaml", yaml.safe_dump(costed_doc(), sort_keys=False))
+    doc = costed_doc()
+    doc.setdefault("outputs", {})["objectives"] = {"weights": {"civilian_harm": 1.0, "cost_usd": 1e-3}}
+    p = write(tmp_path, "c.yaml", yaml.safe_dump(doc, sort_keys=False))
     code, out, err = _cli(["frontier", str(p), "--items", "alerts,ready,free", "-n", "6", "-j", "1", "-q",
                            "--out", str(tmp_path / "r"), "--budget", "0,5000"], capsys)
     assert code == 0, err
@@ -205,9 +207,18 @@ def test_frontier_run_writes_a_self_describing_folder_and_reports(tmp_path: Path
     assert "cheapest equivalent" in out and "Bonferroni-adjusted over the 7 bundles" in out
     budgets = pd.read_csv(folder / "budgets.csv")
     assert {"ci_includes_zero", "cheapest_equivalent", "equivalent_vs_best"} <= set(budgets.columns)
+    # one display name everywhere (issue 12 follow-up 2): the cost tables say "a + b" as the frontier does
+    code, out, err = _cli(["compare", str(folder)], capsys)
+    assert code == 0, err
+    costs_part = out[out.index("Objective ("):]
+    assert "alerts + ready + free" in costs_part and "alerts__ready" not in costs_part
+    assert fr.CRITERIA_NOTE in out
     # the folder is an ordinary run: report works and shows the frontier
     code, out, err = _cli(["report", str(folder)], capsys)
     assert code == 0, err
     html = (folder / "report.html").read_text()
     assert "Bundle frontier: 8 bundles of 3 sets" in html and "Costs and cost-effectiveness" in html
     assert "cheapest equivalent" in html and "Bonferroni-adjusted over the 7 bundles" in html
+    section = html[html.index("Costs and cost-effectiveness"):html.index("Bundle frontier")]
+    assert "alerts + ready + free" in section and "alerts__ready" not in section
+    assert "different criteria, so they can name different bundles" in html

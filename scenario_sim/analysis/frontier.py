@@ -244,6 +244,23 @@ def read_frontier(run_dir: str | Path) -> dict[str, Any]:
     return doc
 
 
+def display_names(run_dir: str | Path) -> dict[str, str]:
+    """Bundle name -> the name shown everywhere (``a + b``, as the frontier tables show it); empty
+    for a run that is not a frontier run (its sets keep their own names)."""
+    if not is_frontier_run(run_dir):
+        return {}
+    try:
+        rec = read_frontier(run_dir)
+    except ResultsError:
+        return {}
+    return {str(k): " + ".join(v) for k, v in rec.get("bundles", {}).items() if len(v) > 1}
+
+
+CRITERIA_NOTE = ("'Best under the objective' weighs every outcome the objective names (harm, cost, ...) among "
+                 "the sets that meet every constraint; 'best under a budget' is the least harmful bundle whose "
+                 "mean cost fits that budget: different criteria, so they can name different bundles.")
+
+
 def is_frontier_run(run_dir: str | Path) -> bool:
     return (Path(run_dir) / FRONTIER_JSON).exists()
 

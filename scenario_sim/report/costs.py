@@ -31,8 +31,10 @@ def ratio_cell(r: Any, f: ColumnFormat | None = None) -> str:
     return cell
 
 
-def cost_rows(ce: pd.DataFrame) -> list[dict[str, str]]:
-    """One row per set: added cost and each benefit per $1M (one number rule per column)."""
+def cost_rows(ce: pd.DataFrame, names: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """One row per set: added cost and each benefit per $1M (one number rule per column);
+    ``names`` maps set names to the names shown (a frontier's bundles: ``a + b``)."""
+    names = names or {}
     rows: dict[str, dict[str, str]] = {}
     per = {b: _rule(ce[ce["benefit"] == b], "per_musd", "per_musd_low", "per_musd_high") for b in set(ce["benefit"])}
     for r in ce.to_dict("records"):
@@ -40,7 +42,7 @@ def cost_rows(ce: pd.DataFrame) -> list[dict[str, str]]:
         cost = column_format([r["cost_diff"], r["cost_diff_low"], r["cost_diff_high"]],
                              [(r["cost_diff_high"] - r["cost_diff_low"]) / 2 if r["cost_stochastic"] else 0.0], "USD")
         row = rows.setdefault(str(r["set"]), {
-            "set": str(r["set"]),
+            "set": names.get(str(r["set"]), str(r["set"])),
             "added cost [95% CI]": (f"{cost(r['cost_diff'])}" + (
                 f" [{cost(r['cost_diff_low'])}, {cost(r['cost_diff_high'])}]"
                 if r["cost_stochastic"] else " (fixed)"))})
@@ -48,9 +50,10 @@ def cost_rows(ce: pd.DataFrame) -> list[dict[str, str]]:
     return list(rows.values())
 
 
-def objective_rows(obj: pd.DataFrame) -> list[dict[str, str]]:
+def objective_rows(obj: pd.DataFrame, names: dict[str, str] | None = None) -> list[dict[str, str]]:
     """One row per set: objective, difference from the baseline, constraints (one number rule for
-    the objective and its difference)."""
+    the objective and its difference); ``names`` as for :func:`cost_rows`."""
+    names = names or {}
     out = []
     sets = obj[obj["set"] != "baseline"]
     f = column_format([*obj["objective"], *sets["objective_diff"], *sets["objective_low"], *sets["objective_high"]],
@@ -58,7 +61,8 @@ def objective_rows(obj: pd.DataFrame) -> list[dict[str, str]]:
     for r in obj.to_dict("records"):
         diff = "" if r["set"] == "baseline" or math.isnan(float(r["objective_diff"])) else (
             f"{f(r['objective_diff'])} [{f(r['objective_low'])}, {f(r['objective_high'])}]")
-        out.append({"set": str(r["set"]), "objective": f(r["objective"]), "vs baseline [95% CI]": diff,
+        out.append({"set": names.get(str(r["set"]), str(r["set"])), "objective": f(r["objective"]),
+                    "vs baseline [95% CI]": diff,
                     "constraints": "met" if r["feasible"] else f"broken: {r['violations']}",
                     "best": "best" if r["best"] else "control (placebo)" if r.get("control") else ""})
     return out
@@ -77,18 +81,26 @@ METHOD_NOTE = ("Ratios are mean benefit over mean added cost (paired on common r
                "when the cost varies between replications (docs/statistics.md).")
 
 
-def render_costs(ce: pd.DataFrame | None, obj: pd.DataFrame | None, unit: str = "") -> str:
-    """The cost tables as plain text for the terminal (empty when the run has no costs)."""
+def render_costs(ce: pd.DataFrame | None, obj: pd.DataFrame | None, unit: str = "",
+                 names: dict[str, str] | None = None) -> str:
+    """The cost tables as plain text for the terminal (empty when the run has no costs);
+    ``names`` as for :func:`cost_rows` (given for a frontier run, which also gets the note on
+    why the best under the objective and the best under a budget can differ)."""
+    from scenario_sim.analysis.frontier import CRITERIA_NOTE
+
+    names = names or {}
     parts = []
     if ce is not None and len(ce):
-        parts += ["Cost-effectiveness against the baseline (per $1M of added cost)", _plain(cost_rows(ce)),
+        parts += ["Cost-effectiveness against the baseline (per $1M of added cost)", _plain(cost_rows(ce, names)),
                   METHOD_NOTE]
     if obj is not None and len(obj):
         best = obj.loc[obj["best"], "set"]
         head = f"Objective ({unit or obj['unit'].iloc[0]}, lower is better) and constraints"
-        parts += ["", head, _plain(objective_rows(obj)),
+        parts += ["", head, _plain(objective_rows(obj, names)),
                   f"Best under the objective among the sets that meet every constraint: "
-                  f"{best.iloc[0] if len(best) else 'none (no set meets every constraint)'}."]
+                  f"{names.get(best.iloc[0], best.iloc[0]) if len(best) else 'none (no set meets every constraint)'}."]
+        if names:
+            parts.append(CRITERIA_NOTE)
     return "\n".join(parts)
 
 
@@ -106,19 +118,23 @@ def costs_section(c: Any) -> str:
     data = c.data
     if not costs.has_costs(data):
         return ""
+    from scenario_sim.analysis.frontier import CRITERIA_NOTE, display_names
+
+    names = display_names(data.path)
     ce = costs.cost_effectiveness(data)
     obj = costs.read_objectives(data.path)
-    parts = ["<h2>Costs and cost-effectiveness</h2>", _html_table(cost_rows(ce)),
+    parts = ["<h2>Costs and cost-effectiveness</h2>", _html_table(cost_rows(ce, names)),
              f"<p class=muted>{html.escape(METHOD_NOTE)} A set that costs no more than the baseline has no "
              "ratio; the table says so instead of dividing by zero.</p>"]
     if obj is not None:
         table = costs.objective_table(data, obj, c.rank_by)
         best = table.loc[table["best"], "set"]
         parts += [f"<h3>Objective ({html.escape(obj.unit)}, lower is better) and constraints</h3>",
-                  _html_table(objective_rows(table)),
+                  _html_table(objective_rows(table, names)),
                   "<p>Best under the objective among the sets that meet every constraint: <b>"
-                  + html.escape(str(best.iloc[0]) if len(best) else "none (no set meets every constraint)")
-                  + "</b>.</p>"]
+                  + html.escape(names.get(str(best.iloc[0]), str(best.iloc[0])) if len(best)
+                                else "none (no set meets every constraint)")
+                  + "</b>.</p>" + (f"<p class=muted>{html.escape(CRITERIA_NOTE)}</p>" if names else "")]
     return "".join(parts)
 
 
