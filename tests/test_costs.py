@@ -236,3 +236,22 @@ def test_every_way_of_writing_two_billion_is_a_number(tmp_path: Path, text: str)
     p = write(tmp_path, "c.yaml", raw)
     loaded = load_scenario(p)
     assert loaded.effective("alerts").costs[0].one_off_usd == 2e9
+
+
+def test_cost_rows_have_no_scientific_notation_and_a_collapsed_interval_keeps_its_digits() -> None:
+    """Issue 12 (follow-up) 4: 3.28e-04 per $1M and $5.39bn [$5.39bn, $5.39bn] on the cost tables."""
+    from scenario_sim.report.costs import cost_rows
+
+    base = {"n": 20, "cost_mean": 0.0, "benefit": "casualties averted per $1M", "outcome": "civilian_harm",
+            "benefit_mean": 1.0, "method": "delta method", "note": "", "level": 0.95}
+    ce = pd.DataFrame([
+        {**base, "set": "dear", "cost_diff": 5.39e9, "cost_diff_low": 5.387e9, "cost_diff_high": 5.392e9,
+         "cost_stochastic": True, "per_musd": 3.28e-4, "per_musd_low": 1.1e-4, "per_musd_high": 5.4e-4},
+        {**base, "set": "cheap", "cost_diff": -13.65e6, "cost_diff_low": -13.65e6, "cost_diff_high": -13.65e6,
+         "cost_stochastic": False, "per_musd": float("nan"), "per_musd_low": float("nan"),
+         "per_musd_high": float("nan"), "method": "saves money"}], columns=costs.COLUMNS)
+    rows = {r["set"]: r for r in cost_rows(ce)}
+    assert rows["dear"]["added cost [95% CI]"] == "$5.3900bn [$5.3870bn, $5.3920bn]"
+    assert rows["dear"]["casualties averted per $1M"] == "0.00033 [0.00011, 0.00054]"
+    assert rows["cheap"]["added cost [95% CI]"] == "-$13.7m (fixed)"
+    assert not any("e-0" in v or "e+0" in v or "$-" in v for r in rows.values() for v in r.values())
