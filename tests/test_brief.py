@@ -230,6 +230,8 @@ def test_brief_recommends_under_the_stated_objective(tmp_path: Path, usd_weight:
         assert expected != "baseline"
     if expected == "baseline":
         assert items["Recommended"].startswith("Keep the baseline: no set does better under the stated objective")
+        for key in ("Effect", "Cost", "Side effects"):  # the leader's figures are not the recommendation's
+            assert key not in items or "not recommended" in items[key].split(":")[0]
     else:
         assert items["Recommended"].startswith(f"{expected}, the best under the stated objective (outputs.objectives:")
         assert "casualties averted per $1M" in items["Cost"] and items["Cost"].startswith(f"{expected}: $")

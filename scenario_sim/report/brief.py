@@ -285,15 +285,18 @@ def make_brief(data: RunData, table: pd.DataFrame, ranked: pd.DataFrame, rank_by
     if kn is not None and not sentence.startswith((f"{kn.selected}, selected by the KN", "No single set: the KN")):
         b.items.append(("Selection", f"--select-best on {kn.outcome}: {kn.stop_reason}."))
     shown = rec or str(ranked["set"].iloc[0])
+    # When the objective keeps the baseline, the paragraphs below describe the ranking leader;
+    # they say so, or a reader takes them for the recommendation's figures.
+    who = f"{shown}" if rec is not None else f"{shown} (leads the ranking on {rank_by}; not recommended, see above)"
     if shown != "baseline":
-        b.items.append(("Effect", f"{shown}: " + _effect(table, shown, rank_by)))
+        b.items.append(("Effect", f"{who}: " + _effect(table, shown, rank_by)))
         cost, burdens, ratio = _cost(table, shown), _burdens(table, shown), _cost_effectiveness(data, shown)
         if cost is not None or burdens is not None:
             parts = [x for x in (cost, None if ratio is None else f"Cost-effectiveness: {ratio}.",
                                  None if burdens is None else f"Burdens against the baseline: {burdens}.")
                      if x is not None]
-            b.items.append(("Cost", f"{shown}: " + " ".join(parts)))
-        b.items.append(("Side effects", f"{shown}: " + _side(table, data, shown)))
+            b.items.append(("Cost", f"{who}: " + " ".join(parts)))
+        b.items.append(("Side effects", f"{who}: " + _side(table, data, shown)))
         single = _best_single(data, ranked, shown)
         if single is not None:
             b.items.append(("Best single set", f"{single}: " + _effect(table, single, rank_by)))
