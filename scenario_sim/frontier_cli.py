@@ -25,11 +25,26 @@ def _money(x: float) -> str:
     return fmt(x, "USD")
 
 
-def _interval(r: Any, key: str = "diff", unit: str = "", low: str = "ci_low", high: str = "ci_high") -> str:
-    """'estimate [low, high]', marked ≈0 when the interval includes zero (as the ranking does)."""
+def _column(rows: Any, keys: tuple[str, ...], low: str = "ci_low", high: str = "ci_high") -> Any:
+    """One precision rule for a table's estimate columns (docs/statistics.md, "How numbers are
+    shown"): the decimals that give the narrowest interval half-width two significant digits."""
+    from scenario_sim.report.table import column_format
+
+    recs = list(rows.to_dict("records")) if hasattr(rows, "to_dict") else list(rows)
+    values = [r[k] for r in recs for k in (*keys, low, high) if k in r]
+    return column_format(values, [(r[high] - r[low]) / 2 for r in recs if low in r and high in r])
+
+
+def _interval(r: Any, key: str = "diff", unit: str = "", low: str = "ci_low", high: str = "ci_high",
+              f: Any = None) -> str:
+    """'estimate [low, high]', marked ≈0 when the interval includes zero (as the ranking does);
+    ``f`` is the column's number rule (by default each number on its own)."""
     from scenario_sim.report.table import ZERO_MARK, fmt
 
-    cell = f"{fmt(r[key], unit)} [{fmt(r[low], unit)}, {fmt(r[high], unit)}]"
+    def show(x: float) -> str:
+        return str(f(x)) if f is not None else fmt(x, unit)
+
+    cell = f"{show(r[key])} [{show(r[low])}, {show(r[high])}]"
     return f"{cell} {ZERO_MARK}" if r[low] <= 0 <= r[high] else cell
 
 
@@ -37,11 +52,12 @@ def budget_rows(f: Any) -> list[dict[str, str]]:
     """The 'best bundle under each budget' rows: the best by mean, and the cheapest bundle the
     paired replications cannot tell from it (terminal and report)."""
     out = []
+    rule = _column(f.budgets[f.budgets["bundle"].astype(bool)], ("diff",))
     for r in f.budgets.to_dict("records"):
         same = not r["bundle"] or r["cheapest_equivalent"] == r["bundle"]
         out.append({"budget": _money(r["budget_usd"]), "best bundle (mean)": str(r["items"]) or "(none within budget)",
                     "its cost": _money(r["cost"]),
-                    "difference from baseline [95% CI]": _interval(r) if r["bundle"] else "–",
+                    "difference from baseline [95% CI]": _interval(r, f=rule) if r["bundle"] else "–",
                     "cheapest equivalent": "(the best itself)" if same else
                     f"{r['equivalent_items']} ({_money(r['equivalent_cost'])}; vs best "
                     f"{_interval(r, 'equivalent_vs_best', low='equivalent_low', high='equivalent_high')})"})
@@ -51,14 +67,15 @@ def budget_rows(f: Any) -> list[dict[str, str]]:
 def summary(f: Any, scenario: str, run_dir: Path) -> str:
     """The printed summary: the frontier, the best bundle per budget, the interactions beyond noise."""
     from scenario_sim.report.costs import _plain
-    from scenario_sim.report.table import fmt
 
     lines = [f"{scenario}: {len(f.bundles)} bundles of {len(f.items)} sets, {f.n} replications each on common "
              f"random numbers; {f.outcome} ({f.unit}, lower is better) against cost_usd", "",
              "Pareto frontier (no bundle is both cheaper and less harmful):"]
     on = f.bundles[f.bundles["on_frontier"]].sort_values("cost")
+    rule = _column(on, ("harm", "diff"))
     lines.append(_plain([{"bundle": str(r["items"]), "cost": _money(r["cost"]),
-                          f"mean {f.outcome}": fmt(r["harm"]), "difference from baseline [95% CI]": _interval(r)}
+                          f"mean {f.outcome}": rule(r["harm"]),
+                          "difference from baseline [95% CI]": _interval(r, f=rule)}
                          for r in on.to_dict("records")]))
     lines += ["", "Best bundle under each budget:"]
     lines.append(_plain(budget_rows(f)))
@@ -67,9 +84,10 @@ def summary(f: Any, scenario: str, run_dir: Path) -> str:
     m = len(f.interactions)
     lines += ["", f"Interactions beyond noise (d(AB) - d(A) - d(B), paired t, Holm-adjusted over {m} pairs):"]
     if len(sig):
-        lines.append(_plain([{"pair": f"{r['a']} + {r['b']}", "joint": fmt(r["d_ab"]),
-                              "sum of singles": fmt(r["sum_of_singles"]),
-                              "interaction [95% CI]": _interval(r, "interaction"), "kind": str(r["kind"])}
+        rule = _column(sig, ("d_ab", "sum_of_singles", "interaction"))
+        lines.append(_plain([{"pair": f"{r['a']} + {r['b']}", "joint": rule(r["d_ab"]),
+                              "sum of singles": rule(r["sum_of_singles"]),
+                              "interaction [95% CI]": _interval(r, "interaction", f=rule), "kind": str(r["kind"])}
                              for r in sig.to_dict("records")]))
     else:
         lines.append("none: every pair's joint effect is the sum of its single effects within noise")

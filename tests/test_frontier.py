@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +223,20 @@ def test_frontier_run_writes_a_self_describing_folder_and_reports(tmp_path: Path
     section = html[html.index("Costs and cost-effectiveness"):html.index("Bundle frontier")]
     assert "alerts + ready + free" in section and "alerts__ready" not in section
     assert "different criteria, so they can name different bundles" in html
+
+
+def test_frontier_tables_use_one_number_rule_per_column() -> None:
+    """The frontier's printed tables give every number of a column the same decimals and no
+    scientific notation (the rule of docs/statistics.md), not each number on its own."""
+    import pandas as pd
+
+    from scenario_sim.frontier_cli import _column, _interval
+
+    rows = pd.DataFrame({"harm": [1394.3, 1383.1], "diff": [-0.743, -12.4], "ci_low": [-1.375, -18.6],
+                         "ci_high": [-0.112, -6.198]})
+    rule = _column(rows, ("harm", "diff"))
+    cells = [_interval(r, f=rule) for r in rows.to_dict("records")] + [rule(x) for x in rows["harm"]]
+    decimals = {len(n.split(".")[1]) if "." in n else 0 for c in cells for n in re.findall(r"\d[\d,]*(?:\.\d+)?", c)}
+    assert decimals == {2}, cells
+    tiny = pd.DataFrame({"interaction": [0.43], "ci_low": [0.00176], "ci_high": [0.857]})
+    assert "e-" not in _interval(tiny.iloc[0].to_dict(), "interaction", f=_column(tiny, ("interaction",)))

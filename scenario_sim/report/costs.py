@@ -153,9 +153,10 @@ def frontier_section(c: Any) -> str:
     f = fr.analyse(c.data.path)
     img = c.image(fr.FRONTIER_PNG, frontier_figure(f), "Pareto frontier of harm against cost")
     on = f.bundles[f.bundles["on_frontier"]].sort_values("cost")
+    rule = frontier_cli._column(on, ("harm", "diff"))
     frontier_rows = [{"bundle": str(r["items"]), "mean cost": fmt(r["cost"], "USD"),
-                      f"mean {f.outcome}": fmt(r["harm"]),
-                      "difference from baseline [95% CI]": frontier_cli._interval(r)}
+                      f"mean {f.outcome}": rule(r["harm"]),
+                      "difference from baseline [95% CI]": frontier_cli._interval(r, f=rule)}
                      for r in on.to_dict("records")]
     budget_rows = frontier_cli.budget_rows(f)
     inter = f.interactions
