@@ -362,13 +362,13 @@ class Attacker:
         return launched
 
     def _launch_from(self, c: int, w0: int, n: IntArray, days: IntArray, used: int) -> IntArray:
-        cum = self.model.cum_production
+        cum = self.model.cum_production_array[:, c].tolist()  # one class's column, as Python floats
         initial, reserve = self.initial[c], self.reserve[c]
         out, dl = n.tolist(), days.tolist()
         for w in range(w0, len(out)):
             k = out[w]
             if k > 0:
-                avail = initial + cum[dl[w]][c] - used - reserve
+                avail = initial + cum[dl[w]] - used - reserve
                 m = k if k <= avail else max(0, math.floor(avail))
                 used += m
                 out[w] = m

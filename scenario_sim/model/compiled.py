@@ -61,8 +61,7 @@ class CompiledScenario:
     classes: list[str]
     unit_cost: list[float]
     production: FloatArray            # (horizon, C): munitions produced on each day
-    cum_production: list[list[float]]  # [d][c]: produced before day d (available during day d)
-    cum_production_array: FloatArray   # the same as an array (horizon + 1, C)
+    cum_production_array: FloatArray   # (horizon + 1, C): [d, c] produced before day d (available during day d)
     size_growth: FloatArray           # (horizon, C): multiplier on wave sizes on each day, per class
     contact_rate_factor: FloatArray   # (horizon,)
     scheduled: list[Contact]
@@ -71,6 +70,8 @@ class CompiledScenario:
     outcomes: list[Outcome]
     surge_probability_fixed: float | None
     limits: Limits
+    growth: GrowthTerms | None = field(default=None, compare=False, repr=False)
+    """The draw-independent terms of the growth curves, for :meth:`for_replication`."""
     costed: bool = False              # outcomes include cost_usd and burden.* (Scenario.costed)
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Draw-independent values the model's components derive from the scenario, built by the
@@ -103,18 +104,24 @@ class CompiledScenario:
         if not self.varies_by_replication:
             return self
         a = self.scenario.attacker
+        g = self.growth if self.growth is not None else GrowthTerms.of(self.scenario)
         shock = 0.0
         if a.growth.shock_per_month is not None:
             shock = float(a.growth.shock_per_month.sample(streams.rng("attacker.growth.shock"), 1)[0])
-        prod, size_growth = growth_curves(self.scenario, shock)
+        prod, size_growth = g.curves(shock)
         sd = a.waves.tempo_log_sd
         if sd > 0:
-            period = np.floor(np.arange(self.horizon) / a.waves.tempo_period_days).astype(np.int64)
-            z = streams.rng("attacker.waves.tempo").standard_normal(int(period[-1]) + 1 if self.horizon else 0)
-            size_growth = size_growth * np.exp(sd * z[period] - 0.5 * sd * sd)[:, None]
-        cum = np.vstack([np.zeros((1, self.n_classes)), np.cumsum(prod, axis=0)])
-        return replace(self, production=prod, size_growth=size_growth, cum_production=cum.tolist(),
-                       cum_production_array=cum)
+            z = streams.rng("attacker.waves.tempo").standard_normal(g.tempo_periods)
+            size_growth = size_growth * np.exp(sd * z[g.tempo_period] - 0.5 * sd * sd)[:, None]
+        return replace(self, production=prod, size_growth=size_growth, cum_production_array=cumulative(prod))
+
+
+def cumulative(prod: FloatArray) -> FloatArray:
+    """(horizon + 1, C): row ``d`` is the production before day ``d`` (row 0 zeros)."""
+    cum = np.empty((prod.shape[0] + 1, prod.shape[1]))
+    cum[0] = 0.0
+    np.cumsum(prod, axis=0, out=cum[1:])
+    return cum
 
 
 def _deliveries_due(t0: float, interval: float, h: int, field: str) -> list[float]:
@@ -171,25 +178,61 @@ def growth_factor(g: Any, days: FloatArray, half_life_days: float | None) -> Any
     return np.exp(np.log1p(g) / DAYS_PER_MONTH * (-np.expm1(-lam * days)) / lam)
 
 
+@dataclass(frozen=True)
+class GrowthTerms:
+    """The parts of :func:`growth_curves` that no draw changes, computed once per compiled
+    scenario so that a replication's growth shock costs only the terms that depend on it.
+
+    The arrays are the very operands :func:`growth_factor` and :func:`growth_curves` combine,
+    in the same order, so the curves are bit for bit those computed from scratch.
+    """
+
+    base: FloatArray           # (C,): production_per_day
+    growth: FloatArray         # (C,): production_growth_per_month
+    g_size: FloatArray         # (C,): size growth per month (the class's, else the common one)
+    elapsed: FloatArray        # (h, 1): d/30 (constant growth) or -expm1(-lam d) (half-life)
+    lam: float | None          # ln 2 / half_life_days, None for constant growth
+    sanctions: FloatArray      # (h, C): production multiplier of the sanction levers at d + 0.5
+    tempo_period: np.ndarray[Any, np.dtype[np.int64]]  # (h,): tempo period of each day
+    tempo_periods: int         # tempo periods in the horizon (values drawn from attacker.waves.tempo)
+
+    @classmethod
+    def of(cls, s: Scenario) -> GrowthTerms:
+        h = s.horizon_days
+        classes = s.class_names
+        days = np.arange(h, dtype=float)
+        half = s.attacker.growth.half_life_days
+        w = s.attacker.waves
+        own = [cw.size_growth_per_month if (cw := w.classes.get(c)) is not None else None for c in classes]
+        g_size = np.array([w.size_growth_per_month if g is None else g for g in own])
+        lam = None if half is None else math.log(2.0) / half
+        elapsed = days[:, None] / DAYS_PER_MONTH if lam is None else -np.expm1(-lam * days[:, None])
+        period = np.floor(np.arange(h) / w.tempo_period_days).astype(np.int64)
+        return cls(base=np.array([s.attacker.arsenal[c].production_per_day for c in classes]),
+                   growth=np.array([s.attacker.arsenal[c].production_growth_per_month for c in classes]),
+                   g_size=g_size, elapsed=elapsed, lam=lam, sanctions=production_multiplier(s, days + 0.5),
+                   tempo_period=period, tempo_periods=int(period[-1]) + 1 if h else 0)
+
+    def factor(self, g: FloatArray) -> FloatArray:
+        """:func:`growth_factor` of monthly growth ``g`` (C,) on every day: (h, C)."""
+        if self.lam is None:
+            return np.asarray((1.0 + g[None, :]) ** self.elapsed, dtype=np.float64)
+        return np.asarray(np.exp(np.log1p(g[None, :]) / DAYS_PER_MONTH * self.elapsed / self.lam), dtype=np.float64)
+
+    def curves(self, shock: float = 0.0) -> tuple[FloatArray, FloatArray]:
+        """:func:`growth_curves` for this ``shock``."""
+        growth, g_size = self.growth, self.g_size
+        if shock:
+            growth = np.maximum(growth + shock, -0.99)
+            g_size = np.maximum(g_size + shock, -0.99)
+        prod = self.base[None, :] * self.factor(growth)
+        return prod * self.sanctions, self.factor(g_size)
+
+
 def growth_curves(s: Scenario, shock: float = 0.0) -> tuple[FloatArray, FloatArray]:
     """(production per day and class (horizon, C), wave-size multiplier per day and class (horizon, C)),
     with ``shock`` added to every monthly growth rate (held above -99% a month)."""
-    h = s.horizon_days
-    classes = s.class_names
-    days = np.arange(h, dtype=float)
-    half = s.attacker.growth.half_life_days
-    base = np.array([s.attacker.arsenal[c].production_per_day for c in classes])
-    growth = np.array([s.attacker.arsenal[c].production_growth_per_month for c in classes])
-    w = s.attacker.waves
-    common = w.size_growth_per_month
-    g_size = np.array([common if (cw := w.classes.get(c)) is None or cw.size_growth_per_month is None
-                       else cw.size_growth_per_month for c in classes])
-    if shock:
-        growth = np.maximum(growth + shock, -0.99)
-        g_size = np.maximum(g_size + shock, -0.99)
-    prod = base[None, :] * growth_factor(growth[None, :], days[:, None], half)
-    prod = prod * production_multiplier(s, days + 0.5)
-    return prod, np.asarray(growth_factor(g_size[None, :], days[:, None], half), dtype=np.float64)
+    return GrowthTerms.of(s).curves(shock)
 
 
 def compile_scenario(s: Scenario) -> CompiledScenario:
@@ -197,7 +240,8 @@ def compile_scenario(s: Scenario) -> CompiledScenario:
     h = s.horizon_days
     classes = s.class_names
     days = np.arange(h, dtype=float)
-    prod, size_growth = growth_curves(s)
+    growth = GrowthTerms.of(s)
+    prod, size_growth = growth.curves()
 
     scheduled = []
     for i, sc in enumerate(s.contacts.scheduled):
@@ -236,12 +280,11 @@ def compile_scenario(s: Scenario) -> CompiledScenario:
         ))
     _check_limits(s, size_growth)
     sp = s.attacker.surge.probability
-    cum = np.vstack([np.zeros((1, len(classes))), np.cumsum(prod, axis=0)])
     return CompiledScenario(
         scenario=s, horizon=h, classes=classes,
         unit_cost=[m.unit_cost_usd for m in s.munitions],
         production=prod, size_growth=size_growth,
-        cum_production=cum.tolist(), cum_production_array=cum,
+        cum_production_array=cumulative(prod), growth=growth,
         contact_rate_factor=contact_rate_multiplier(s, days + 0.5),
         scheduled=scheduled, systems=systems,
         hit_probability=[s.consequences.hit_probability[c] for c in classes],

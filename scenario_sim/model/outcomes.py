@@ -202,7 +202,7 @@ OUTCOMES: list[Definition] = [
     Definition("cost_exchange_ratio", "ratio", "higher", "attacker spend / interceptor spend",
                lambda t: _ratio(t.attacker_spend, t.interceptor_spend)),
     Definition("production", "munitions", "lower", "munitions produced ({member})",
-               lambda t: t.model.cum_production[t.model.horizon], "classes"),
+               lambda t: t.model.cum_production_array[t.model.horizon].tolist(), "classes"),
     # Costs and burdens (issue 12; docs/costs.md): present when the scenario declares a cost
     # or objectives, so that scenarios without costs keep their columns.
     Definition("cost_usd", "USD", "lower", "total cost of the set over the horizon: one-off, per day and per "

@@ -263,7 +263,7 @@ class World:
         h = m.horizon
         day = times.astype(np.int64)
         ts: dict[str, np.ndarray[Any, Any]] = {"day": np.arange(h)}
-        prod = np.asarray(m.cum_production)
+        prod = m.cum_production_array
         for c, name in enumerate(m.classes):
             ts[f"launched.{name}"] = np.bincount(day, weights=launched[:, c], minlength=h)
             ts[f"leaked.{name}"] = np.bincount(day, weights=leaked[:, c], minlength=h)
