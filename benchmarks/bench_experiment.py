@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from peak_memory import measure
 
 from scenario_sim.bundled import resolve
 from scenario_sim.experiment import make_executor, run_experiment
@@ -59,32 +60,14 @@ def dask(reps: int) -> None:
     print(f"  dask / pool = {td / tp:.2f} (goal <= 1.15)")
 
 
-_CHILD = """
-import json, resource, sys, tempfile, time
-from scenario_sim.experiment import run_experiment
-reps, jobs = int(sys.argv[1]), int(sys.argv[2])
-with tempfile.TemporaryDirectory() as tmp:
-    t = time.perf_counter()
-    r = run_experiment(sys.argv[3], replications=reps, jobs=jobs, out=tmp, sets=["readiness_on_contact"])
-    dt = time.perf_counter() - t
-    size = sum(p.stat().st_size for p in r.run_dir.iterdir() if p.is_file())
-self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"reps": reps, "seconds": dt, "parent_peak_mb": self_kb / 1024, "worker_peak_mb": child_kb / 1024,
-                  "folder_bytes": size}))
-"""
-
-
 def memory(small: int, large: int) -> None:
     out = []
     for reps in (small, large):
-        r = subprocess.run([sys.executable, "-c", _CHILD, str(reps), "2", str(REF)], capture_output=True, text=True,
-                           check=True)
-        out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        out.append(measure("run", reps, 2, REF))
     print("reference, baseline + one set, jobs 2; peak resident memory (ru_maxrss) of the parent and of the "
           "largest worker")
     for o in out:
-        print(f"  {o['reps']:>6} replications: parent {o['parent_peak_mb']:.0f} MB, "
+        print(f"  {o['size']:>6} replications: parent {o['parent_peak_mb']:.0f} MB, "
               f"worker {o['worker_peak_mb']:.0f} MB, {o['seconds']:.0f} s, "
               f"results folder {o['folder_bytes'] / 1e6:.1f} MB")
     a, b = out

@@ -15,11 +15,10 @@ every set), both on 2 worker processes.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 import time
+
+from peak_memory import measure
 
 from scenario_sim.bundled import resolve
 from scenario_sim.experiment import run_experiment
@@ -45,32 +44,12 @@ def throughput(cases: int, reps: int) -> None:
           f"{180_000 / (n / te) / 60:.1f} min (goal <= 5)")
 
 
-_CHILD = """
-import json, resource, sys, tempfile, time
-from scenario_sim.experiment.ensemble import explore
-from scenario_sim.experiment.executors import LocalPool
-cases = int(sys.argv[1])
-with tempfile.TemporaryDirectory() as tmp:
-    t = time.perf_counter()
-    r = explore(sys.argv[2], LocalPool(2), cases=cases, replications=1, worlds=["smokescreen"],
-                sets=["combined"], out=tmp)
-    dt = time.perf_counter() - t
-    size = sum(p.stat().st_size for p in r.run_dir.iterdir() if p.is_file())
-self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"cases": cases, "seconds": dt, "parent_peak_mb": self_kb / 1024, "worker_peak_mb": child_kb / 1024,
-                  "folder_bytes": size}))
-"""
-
-
 def memory(small: int, large: int) -> None:
     out = []
     for cases in (small, large):
-        r = subprocess.run([sys.executable, "-c", _CHILD, str(cases), str(REF)], capture_output=True, text=True,
-                           check=True)
-        out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        out.append(measure("explore", cases, 2, REF))
     for o in out:
-        print(f"  {o['cases']:>5} cases: {o['seconds']:.1f} s, parent peak {o['parent_peak_mb']:.0f} MB, "
+        print(f"  {o['size']:>5} cases: {o['seconds']:.1f} s, parent peak {o['parent_peak_mb']:.0f} MB, "
               f"largest worker peak {o['worker_peak_mb']:.0f} MB, folder {o['folder_bytes'] / 1e6:.2f} MB")
     a, b = out
     print(f"  parent peak ratio {b['parent_peak_mb'] / a['parent_peak_mb']:.2f}, worker peak ratio "
