@@ -64,6 +64,31 @@ def budget_rows(f: Any) -> list[dict[str, str]]:
     return out
 
 
+def _p(x: float) -> str:
+    """A p-value as read in a table: two significant digits, ``<0.0001`` below that, ``–`` for none."""
+    if x != x:  # NaN: fewer than two replications
+        return "–"
+    return "<0.0001" if x < 1e-4 else f"{x:.2g}"
+
+
+def interaction_rows(f: Any) -> list[dict[str, str]]:
+    """The pairs Holm names (terminal and report): joint effect, sum of singles, the interaction
+    with its simultaneous interval, the raw and the Holm-adjusted p-value, and the kind; a pair
+    whose interval includes zero although Holm names it is marked (see ``interaction_note``)."""
+    from scenario_sim.analysis.frontier import HOLM_MARK
+
+    inter = f.interactions
+    sig = inter[inter["significant"]] if len(inter) else inter
+    if not len(sig):
+        return []
+    rule = _column(sig, ("d_ab", "sum_of_singles", "interaction"))
+    return [{"pair": f"{r['a']} + {r['b']}", "joint": rule(r["d_ab"]), "sum of singles": rule(r["sum_of_singles"]),
+             "interaction [simultaneous 95% CI]": _interval(r, "interaction", f=rule), "p": _p(r["p_value"]),
+             "p (Holm)": _p(r["p_value_holm"]),
+             "kind": str(r["kind"]) + (f" {HOLM_MARK}" if r["ci_low"] <= 0 <= r["ci_high"] else "")}
+            for r in sig.to_dict("records")]
+
+
 def summary(f: Any, scenario: str, run_dir: Path) -> str:
     """The printed summary: the frontier, the best bundle per budget, the interactions beyond noise."""
     from scenario_sim.report.costs import _plain
@@ -80,15 +105,12 @@ def summary(f: Any, scenario: str, run_dir: Path) -> str:
     lines += ["", "Best bundle under each budget:"]
     lines.append(_plain(budget_rows(f)))
     lines.append(f.multiplicity())
-    sig = f.interactions[f.interactions["significant"]] if len(f.interactions) else f.interactions
     m = len(f.interactions)
     lines += ["", f"Interactions beyond noise (d(AB) - d(A) - d(B), paired t, Holm-adjusted over {m} pairs):"]
-    if len(sig):
-        rule = _column(sig, ("d_ab", "sum_of_singles", "interaction"))
-        lines.append(_plain([{"pair": f"{r['a']} + {r['b']}", "joint": rule(r["d_ab"]),
-                              "sum of singles": rule(r["sum_of_singles"]),
-                              "interaction [95% CI]": _interval(r, "interaction", f=rule), "kind": str(r["kind"])}
-                             for r in sig.to_dict("records")]))
+    rows = interaction_rows(f)
+    if rows:
+        lines.append(_plain(rows))
+        lines.append(f.interaction_note())
     else:
         lines.append("none: every pair's joint effect is the sum of its single effects within noise")
     lines += ["", f"results: {run_dir} (frontier.csv, budgets.csv, interactions.csv, frontier.png)"]

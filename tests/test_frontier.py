@@ -240,3 +240,33 @@ def test_frontier_tables_use_one_number_rule_per_column() -> None:
     assert decimals == {2}, cells
     tiny = pd.DataFrame({"interaction": [0.43], "ci_low": [0.00176], "ci_high": [0.857]})
     assert "e-" not in _interval(tiny.iloc[0].to_dict(), "interaction", f=_column(tiny, ("interaction",)))
+
+
+def test_a_holm_named_pair_whose_simultaneous_interval_includes_zero_is_marked_and_explained() -> None:
+    """Issue 12 leftover: Holm steps down (0.05/3, 0.05/2, 0.05) while the simultaneous intervals
+    stay at 0.05/3, so the third pair below (raw p = 0.03) is named with an interval that includes
+    zero. The table says so (†, raw and Holm p) instead of reading as a contradiction."""
+    from scenario_sim.frontier_cli import interaction_rows
+
+    rng = np.random.default_rng(11)
+    n = 40
+    z = rng.normal(0, 1, n)
+    z = (z - z.mean()) / z.std(ddof=1)
+    base = rng.normal(100, 10, n)
+    a, b, c = base - 10, base - 20, base - 5
+    # interactions: a+b and b+c clearly non-zero, a+c at a raw p of exactly 0.03
+    shift = stats.t.ppf(1 - 0.03 / 2, n - 1) / np.sqrt(n)
+    x = pd.DataFrame({"baseline": base, "a": a, "b": b, "c": c, "a__b": base - 24 + 0.1 * z,
+                      "a__c": base - 15 + z + shift, "b__c": base - 22 + 0.1 * z})
+    t = fr.interactions(x, ["a", "b", "c"])
+    f = fr.Frontier(["a", "b", "c"], "civilian_harm", "casualties", pd.DataFrame(), pd.DataFrame(), t, n)
+    rows = {r["pair"]: r for r in interaction_rows(f)}
+    ac = t.set_index(["a", "b"]).loc[("a", "c")]
+    assert ac["p_value"] == pytest.approx(0.03) and ac["p_value_holm"] == pytest.approx(0.03)
+    assert bool(ac["significant"]) and bool(ac["ci_includes_zero"]) and ac["ci_low"] < 0 < ac["ci_high"]
+    assert set(rows) == {"a + b", "a + c", "b + c"}
+    assert rows["a + c"]["kind"].endswith(fr.HOLM_MARK) and "≈0" in rows["a + c"]["interaction [simultaneous 95% CI]"]
+    assert (rows["a + c"]["p"], rows["a + c"]["p (Holm)"]) == ("0.03", "0.03")
+    assert not rows["a + b"]["kind"].endswith(fr.HOLM_MARK) and rows["a + b"]["p"] == "<0.0001"
+    note = f.interaction_note()
+    assert fr.HOLM_MARK in note and "0.05/3, the next at 0.05/2" in note and "each at 98.33%" in note

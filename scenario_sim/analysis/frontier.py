@@ -27,7 +27,11 @@ Default budgets are round numbers (1-2-5 ladder) up to the dearest bundle.
 the interaction is ``I_r = d(AB)_r - d(A)_r - d(B)_r``: zero when the joint effect is the
 sum of the single effects.  Its mean has a paired t interval (Bonferroni over the pairs) and a
 t-test p-value, Holm-adjusted over the pairs; a pair is named when the adjusted p-value is
-below 0.05.
+below 0.05.  The two procedures are kept on purpose: Holm is the more powerful test (it steps
+down from 0.05/m to 0.05), but step-down intervals that match it are not standard (they
+collapse to a bound at zero for the rejected pairs), so the tables show the simultaneous
+interval beside the raw and Holm p-values and mark a named pair whose interval includes zero
+(``ci_includes_zero`` in ``interactions.csv``).
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ MAX_ITEMS = 10
 """At most 2^10 = 1024 bundles in one frontier (each is a set of the run)."""
 SEP = "__"
 ALPHA = 0.05
+HOLM_MARK = "†"
+"""Marks a pair Holm names although its simultaneous (Bonferroni) interval includes zero."""
 
 
 def bundle_name(items: list[str]) -> str:
@@ -82,6 +88,18 @@ class Frontier:
     budgets: pd.DataFrame
     interactions: pd.DataFrame
     n: int
+
+    def interaction_note(self) -> str:
+        """How the interaction table decides and what its intervals are (terminal and report), and
+        why a named pair's interval can include zero (marked :data:`HOLM_MARK`)."""
+        m = max(1, len(self.interactions))
+        return (f"Interaction = d(AB) - d(A) - d(B) per replication, d the paired difference from the baseline. A "
+                f"pair is named when its paired t-test p-value, Holm-adjusted over the {m} pairs, is below "
+                f"{ALPHA:g}; the intervals are simultaneous (Bonferroni: each at {100 * (1 - ALPHA / m):.4g}%). "
+                f"Holm tests the smallest p-value at {ALPHA:g}/{m}, the next at {ALPHA:g}/{max(1, m - 1)} and so on, "
+                f"so it can name a pair whose simultaneous interval includes zero ({HOLM_MARK}): both keep the "
+                "chance of any false claim over the pairs within 5%; the test says whether the interaction is "
+                "zero, the interval how large it may be.")
 
     def multiplicity(self) -> str:
         """One line on how the intervals are adjusted for the number of bundles compared."""
@@ -194,6 +212,7 @@ def interactions(x: pd.DataFrame, items: list[str], level: float = 0.95) -> pd.D
         # no p-value (fewer than two replications): nothing can be claimed, as if p = 1
         out["p_value_holm"] = holm([1.0 if math.isnan(v) else v for v in out["p_value"].tolist()])
         out["significant"] = out["p_value_holm"] < ALPHA
+        out["ci_includes_zero"] = (out["ci_low"] <= 0) & (out["ci_high"] >= 0)
         out["kind"] = [_kind(r) for r in out.to_dict("records")]
     return out
 

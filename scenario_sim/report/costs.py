@@ -138,10 +138,6 @@ def costs_section(c: Any) -> str:
     return "".join(parts)
 
 
-def _ci(r: Any, key: str = "diff") -> str:
-    return f"{fmt(r[key])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]"
-
-
 def frontier_section(c: Any) -> str:
     """Report section of a frontier run (``scenario-sim frontier``): the plot, frontier, budgets, interactions."""
     from scenario_sim import frontier_cli
@@ -160,16 +156,12 @@ def frontier_section(c: Any) -> str:
                      for r in on.to_dict("records")]
     budget_rows = frontier_cli.budget_rows(f)
     inter = f.interactions
-    sig = inter[inter["significant"]] if len(inter) else inter
-    inter_rows = [{"pair": f"{r['a']} + {r['b']}", "joint": fmt(r["d_ab"]), "sum of singles": fmt(r["sum_of_singles"]),
-                   "interaction [95% CI]": _ci(r, "interaction"), "kind": str(r["kind"])}
-                  for r in sig.to_dict("records")]
+    inter_rows = frontier_cli.interaction_rows(f)
     parts = [f"<h2>Bundle frontier: {len(f.bundles)} bundles of {len(f.items)} sets</h2>", img,
              "<h3>Pareto frontier</h3>", _html_table(frontier_rows), "<h3>Best bundle under each budget</h3>",
              _html_table(budget_rows), f"<p class=muted>{html.escape(f.multiplicity())}</p>",
              f"<h3>Interactions beyond noise ({len(inter)} pairs, Holm-adjusted)</h3>",
              _html_table(inter_rows) if inter_rows else "<p>None: every pair's joint effect is the sum of its single "
              "effects within noise.</p>",
-             "<p class=muted>Interaction = d(AB) − d(A) − d(B) per replication, d the paired difference from the "
-             "baseline; t intervals Bonferroni-adjusted over the pairs, p-values Holm-adjusted.</p>"]
+             f"<p class=muted>{html.escape(f.interaction_note())}</p>"]
     return "".join(parts)
