@@ -341,12 +341,96 @@ def test_destroyed_plus_not_reach_goal_over_launched_is_clamped_with_a_warning(t
     odd.write_text("\n".join([text[0], text[1].replace(",147.0,83.0,59.0,", ",147.0,100.0,59.0,"), *text[2:]])
                    + "\n")
     rs = read_records(odd)
-    (w,) = rs.report.warnings
+    assert rs.report.warnings == []  # warned by the window that reads the row (test below), not by the reader
+    (w,) = rs.clamp_warnings()
     assert w.startswith(f"{odd}:2: not_reach_goal: destroyed + not_reach_goal is more than launched")
     assert "1 row(s)" in w
     row = rs.frame[rs.frame["row"] == 0].iloc[0]
     assert (row["launched"], row["destroyed"], row["not_reach_goal"]) == (147, 100, 47)
-    assert read_records(EXCERPT).report.warnings == []
+    assert read_records(EXCERPT).report.warnings == [] and read_records(EXCERPT).clamp_warnings() == []
+    assert rs.clamp_warnings([1, 2, 3]) == [] and rs.clamp_warnings([0]) == [w]
+
+
+def _odd_excerpt(tmp_path: Path) -> Path:
+    """The excerpt with its 2025-02-16 Shahed row double counting (destroyed + not_reach_goal > launched)."""
+    odd = tmp_path / "odd.csv"
+    text = EXCERPT.read_text().splitlines()
+    assert text[1].startswith("2025-02-16 21:00")
+    odd.write_text("\n".join([text[0], text[1].replace(",147.0,83.0,59.0,", ",147.0,100.0,59.0,"), *text[2:]])
+                   + "\n")
+    return odd
+
+
+@pytest.mark.parametrize("until, warned", [("2025-02-15", False), ("2025-02-16", True)])
+def test_the_clamp_warning_only_where_the_window_reads_the_row(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                               until: str, warned: bool) -> None:
+    """Issue 11 leftover: the one clamped row of the full records (2024-12-27) was named in every
+    verdict; now only in a backtest or calibration whose window holds it."""
+    odd = _odd_excerpt(tmp_path)
+    code, out, err = _cli(["backtest", "reference", "--records", str(odd), "--since", "2025-02-08", "--until", until,
+                           "-n", "2", "-j", "1", "-q", "--out", str(tmp_path / "b")], capsys)
+    assert code == 0, err
+    assert ("not_reach_goal clamped" in out + err) is warned
+    (folder,) = (tmp_path / "b").glob("backtest-*")
+    assert any("clamped" in w for w in _strict_json(folder / "backtest.json")["warnings"]) is warned  # type: ignore[union-attr]
+    code, _, err = _cli(["calibrate", str(odd), "--since", "2025-02-08", "--until", until, "--out",
+                         str(tmp_path / "cal")], capsys)
+    assert code == 0, err
+    assert (f"{odd}:2: not_reach_goal: destroyed + not_reach_goal is more than launched" in err) is warned
+
+
+def test_rows_read_by_a_time_split_are_the_training_and_the_scored_windows() -> None:
+    import pandas as pd
+
+    from scenario_sim.backtest.core import _rows_read
+    from scenario_sim.backtest.windows import Windows
+
+    rows = pd.DataFrame({"row": [10, 11, 12, 13], "date": pd.to_datetime(["2024-06-30", "2024-12-27", "2025-01-02",
+                                                                         "2025-07-01"])})
+    d = dt.date
+    split = Windows((d(2024, 7, 1), d(2025, 6, 30)), (d(2025, 1, 1), d(2025, 6, 30)), (d(2024, 7, 1), d(2024, 12, 31)))
+    assert _rows_read(rows, split).tolist() == [11, 12]  # the training window is read too (calibrate)
+    plain = Windows((d(2025, 1, 1), d(2025, 6, 30)), (d(2025, 1, 1), d(2025, 6, 30)), None)
+    assert _rows_read(rows, plain).tolist() == [12]
+
+
+def test_a_gap_is_measured_whole_even_where_the_window_cuts_it() -> None:
+    """Issue 11 leftover: a window that starts inside a long gap saw only its last 7 nights, which
+    looked like a quiet week and got no warning; the run is now measured between the records on
+    either side of it, inside the window or not."""
+    from scenario_sim.backtest.core import MAX_GAP_NIGHTS, _gaps, night_gaps
+
+    d = dt.date
+    feb = [d(2025, 2, k) for k in range(8, 17)]
+    recorded = [d(2025, 1, 1), d(2025, 1, 20), *feb]
+    assert night_gaps(recorded, d(2025, 2, 1), d(2025, 2, 16)) == [(d(2025, 1, 21), d(2025, 2, 7), 7)]
+    (w,) = _gaps(recorded, d(2025, 2, 1), d(2025, 2, 16))
+    assert w.startswith("the records have 18 consecutive nights without any record from 2025-01-21 to 2025-02-07, "
+                        "7 of them in the scored window 2025-02-01..2025-02-16")
+    # the same at the end: the window ends inside a gap that the next record closes
+    (w,) = _gaps([*feb, d(2025, 3, 10)], d(2025, 2, 8), d(2025, 2, 20))
+    assert "21 consecutive nights" in w and "4 of them in the scored window" in w
+    # wholly inside: runs of 8, 7 and 12 nights; the 7 (the threshold itself) is not counted
+    inside = [d(2025, 3, 1), d(2025, 3, 10), d(2025, 3, 18), d(2025, 3, 31)]
+    (w,) = _gaps(inside, d(2025, 3, 1), d(2025, 3, 31))
+    assert w.startswith("the records have 12 consecutive nights without any record in the scored window (the "
+                        "longest of 2 such runs)")
+    week = [d(2025, 3, 1), d(2025, 3, 1 + MAX_GAP_NIGHTS + 1), d(2025, 3, 31)]
+    assert _gaps(week[:2], d(2025, 3, 1), week[1]) == []
+    # a window without a single record lies inside one run
+    assert night_gaps([d(2025, 1, 1), d(2025, 3, 1)], d(2025, 2, 1), d(2025, 2, 10)) == [
+        (d(2025, 1, 2), d(2025, 2, 28), 10)]
+
+
+def test_a_backtest_window_starting_inside_a_gap_is_warned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The excerpt's usable February 2025 records start on the 8th, after a gap since 2023-05-16 (its 2024
+    rows are not national reports of a scored class): a window from 2025-02-01 holds 7 nights of that gap
+    and says so."""
+    code, out, err = _cli(["backtest", "reference", "--records", str(EXCERPT), "--since", "2025-02-01", "--until",
+                           "2025-02-16", "-n", "2", "-j", "1", "-q", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert ("633 consecutive nights without any record from 2023-05-17 to 2025-02-07, 7 of them in the scored "
+            "window 2025-02-01..2025-02-16") in out, out
 
 
 # --------------------------------------------------------------------------- calibrate leftovers

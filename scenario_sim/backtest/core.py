@@ -38,12 +38,13 @@ import hashlib
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from scenario_sim import __version__
 from scenario_sim.backtest import scores
@@ -200,21 +201,57 @@ def _targets(tables: dict[str, list[Row]], pit: dict[str, Any], out_of_sample: b
 
 
 MAX_GAP_NIGHTS = 7
-"""A scored window with a longer run of nights without any record gets a warning."""
+"""A run of more nights than this without any record, overlapping the scored window, gets a
+warning (the full records have at most 5 in a row from mid-2023 on)."""
 
 
-def _gaps(obs: Nights) -> list[str]:
-    """A warning when the scored window has a long run of nights with no record at all: they
-    count as nights without launches, which a gap in the records is not."""
-    empty = obs.counts["launched"].sum(axis=1) == 0
-    longest = run = 0
-    for e in empty.tolist():
-        run = run + 1 if e else 0
-        longest = max(longest, run)
-    if longest > MAX_GAP_NIGHTS:
-        return [f"the records have {longest} consecutive nights without any record in the scored window; they "
-                "count as nights without launches (is the file an excerpt?)"]
-    return []
+def night_gaps(recorded: Iterable[dt.date], start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date, int]]:
+    """Every run of nights without a record that overlaps ``start .. end``, measured whole:
+    ``(first night, last night, nights of it inside the window)``, longest first.
+
+    ``recorded`` are the nights that have a record anywhere in the file.  A run is bounded by
+    the records on either side of it, not by the window: a window that starts (or ends) inside a
+    long gap sees only part of it, and that part alone can look like a quiet week."""
+    days = sorted({d for d in recorded})
+    before = [d for d in days if d < start]
+    inside = [d for d in days if start <= d <= end]
+    after = [d for d in days if d > end]
+    one = dt.timedelta(days=1)
+    # the recorded nights that bound runs overlapping the window (None: the records' own edge)
+    bounds: list[dt.date | None] = [before[-1] if before else None, *inside, after[0] if after else None]
+    runs = []
+    for a, b in itertools.pairwise(bounds):
+        lo = a + one if a is not None else start
+        hi = b - one if b is not None else end
+        if hi < lo:
+            continue
+        n_in = (min(hi, end) - max(lo, start)).days + 1
+        if n_in > 0:
+            runs.append((lo, hi, n_in))
+    return sorted(runs, key=lambda r: ((r[1] - r[0]).days, r[2]), reverse=True)
+
+
+def _gaps(recorded: Iterable[dt.date], start: dt.date, end: dt.date) -> list[str]:
+    """A warning when a long run of nights with no record at all overlaps the scored window: its
+    nights in the window count as nights without launches, which a gap in the records is not."""
+    long = [r for r in night_gaps(recorded, start, end) if (r[1] - r[0]).days + 1 > MAX_GAP_NIGHTS]
+    if not long:
+        return []
+    lo, hi, n_in = long[0]
+    total = (hi - lo).days + 1
+    where = ("in the scored window" if n_in == total else
+             f"from {lo} to {hi}, {n_in} of them in the scored window {start}..{end}")
+    others = f" (the longest of {len(long)} such runs)" if len(long) > 1 else ""
+    return [f"the records have {total} consecutive nights without any record {where}{others}; in the window "
+            "they count as nights without launches (is the file an excerpt?)"]
+
+
+def _rows_read(rows: pd.DataFrame, win: Windows) -> pd.Series:  # type: ignore[type-arg]
+    """The file rows a backtest reads: the training window's (calibrate) and the scored window's."""
+    keep = np.zeros(len(rows), dtype=bool)
+    for lo, hi in [w for w in (win.train, win.test) if w is not None]:
+        keep |= ((rows["date"] >= pd.Timestamp(lo)) & (rows["date"] <= pd.Timestamp(hi))).to_numpy()
+    return rows["row"][keep]
 
 
 def _fmt(x: float, nd: int = 3) -> str:
@@ -359,7 +396,9 @@ def backtest(scenario: str | Path, records: str | Path | RecordSet, options: Bac
     tables, pit = score_nights(obs, sim, o, seed)
     out_of_sample = win.train is not None
     targets = _targets(tables, pit, out_of_sample, classes, month_nights(*win.test))
-    warnings = list(rs.report.warnings) + _gaps(obs) + ([win.clipped] if win.clipped else [])
+    scored = rows[rows["cls"].isin(classes) & (rows["launched"] > 0)]
+    warnings = (list(rs.report.warnings) + rs.clamp_warnings(_rows_read(rows, win))
+                + _gaps(scored["date"].dt.date, *win.test) + ([win.clipped] if win.clipped else []))
     if unscored:
         warnings.append(f"the records have no usable row of class(es) {', '.join(unscored)}: simulated, not scored")
     cal = calibration_window(scenario)

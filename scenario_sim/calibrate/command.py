@@ -179,7 +179,8 @@ def _usable(rs: RecordSet, mp: Mapping, o: CalibrationOptions, unusable: Counter
     cls_col = models.map(classes)
     keep = cls_col.notna().to_numpy()
     when = (df["start"] if o.dating == "launch" else df["end"]).astype("datetime64[ns]").dt.floor("D")
-    return pd.DataFrame({"date": when[keep].to_numpy(), "cls": cls_col[keep].to_numpy(),
+    return pd.DataFrame({"row": df["row"].to_numpy()[keep], "date": when[keep].to_numpy(),
+                         "cls": cls_col[keep].to_numpy(),
                          # wide types for sums (the record set stores narrow ones)
                          "launched": df["launched"].to_numpy(dtype=np.int64)[keep],
                          "destroyed": df["destroyed"].to_numpy(dtype=np.float64)[keep],
@@ -189,8 +190,8 @@ def _usable(rs: RecordSet, mp: Mapping, o: CalibrationOptions, unusable: Counter
 
 def usable_rows(rs: RecordSet, options: CalibrationOptions | None = None) -> pd.DataFrame:
     """The rows calibrate uses (chosen sources, kept classes, dated as ``options`` say), all dates:
-    columns ``date``, ``cls``, ``launched``, ``destroyed``, ``not_reach_goal`` (``scenario-sim
-    backtest`` scores exactly these)."""
+    columns ``row`` (the data row in the file), ``date``, ``cls``, ``launched``, ``destroyed``,
+    ``not_reach_goal`` (``scenario-sim backtest`` scores exactly these)."""
     return _usable(rs, load_mapping((options or CalibrationOptions()).mapping), options or CalibrationOptions(),
                    Counter(), Counter())
 
@@ -424,7 +425,8 @@ def calibrate_records(records: str | Path | RecordSet, contacts: str | Path | li
     daily = full.loc[start:end]
     observed = _observed(df, classes, o.defeated)
     waves = _waves(daily, classes, o)
-    warnings = list(rs.report.warnings) + _fit_warnings(waves, observed)
+    # a clamped row outside the window changes nothing in this calibration: no warning for it
+    warnings = list(rs.report.warnings) + rs.clamp_warnings(df["row"]) + _fit_warnings(waves, observed)
     contact_rows = (contacts if isinstance(contacts, list) else read_contacts(contacts)) if contacts else []
     chosen = [c for c in contact_rows if o.status == "all" or c.status == o.status]
     result: dict[str, Any] = {

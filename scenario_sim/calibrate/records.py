@@ -34,7 +34,7 @@ import csv
 import hashlib
 import io
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,9 @@ class ReadReport:
     rows: int = 0
     unusable: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
+    clamped_rows: list[int] = field(default_factory=list)
+    """Data rows whose not_reach_goal was clamped: warned about by :meth:`RecordSet.clamp_warnings`
+    only when a window reads them (the full records have one, 2024-12-27)."""
 
 
 @dataclass
@@ -92,6 +95,22 @@ class RecordSet:
     def lines(self, rows: Sequence[int]) -> list[int]:
         """The file line of each data row index (a streaming pass over the file)."""
         return lines_of(self.path, rows)
+
+    def clamp_warnings(self, used: Iterable[int] | None = None) -> list[str]:
+        """The located warning for the clamped rows (see :func:`_check_sums`) among the data rows
+        ``used`` (the ``row`` of the rows a window reads; None: every row): a row outside the
+        window changes nothing there, so it is not worth a warning there."""
+        rows = self.report.clamped_rows
+        if used is not None:
+            wanted = set(int(r) for r in used)
+            rows = [r for r in rows if r in wanted]
+        if not rows:
+            return []
+        lines = self.lines(rows[:_SHOWN_LINES])
+        more = f" and {len(rows) - len(lines)} more" if len(rows) > len(lines) else ""
+        return [f"{self.path}:{lines[0]}: not_reach_goal: destroyed + not_reach_goal is more than launched; "
+                f"not_reach_goal clamped to launched - destroyed on {len(rows)} row(s) "
+                f"(lines {', '.join(map(str, lines))}{more})"]
 
 
 # --------------------------------------------------------------------------- lines and strict pass
@@ -468,13 +487,7 @@ def read_records(path: str | Path) -> RecordSet:
     frame["not_reach_goal"] = _cat(cols.nrg, np.float32)
     frame["num_hit_location"] = _cat(cols.hits, np.float32)
     rs = RecordSet(name, digest.hexdigest(), frame, report)
-    clamped = _cat(cols.clamped, np.int64)
-    if clamped.size:
-        lines = rs.lines(clamped[:_SHOWN_LINES].tolist())
-        more = f" and {clamped.size - len(lines)} more" if clamped.size > len(lines) else ""
-        report.warnings.append(f"{name}:{lines[0]}: not_reach_goal: destroyed + not_reach_goal is more than "
-                               f"launched; not_reach_goal clamped to launched - destroyed on {clamped.size} row(s) "
-                               f"(lines {', '.join(map(str, lines))}{more})")
+    report.clamped_rows = _cat(cols.clamped, np.int64).tolist()  # warned per window: RecordSet.clamp_warnings
     _drop_implausible_dates(rs, _cat(cols.implausible, bool))
     return rs
 
