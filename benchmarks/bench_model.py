@@ -6,8 +6,15 @@ process (machines here are shared and noisy; the ratios are what we keep):
 * **this engine**: ``simulate`` on a compiled scenario (median over replications);
 * **the old engine** (``--baseline REV``, default the engine before issue 15): the same
   measurement on ``git archive REV scenario_sim`` imported in a child process;
-* **phase 1** alone (``World.create`` + ``run_events``) against a **bare SimPy loop** that
-  schedules as many events (counted by wrapping ``Environment.step``) with no work attached.
+* the three parts of a replication of this engine, timed apart: the **setup**
+  (``setup_replication``: streams, and the per-replication growth-shock and tempo draws
+  applied to the compiled scenario), **phase 1** (``World.build`` + ``run_events``: the
+  components and the SimPy events) and **phase 2** (``World.resolve``: the wave table,
+  the layers, consequences, outcomes);
+* **phase 1** against a **bare SimPy loop** that schedules as many events (counted by
+  wrapping ``Environment.step``) with no work attached.  Up to session 9 "phase 1" was
+  ``World.create`` + ``run_events``, i.e. setup and phase 1 together; the old figure is
+  printed too (``setup + phase 1``), so the change of scope is visible.
 
 With ``--baseline``, both engines run the reference scenario *of the baseline revision*
 (the language and calibration move on; the old engine cannot read later files).
@@ -102,29 +109,36 @@ def phase1_vs_bare(scenario: str | None, reps: int, old_events: int) -> dict[str
     from scenario_sim.bundled import resolve
     from scenario_sim.lang import load_scenario
     from scenario_sim.model import compile_scenario
-    from scenario_sim.model.simulation import World
+    from scenario_sim.model.simulation import World, setup_replication
 
     loaded = load_scenario(resolve(scenario))
     model = compile_scenario(loaded.baseline)
     seed = loaded.baseline.seed
     events = count_events(model, seed, 0)
-    t_p1, t_bare, t_bare_old = [], [], []
+    t_setup, t_p1, t_p2, t_bare, t_bare_old = [], [], [], [], []
     clock = time.process_time
     for r in range(reps):
         t0 = clock()
-        w = World.create(model, seed, r)
+        m, streams = setup_replication(model, seed, r)
+        ts = clock()
+        w = World.build(m, streams)
         w.run_events()
         t1 = clock()
+        w.resolve(False, False)
+        tr = clock()
         bare_loop(events)
         t2 = clock()
         bare_loop(old_events)
         t3 = clock()
-        t_p1.append(t1 - t0)
-        t_bare.append(t2 - t1)
+        t_setup.append(ts - t0)
+        t_p1.append(t1 - ts)
+        t_p2.append(tr - t1)
+        t_bare.append(t2 - tr)
         t_bare_old.append(t3 - t2)
     med = statistics.median
-    return {"events": events, "phase1_ms": med(t_p1) * 1e3, "bare_ms": med(t_bare) * 1e3,
-            "bare_old_ms": med(t_bare_old) * 1e3}
+    return {"events": events, "setup_ms": med(t_setup) * 1e3, "phase1_ms": med(t_p1) * 1e3,
+            "setup_phase1_ms": med([a + b for a, b in zip(t_setup, t_p1, strict=True)]) * 1e3,
+            "phase2_ms": med(t_p2) * 1e3, "bare_ms": med(t_bare) * 1e3, "bare_old_ms": med(t_bare_old) * 1e3}
 
 
 def main() -> None:
@@ -190,7 +204,11 @@ def main() -> None:
         vs_old = f", old / it: {med_old / m_rev:.2f}x" if args.baseline else ""
         print(f"engine {rev}: {m_rev:.2f} ms CPU ({med(times, 1):.2f} ms wall; it / this engine: "
               f"{m_rev / med_new:.2f}x{vs_old})")
-    print(f"phase 1 (SimPy events, {p1['events']} events):          {p1['phase1_ms']:.3f} ms")
+    print(f"setup (streams, growth shock and tempo draws): {p1['setup_ms']:.3f} ms")
+    print(f"phase 1 (components and SimPy events, {p1['events']} events): {p1['phase1_ms']:.3f} ms")
+    print(f"phase 2 (wave table, layers, consequences, outcomes): {p1['phase2_ms']:.3f} ms")
+    print(f"setup + phase 1 (what 'phase 1' measured up to session 9): {p1['setup_phase1_ms']:.3f} ms "
+          f"({p1['setup_phase1_ms'] / p1['bare_ms']:.1f}x the bare loop)")
     print(f"bare SimPy loop, same events:                {p1['bare_ms']:.3f} ms")
     print(f"ratio phase 1 / bare loop:                   {p1['phase1_ms'] / p1['bare_ms']:.1f}x")
     print(f"bare SimPy loop, old schedule ({args.old_events} events):  {p1['bare_old_ms']:.3f} ms")

@@ -136,6 +136,65 @@ def test_streams_are_independent_of_creation_order() -> None:
     assert not np.array_equal(Streams(7, 4).rng("y").random(5), xa)
 
 
+
+def test_stream_seed_from_a_prefix_hasher_and_raw_bits_streams_match_the_plain_ones() -> None:
+    from scenario_sim.model.rng import StreamSeed
+
+    streams = Streams(7, 3)
+    for name in ("x", "air_defense.patriot.cruise", "é"):
+        assert np.array_equal(StreamSeed(7, 3, name, streams._prefix).words, StreamSeed(7, 3, name).words)
+    # a stream read first as raw bits (no Generator made) and then through rng() continues
+    # exactly where one generator used both ways would
+    a, b = Streams(7, 3), Streams(7, 3)
+    ga = a.rng("z")
+    first = ga.bit_generator.random_raw(5).view(np.uint32)[:9]
+    assert np.array_equal(b.bits32("z", 8), first)
+    assert np.array_equal(b.rng("z").random(4), ga.random(4))
+    assert b.names == ["z"]
+    assert not np.array_equal(Streams(7, 3).bits32("w", 8), first)
+
+
+def _deliveries_by_simpy(world: Any) -> dict[str, list[tuple[float, int]]]:
+    """The resupply process the calendar replaced: a SimPy timeout per delivery."""
+    env = simpy.Environment()
+    model = world.model
+    streams = Streams(world.streams.seed, world.streams.replication)
+    logs: dict[str, list[tuple[float, int]]] = {cs.spec.name: [] for cs in model.systems}
+
+    def resupply(cs: Any) -> Any:
+        due = np.asarray(cs.deliveries_due)
+        lead = cs.spec.interceptors.resupply.lead_time_days.sample(
+            streams.rng(f"air_defense.{cs.spec.name}.resupply"), due.shape[0])
+        for t in np.sort(due + lead).tolist():
+            if t >= model.horizon:
+                return
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            logs[cs.spec.name].append((env.now, cs.delivery_quantity))
+
+    for cs in model.systems:
+        if cs.limited and cs.deliveries_due:
+            env.process(resupply(cs))
+    env.run(until=model.horizon)
+    return logs
+
+
+@pytest.mark.parametrize("lead", [{"dist": "uniform", "low": 0.0, "high": 40.0}, 3.3, 0.0])
+def test_deliveries_are_the_times_a_simpy_process_logs(lead: Any) -> None:
+    from scenario_sim.model.simulation import World
+
+    resupply = {"first": 0, "interval_days": 7.1, "quantity": 3, "lead_time_days": lead}
+    model = compile_scenario(one_layer(0.5, stock=10, horizon=60, interceptors={"initial_stock": 10,
+                                                                                 "resupply": resupply}))
+    assert model.systems[0].deliveries_due
+    for rep in range(20):
+        w = World.create(model, 5, rep)
+        w.run_events()
+        want = _deliveries_by_simpy(w)
+        assert w.air_defense.deliveries == want
+        assert want[model.systems[0].spec.name]  # deliveries inside the horizon were compared
+
+
 # --------------------------------------------------------------------------- limits
 
 

@@ -89,22 +89,36 @@ class AirDefense:
         self.deliveries: dict[str, list[tuple[float, int]]] = {s.spec.name: [] for s in model.systems}
 
     def processes(self) -> list[Generator[simpy.Event, Any, None]]:
-        return [self.resupply(cs) for cs in self.model.systems if cs.limited and cs.deliveries_due]
+        """SimPy processes of the air defence (none: deliveries are a calendar, :meth:`deliver`)."""
+        return []
 
-    def resupply(self, cs: CompiledSystem) -> Generator[simpy.Event, Any, None]:
-        """Process ``air_defense.<system>.resupply``: deliveries at due date plus lead time."""
-        inter = cs.spec.interceptors
-        assert inter is not None and inter.resupply is not None
-        due = np.asarray(cs.deliveries_due)
-        lead = inter.resupply.lead_time_days.sample(self.streams.rng(f"air_defense.{cs.spec.name}.resupply"),
-                                                    due.shape[0])
-        log = self.deliveries[cs.spec.name]
-        for t in np.sort(due + lead).tolist():
-            if t >= self.model.horizon:
-                return
-            if t > self.env.now:
-                yield self.env.timeout(t - self.env.now)
-            log.append((self.env.now, cs.delivery_quantity))
+    def deliver(self) -> None:
+        """``air_defense.<system>.resupply``: every delivery at its due date plus a lead time,
+        recorded in :attr:`deliveries` for the whole horizon at once.
+
+        Deliveries feed nothing during the event simulation (stock is only spent when the
+        waves are resolved), so they need no SimPy events: the times logged are the floats a
+        process waiting ``t - now`` at each delivery reaches (``now + (t - now)``, as SimPy
+        adds a timeout's delay to the clock), stopping where ``run(until=horizon)`` stops."""
+        h = self.model.horizon
+        for cs in self.model.systems:
+            if not (cs.limited and cs.deliveries_due):
+                continue
+            inter = cs.spec.interceptors
+            assert inter is not None and inter.resupply is not None
+            due = np.asarray(cs.deliveries_due)
+            lead = inter.resupply.lead_time_days.sample(self.streams.rng(f"air_defense.{cs.spec.name}.resupply"),
+                                                        due.shape[0])
+            log = self.deliveries[cs.spec.name]
+            now, q = self.env.now, cs.delivery_quantity
+            for t in np.sort(due + lead).tolist():
+                if t >= h:
+                    break
+                if t > now:
+                    now = now + (t - now)
+                    if now >= h:  # rounded up to the horizon: run(until=horizon) stops first
+                        break
+                log.append((now, q))
 
     def readiness(self, t: float) -> float:
         r = self.baseline
@@ -276,24 +290,27 @@ def density_kills(cs: CompiledSystem, dr: LayerDraws, c: int, blocks: Blocks, st
     """
     surv = np.minimum(1.0, (1.0 - cs.pk[c]) * cs.survival_factor(c, launched[:, c].astype(np.float64)))
     p = 1.0 - surv ** s
-    t_w = np.minimum(np.ceil(p * dr.reach_t), dr.reach_t).astype(np.uint64)
-    o = blocks.order
-    t_m = np.zeros(dr.u.shape[0], dtype=np.uint64)
-    if o.shape[0]:
-        # Blocks sit in layout order; each wave's threshold covers its block up to the next
-        # wave's start (a gap left by a surge slot that never fired is never counted).
-        ost = blocks.starts[o, c]
-        end = int(blocks.totals[c])
-        t_m[int(ost[0]):end] = np.repeat(t_w[o], np.diff(np.r_[ost, end]))
+    t_f = np.minimum(np.ceil(p * dr.reach_t), dr.reach_t)
     W = st.shape[0]
     if W == 0:
         return np.zeros(0, dtype=np.int64)
+    # Thresholds below 2^32 compare as uint32 against the uint32 draws (no mixed-type cast
+    # of every draw); a threshold of 2^32 (certain kill) needs 64 bits.
+    t_w = t_f.astype(np.uint32 if float(t_f.max()) < FULL else np.uint64)
+    o = blocks.order
+    # Blocks sit in layout order; each wave's threshold covers its block up to the next
+    # wave's start (a gap left by a surge slot that never fired is never counted); the
+    # draws before the first block and the pad after the last are never below.
+    ost = blocks.starts[o, c]
+    a, end = int(ost[0]), int(blocks.totals[c])
+    below_t = np.zeros(dr.u.shape[0], dtype=bool)
+    np.less(dr.u[a:end], np.repeat(t_w[o], np.diff(ost, append=end)), out=below_t[a:end])
     # One reduceat pass in layout order, as count_below does for scalar thresholds.
     so, mo = st[o], m[o]
     idx = np.empty(2 * W, dtype=np.int64)
     idx[0::2] = so
     idx[1::2] = so + mo
-    sums = np.add.reduceat((dr.u < t_m).view(np.int8), idx, dtype=np.int32)[0::2]
+    sums = np.add.reduceat(below_t.view(np.int8), idx, dtype=np.int32)[0::2]
     sums[mo <= 0] = 0
     out = np.empty(W, dtype=np.int64)
     out[o] = sums

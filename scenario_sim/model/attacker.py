@@ -149,12 +149,14 @@ def wave_schedule(model: CompiledScenario) -> WaveSchedule:
     return NightlyWaves() if w.schedule == "nightly" else PoissonWaves(w.waves_per_day)
 
 
-_ERFC = np.frompyfunc(math.erfc, 1, 1)
-
-
 def _normal_cdf(x: FloatArray) -> FloatArray:
-    """Standard normal cdf, elementwise (``0.5 erfc(-x / sqrt 2)``; numpy has no erfc)."""
-    return np.asarray(0.5 * _ERFC(-x / math.sqrt(2.0)), dtype=np.float64)
+    """Standard normal cdf, elementwise (``0.5 erfc(-x / sqrt 2)``; numpy has no erfc).
+
+    ``math.erfc`` over a list is twice as fast as ``np.frompyfunc`` (no object array);
+    ``scipy.special.erfc`` would be ten times faster but differs from ``math.erfc`` in the
+    last bit for a third of the values, which would move draws' comparisons."""
+    erfc = math.erfc
+    return 0.5 * np.array([erfc(v) for v in (-x / math.sqrt(2.0)).tolist()], dtype=np.float64)
 
 
 @dataclass(frozen=True)

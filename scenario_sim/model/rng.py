@@ -42,17 +42,24 @@ _U64 = np.dtype("<u8")  # the digest's byte order, on every machine
 
 
 class StreamSeed(ISeedSequence):
-    """The seed of one stream: 3 words of BLAKE2b-256 of ``(seed, replication, name)``.
+    """The seed of one stream: 3 words of BLAKE2b-192 of ``(seed, replication, name)``.
 
     Handed to ``numpy.random.SFC64``, which runs its own seeding rounds on them; it stands
     in for ``SeedSequence`` (same interface), whose pure hashing costs ~20x more.
+    ``prefix``, if given, is a BLAKE2b-192 hasher already fed ``seed\0replication\0``
+    (:class:`Streams` keeps one per replication): hashing is streaming, so continuing it
+    with the name gives the same digest as hashing the whole key, without re-encoding it.
     """
 
     __slots__ = ("words",)
 
-    def __init__(self, seed: int, replication: int, name: str):
-        key = f"{seed}\x00{replication}\x00{name}".encode()
-        self.words = np.frombuffer(hashlib.blake2b(key, digest_size=24).digest(), dtype=_U64)
+    def __init__(self, seed: int, replication: int, name: str, prefix: Any = None):
+        if prefix is None:
+            h = hashlib.blake2b(f"{seed}\x00{replication}\x00{name}".encode(), digest_size=24)
+        else:
+            h = prefix.copy()
+            h.update(name.encode())
+        self.words = np.frombuffer(h.digest(), dtype=_U64)
 
     def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray[Any, Any]:
         if n_words > 3 or (dtype is not np.uint64 and np.dtype(dtype) != np.uint64):
@@ -101,15 +108,20 @@ class Streams:
         self.seed = seed
         self.replication = replication
         self._rngs: dict[str, np.random.Generator] = {}
+        self._raw: dict[str, np.random.SFC64] = {}  # streams only ever read as raw bits (bits32)
+        self._prefix = hashlib.blake2b(f"{seed}\x00{replication}\x00".encode(), digest_size=24)
+
+    def _bit_generator(self, name: str) -> np.random.SFC64:
+        # numpy accepts any ISeedSequence; its stubs name only SeedSequence.
+        return np.random.SFC64(cast(np.random.SeedSequence, StreamSeed(self.seed, self.replication, name,
+                                                                       self._prefix)))
 
     def rng(self, name: str) -> np.random.Generator:
         """The generator of stream ``name`` (created on first use)."""
         g = self._rngs.get(name)
         if g is None:
-            # numpy accepts any ISeedSequence; its stubs name only SeedSequence.
-            seed = cast(np.random.SeedSequence, StreamSeed(self.seed, self.replication, name))
-            g = np.random.Generator(np.random.SFC64(seed))
-            self._rngs[name] = g
+            bg = self._raw.pop(name, None)
+            g = self._rngs[name] = np.random.Generator(bg if bg is not None else self._bit_generator(name))
         return g
 
     def buffer(self, name: str, sampler: Callable[[np.random.Generator, int], FloatArray] | None = None,
@@ -124,9 +136,14 @@ class Streams:
         probability ``p`` to within 2^-32), which skips the float conversion and takes the
         bits straight from the generator: about 40% cheaper than float32 uniforms.
         """
-        raw = self.rng(name).bit_generator.random_raw((n + 2) // 2)
+        g = self._rngs.get(name)
+        if g is not None:
+            bg = g.bit_generator
+        else:  # no Generator is needed to read raw bits (a later rng(name) wraps this one)
+            bg = self._raw.get(name) or self._raw.setdefault(name, self._bit_generator(name))
+        raw = bg.random_raw((n + 2) // 2)
         return raw.view(np.uint32)[: n + 1]
 
     @property
     def names(self) -> list[str]:
-        return sorted(self._rngs)
+        return sorted(self._rngs.keys() | self._raw.keys())

@@ -9,7 +9,9 @@ listeners on the contact broadcast:
 * ``contacts.scheduled`` / ``contacts.stochastic`` broadcast contacts to the attacker
   (surge plans), the air defence (readiness rule) and civil defence (activation rule);
 * the attacker plans a surge wave on a contact and tells the early-warning rule;
-* ``air_defense.<system>.resupply`` delivers interceptors.
+* ``air_defense.<system>.resupply`` delivers interceptors: a calendar computed when the
+  events start (:meth:`AirDefense.deliver`), not SimPy events, since nothing during the
+  events depends on a delivery (the logged times are the floats the events would reach).
 
 **Between the phases, the wave table.**  Wave opportunities are a calendar, not events:
 ordinary waves at the schedule's times (``attacker.waves``: every night, or a Poisson
@@ -130,6 +132,15 @@ class Components:
                    CivilDefense(env, model))
 
 
+def setup_replication(model: CompiledScenario, seed: int, replication: int) -> tuple[CompiledScenario, Streams]:
+    """The per-replication setup, before any event: the replication's streams, and the
+    compiled scenario with its per-replication parameter draws applied (growth shock and
+    tempo, :meth:`CompiledScenario.for_replication`).  Not SimPy scheduling:
+    ``benchmarks/bench_model.py`` times it apart from phase 1 and phase 2."""
+    streams = Streams(seed, replication)
+    return model.for_replication(streams), streams
+
+
 class World:
     """A replication: the components it is given, wired together on the contact broadcast."""
 
@@ -152,10 +163,14 @@ class World:
     @classmethod
     def create(cls, model: CompiledScenario, seed: int, replication: int) -> World:
         """A world of the model's standard components for one replication (with that
-        replication's growth and tempo draws, :meth:`CompiledScenario.for_replication`)."""
-        streams = Streams(seed, replication)
-        model = model.for_replication(streams)
-        return cls(model, Components.standard(model, seed, replication, streams))
+        replication's growth and tempo draws: :func:`setup_replication`)."""
+        return cls.build(*setup_replication(model, seed, replication))
+
+    @classmethod
+    def build(cls, model: CompiledScenario, streams: Streams) -> World:
+        """A world of the model's standard components on a replication already set up
+        (``model`` and ``streams`` from :func:`setup_replication`)."""
+        return cls(model, Components.standard(model, streams.seed, streams.replication, streams))
 
     def run_events(self) -> None:
         """Phase 1: the SimPy event simulation."""
@@ -168,6 +183,7 @@ class World:
             env.process(stochastic_contacts(env, self.bus, st.rate_per_day, st.kind, m.contact_rate_factor,
                                             float(m.horizon), self.streams.rng("contacts.stochastic"),
                                             float(s.day_of(st.start)), m.limits.contacts))
+        self.air_defense.deliver()
         for p in self.air_defense.processes():
             env.process(p)
         env.run(until=m.horizon)
