@@ -269,6 +269,14 @@ def register(group: click.Group) -> None:
                 raise UserError("--resume: takes its scenario, seed, sets and replications from the run "
                                 "folder; give only --jobs/--executor/--scheduler with it")
             run_dir = resolve_run(resume_dir)
+            from scenario_sim import runs
+
+            if (run_dir / runs.FRONTIER).exists() and not runs.RunFolder.open(run_dir).manifest().complete:
+                # its tables are frontier's business: one way to finish it (a complete one shows its ranking)
+                from scenario_sim.errors import UserError
+
+                raise UserError(f"--resume {resume_dir}: a frontier run folder; finish it with "
+                                f"{runs.resume_command(run_dir)} (which also writes the frontier's tables)")
             _preflight_resume(run_dir, rank_by)
         else:
             loaded = _preflight_rank_by(scenario, chosen_sets, rank_by)

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from scenario_sim.analysis.frontier import FRONTIER_JSON
 from scenario_sim.bundled import resolve
 from scenario_sim.cli_options import executor_options
 
@@ -142,54 +143,122 @@ def _preflight(scenario: str | None, items: tuple[str, ...], budget: tuple[str, 
     return bundled, members, chosen, budgets
 
 
+def _record(bundled: Any, chosen: list[str], members: dict[str, list[str]], budgets: list[float] | None) -> str:
+    """``frontier.json``: written with the run folder, before any replication, so that an
+    interrupted frontier can be finished as a frontier (``--resume``)."""
+    return json.dumps({"format": "scenario-sim-frontier", "format_version": 1, "items": chosen,
+                       "outcome": bundled.baseline.outputs.primary, "budgets": budgets, "bundles": members,
+                       "composition": "a bundle is {include: [items in --items order]}: each set's patch once, "
+                                      "costs added; items editing one path differently are refused"}, indent=2) + "\n"
+
+
+def _resume_folder(resume_dir: str, given: dict[str, Any]) -> Path:
+    """The folder ``--resume`` names, checked before anything starts: only the executor options may
+    come with it, and it must be a frontier run folder."""
+    from scenario_sim.analysis.frontier import read_frontier
+    from scenario_sim.errors import UserError
+    from scenario_sim.runrefs import resolve_run
+    from scenario_sim.runs import RunFolder
+
+    extra = [opt for opt, value in (("SCENARIO", given["scenario"]), ("--items", given["items"]),
+                                     ("-n", given["replications"]), ("--seed", given["seed"]),
+                                     ("--budget", given["budget"]), ("--chunk-size", given["chunk_size"]))
+             if value not in (None, ())]
+    if extra:
+        raise UserError(f"--resume: takes its scenario, items, replications, seed and budgets from the run folder; "
+                        f"give only --jobs/--executor/--scheduler with it (not {', '.join(extra)})")
+    run_dir = resolve_run(resume_dir)
+    RunFolder.open(run_dir)  # a damaged folder is one line here, as in run --resume
+    try:
+        read_frontier(run_dir)
+    except Exception as exc:
+        raise UserError(f"--resume {resume_dir}: {exc}; a run folder of scenario-sim run is finished with "
+                        "scenario-sim run --resume") from None
+    return run_dir
+
+
+def _finish(run_dir: Path, scenario: str, failures: int) -> None:
+    """Analyse a finished frontier folder, write its tables and plot, print the summary."""
+    from scenario_sim.analysis.frontier import analyse, write_outputs
+
+    f = analyse(run_dir)
+    write_outputs(run_dir, f)
+    click.echo(summary(f, scenario, run_dir))
+    if failures:
+        click.echo(f"{failures} replication(s) failed and were left out (all in manifest.json)", err=True)
+        sys.exit(1)
+
+
+def _resume(run_dir: Path, ex: Any, quiet: bool) -> None:
+    """``frontier --resume``: finish the replications exactly as an uninterrupted run would have
+    (same seeds, same bytes), then write the frontier's tables; a complete folder gets its
+    tables (again) and its summary, exit 0."""
+    from scenario_sim.commands import _Progress
+    from scenario_sim.errors import AlreadyComplete
+    from scenario_sim.experiment import resume_experiment
+    from scenario_sim.runs import RunFolder
+
+    try:
+        with _Progress(sys.stderr.isatty() and not quiet, "bundles") as progress:
+            result = resume_experiment(run_dir, ex, progress=progress)
+    except AlreadyComplete as done:
+        click.echo(f"{done.path}: the frontier run is already complete (status {done.status}); nothing to resume. "
+                   "Its frontier:", err=True)
+        m = RunFolder.open(Path(done.path)).manifest()
+        _finish(Path(done.path), m.scenario.name, m.failures.count)
+        return
+    _finish(result.run_dir, result.manifest.scenario.name, result.failures)
+
+
 def register(group: click.Group) -> None:
     """Add ``frontier``."""
 
     @group.command()
     @click.argument("scenario", required=False, metavar="[SCENARIO]")
-    @click.option("--items", multiple=True, metavar="SET[,SET]", required=True,
-                  help="The sets to bundle: every subset of them is run (2^k bundles).")
+    @click.option("--items", multiple=True, metavar="SET[,SET]",
+                  help="The sets to bundle: every subset of them is run (2^k bundles). Required, except with "
+                       "--resume.")
     @click.option("-n", "--replications", type=click.IntRange(min=2),
                   help="Replications per bundle (default: the scenario's).")
     @click.option("--seed", type=click.IntRange(min=0), help="Master seed (overrides the scenario's; recorded).")
     @executor_options
+    @click.option("--chunk-size", type=click.IntRange(min=1),
+                  help="Replications per work unit (results do not depend on it).")
     @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
                   help="Results root; the run goes in OUT/<scenario>/<timestamp>-<id>/.")
     @click.option("--budget", multiple=True, metavar="USD[,USD]",
                   help="Budgets for 'best bundle under a budget' (default: 0 and round 1-2-5 steps up to "
                        "the dearest bundle).")
+    @click.option("--resume", "resume_dir", metavar="RUN_DIR",
+                  help="Finish an interrupted frontier (RUN_DIR may be `latest` or DIR/latest): the same "
+                       "replications as an uninterrupted run, then the frontier's tables.")
     @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
     def frontier(scenario: str | None, items: tuple[str, ...], replications: int | None, seed: int | None,
-                 jobs: int | None, executor: str, scheduler: str | None, out: str, budget: tuple[str, ...],
-                 quiet: bool) -> None:
+                 jobs: int | None, executor: str, scheduler: str | None, chunk_size: int | None, out: str,
+                 budget: tuple[str, ...], resume_dir: str | None, quiet: bool) -> None:
         """Run every subset of the --items sets as a bundle on common random numbers.
 
         Reports the Pareto frontier of harm (the primary outcome) against cost_usd with
         intervals, the best bundle under each budget, and the pairs of sets whose joint effect
         differs from the sum of their single effects beyond noise. Writes an ordinary run folder
         (`compare` and `report` work on it) with frontier.json, frontier.csv, budgets.csv,
-        interactions.csv and frontier.png.
+        interactions.csv and frontier.png. An interrupted frontier is finished with
+        `frontier --resume RUN_DIR`.
+        Exit status: 0 ok, 1 some replications failed, 2 bad input, 130 interrupted.
         """
-        from scenario_sim.analysis.frontier import FRONTIER_JSON, analyse, write_outputs
-        from scenario_sim.commands import _Progress
-        from scenario_sim.runs import atomic_write_text
-
-        bundled, members, chosen, budgets = _preflight(scenario, items, budget, out)
         from scenario_sim.experiment import make_executor, plan_experiment, run_plan
 
+        if resume_dir is not None:
+            run_dir = _resume_folder(resume_dir, click.get_current_context().params)
+            _resume(run_dir, make_executor(executor, jobs, scheduler), quiet)
+            return
+        from scenario_sim.commands import _Progress
+
+        bundled, members, chosen, budgets = _preflight(scenario, items, budget, out)
         ex = make_executor(executor, jobs, scheduler)
         plan = plan_experiment(bundled, replications=replications, seed=seed, sets=list(members)[1:], out=out,
-                               timeseries=False)
+                               chunk_size=chunk_size, timeseries=False)
+        plan.records = {FRONTIER_JSON: _record(bundled, chosen, members, budgets)}
         with _Progress(sys.stderr.isatty() and not quiet, "bundles") as progress:
             result = run_plan(plan, ex, progress=progress)
-        record = {"format": "scenario-sim-frontier", "format_version": 1, "items": chosen,
-                  "outcome": bundled.baseline.outputs.primary, "budgets": budgets, "bundles": members,
-                  "composition": "a bundle is {include: [items in --items order]}: each set's patch once, "
-                                 "costs added; items editing one path differently are refused"}
-        atomic_write_text(result.run_dir / FRONTIER_JSON, json.dumps(record, indent=2) + "\n")
-        f = analyse(result.run_dir, budgets)
-        write_outputs(result.run_dir, f)
-        click.echo(summary(f, bundled.baseline.name, result.run_dir))
-        if result.failures:
-            click.echo(f"{result.failures} replication(s) failed and were left out (all in manifest.json)", err=True)
-            sys.exit(1)
+        _finish(result.run_dir, bundled.baseline.name, result.failures)

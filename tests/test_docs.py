@@ -165,7 +165,7 @@ def small(cmd: str) -> str:
             words[words.index("-n") + 1] = str(SMALL_N)
         else:
             words.insert(2, f"-n {SMALL_N}")
-    if words[1] in ("backtest", "frontier"):  # frontier: 2^k bundles, each with few replications
+    if words[1] in ("backtest", "frontier") and "--resume" not in words:  # frontier: 2^k bundles, few replications
         if "-n" in words:
             words[words.index("-n") + 1] = str(SMALL_N)
         else:
@@ -221,13 +221,23 @@ def tour_box(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return box
 
 
-def _interrupted_run(box: Path) -> None:
-    """An interrupted run of the reference, for the tour's `--resume` line to finish."""
-    code = ("from scenario_sim.experiment import RunInterrupted, run_experiment\n"
-            "def stop(done, total):\n    if done:\n        raise KeyboardInterrupt\n"
-            "try:\n    run_experiment('scenarios/reference.yaml', replications=4, chunk_size=1, jobs=1,"
-            " out='results', progress=stop)\nexcept RunInterrupted:\n    pass\n")
-    subprocess.run([sys.executable, "-c", code], cwd=box, env=subprocess_env(), check=True, timeout=300)
+def _interrupted_run(box: Path, command: str = "run") -> None:
+    """An interrupted run (or frontier) of the reference, for the tour's `--resume` line to finish."""
+    if command == "frontier":  # Ctrl-C after the first chunk, through the command itself
+        code = ("import sys\nimport scenario_sim.commands as c\nfrom scenario_sim.cli import main\n"
+                "class Stop:\n    def __init__(self, *a): pass\n    def __enter__(self): return self\n"
+                "    def __exit__(self, *a): pass\n    def __call__(self, done, total):\n"
+                "        if done:\n            raise KeyboardInterrupt\n"
+                "c._Progress = Stop\ntry:\n    main(['frontier', 'scenarios/reference.yaml', '--items', "
+                "'readiness_on_contact,stronger_sanctions', '-n', '4', '--chunk-size', '1', '-j', '1', '-q'])\n"
+                "except SystemExit as e:\n    assert e.code == 130, e.code\n")
+    else:
+        code = ("from scenario_sim.experiment import RunInterrupted, run_experiment\n"
+                "def stop(done, total):\n    if done:\n        raise KeyboardInterrupt\n"
+                "try:\n    run_experiment('scenarios/reference.yaml', replications=4, chunk_size=1, jobs=1,"
+                " out='results', progress=stop)\nexcept RunInterrupted:\n    pass\n")
+    subprocess.run([sys.executable, "-c", code], cwd=box, env=subprocess_env(), check=True, timeout=300,
+                   capture_output=True)
 
 
 @pytest.mark.slow
@@ -236,7 +246,7 @@ def _interrupted_run(box: Path) -> None:
 def test_documented_command_runs(tour_box: Path, where: str, line: int, cmd: str) -> None:
     run = small(cmd)
     if "--resume" in run:
-        _interrupted_run(tour_box)
+        _interrupted_run(tour_box, run.split()[1])
     if run.split()[1] in ("calibrate", "backtest"):
         files = [w for w in run.split() if w.endswith(".csv")]
         full = full_records()

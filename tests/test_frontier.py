@@ -270,3 +270,128 @@ def test_a_holm_named_pair_whose_simultaneous_interval_includes_zero_is_marked_a
     assert not rows["a + b"]["kind"].endswith(fr.HOLM_MARK) and rows["a + b"]["p"] == "<0.0001"
     note = f.interaction_note()
     assert fr.HOLM_MARK in note and "0.05/3, the next at 0.05/2" in note and "each at 98.33%" in note
+
+
+# --------------------------------------------------------------------------- frontier --resume
+
+
+def _costed(tmp_path: Path, horizon: int | None = None) -> Path:
+    d = costed_doc()
+    if horizon is not None:
+        d["horizon_days"] = horizon
+    return write(tmp_path, "c.yaml", yaml.safe_dump(d, sort_keys=False))
+
+
+FRONTIER_FILES = ("replications.parquet", "frontier.csv", "budgets.csv", "interactions.csv", "frontier.json")
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {name: (folder / name).read_bytes() for name in FRONTIER_FILES}
+
+
+class _InterruptAfter:
+    """Stands in for the CLI's progress bar and presses Ctrl-C after ``chunks`` work units."""
+
+    def __init__(self, chunks: int) -> None:
+        self.calls, self.chunks = 0, chunks
+
+    def __enter__(self) -> _InterruptAfter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __call__(self, done: int, total: int) -> None:
+        self.calls += 1
+        if self.calls > self.chunks:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_frontier_is_resumed_to_the_bytes_of_an_uninterrupted_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import scenario_sim.commands as commands
+
+    p = _costed(tmp_path)
+    args = ["frontier", str(p), "--items", "alerts,ready,free", "-n", "6", "-j", "1", "-q", "--budget", "0,5000"]
+    code, full_out, err = _cli([*args, "--out", str(tmp_path / "full")], capsys)
+    assert code == 0, err
+    (full,) = (tmp_path / "full" / "minimal").iterdir()
+    stub = _InterruptAfter(2)
+    monkeypatch.setattr(commands, "_Progress", lambda enabled, label: stub)
+    code, _, err = _cli([*args, "--chunk-size", "2", "--out", str(tmp_path / "part")], capsys)
+    (part,) = (tmp_path / "part" / "minimal").iterdir()
+    assert code == 130 and f"scenario-sim frontier --resume {part}" in err, err
+    assert (part / "frontier.json").exists() and not (part / "frontier.csv").exists()
+    assert not (part / "replications.parquet").exists() and len(list((part / "parts").glob("chunk-*"))) == 2
+    # run --resume would finish the replications but not the frontier: it points at frontier --resume
+    code, _, err = _cli(["run", "--resume", str(part)], capsys)
+    assert code == 2 and f"finish it with scenario-sim frontier --resume {part}" in err
+    monkeypatch.undo()
+    code, out, err = _cli(["frontier", "--resume", str(part), "-j", "2", "-q"], capsys)
+    assert code == 0, err
+    assert _files(part) == _files(full)
+    assert out.replace(str(part), "RUN") == full_out.replace(str(full), "RUN")
+    manifest = json.loads((part / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["resumed"]
+    # a complete frontier: says so, shows the frontier again, exit 0
+    code, out, err = _cli(["frontier", "--resume", str(part), "-q"], capsys)
+    assert code == 0 and "already complete" in err and "Pareto frontier" in out
+    assert _files(part) == _files(full)
+
+
+def test_frontier_resume_checks_its_folder_and_options_first(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_sim.experiment import run_experiment
+
+    p = _costed(tmp_path)
+    plain = run_experiment(p, replications=2, jobs=1, out=tmp_path / "plain").run_dir
+    before = sorted(x.name for x in plain.iterdir())
+    code, _, err = _cli(["frontier", "--resume", str(plain)], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "not a frontier run folder" in err and "scenario-sim run --resume" in err
+    for extra, named in ((["--items", "alerts,ready"], "--items"), (["-n", "4"], "-n"), (["--seed", "3"], "--seed"),
+                         (["--budget", "5"], "--budget"), ([str(p)], "SCENARIO"),
+                         (["--chunk-size", "2"], "--chunk-size")):
+        code, _, err = _cli(["frontier", "--resume", str(plain), *extra], capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and f"(not {named})" in err, err
+    code, _, err = _cli(["frontier", "--resume", str(tmp_path / "nowhere")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert sorted(x.name for x in plain.iterdir()) == before  # nothing written into a folder it refused
+
+
+@pytest.mark.slow
+def test_a_frontier_killed_with_sigkill_is_resumed_to_the_same_bytes(tmp_path: Path) -> None:
+    """kill -9 of the whole process group mid-run (no clean shutdown, no manifest update), then
+    `frontier --resume`: the folder equals an uninterrupted run's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_docs import subprocess_env
+
+    p = _costed(tmp_path, horizon=365)
+    base = [sys.executable, "-m", "scenario_sim", "frontier", str(p), "--items", "alerts,ready,free", "-n", "16",
+            "--seed", "4", "-q"]
+    proc = subprocess.Popen([*base, "--chunk-size", "1", "-j", "2", "--out", str(tmp_path / "k")],
+                            env=subprocess_env(), start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if len(list((tmp_path / "k").glob("minimal/*/parts/chunk-*.parquet"))) >= 3:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the frontier finished before it could be killed; make it longer"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (run_dir,) = (tmp_path / "k" / "minimal").iterdir()
+    assert not (run_dir / "replications.parquet").exists() and (run_dir / "frontier.json").exists()
+    r = subprocess.run([sys.executable, "-m", "scenario_sim", "frontier", "--resume", str(run_dir), "-j", "2", "-q"],
+                       env=subprocess_env(), capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([*base, "-j", "1", "--out", str(tmp_path / "f")], env=subprocess_env(), capture_output=True,
+                       text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    (fresh,) = (tmp_path / "f" / "minimal").iterdir()
+    assert _files(run_dir) == _files(fresh)

@@ -51,7 +51,7 @@ from scenario_sim.analysis.pairwise import _test, holm, paired_values
 from scenario_sim.errors import ResultsError, UserError
 from scenario_sim.stats import t_interval
 
-FRONTIER_JSON = "frontier.json"
+FRONTIER_JSON = runs.FRONTIER
 FRONTIER_CSV = "frontier.csv"
 BUDGETS_CSV = "budgets.csv"
 INTERACTIONS_CSV = "interactions.csv"

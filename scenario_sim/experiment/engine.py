@@ -60,7 +60,6 @@ import hashlib
 import math
 import os
 import platform
-import shlex
 import shutil
 import subprocess
 import time
@@ -248,6 +247,7 @@ class ExperimentPlan:
     out: Path
     rank_by: str | None = None  # the outcome readers rank by (None: the scenario's outputs.primary)
     select_best: runs.SelectBest | None = None  # run --select-best: the KN procedure's record
+    records: dict[str, str] = field(default_factory=dict)  # extra files (name: text) written with the folder
 
     @property
     def outcome_names(self) -> list[str]:
@@ -396,8 +396,9 @@ def _payload(loaded: LoadedScenario, sets: list[str], seed: int, names: list[str
 
 
 def resume_command(run_dir: Path) -> str:
-    """The command that finishes ``run_dir``, quoted for a POSIX shell (paths may have spaces)."""
-    return f"scenario-sim run --resume {shlex.quote(str(run_dir))}"
+    """The command that finishes ``run_dir``, quoted for a POSIX shell (paths may have spaces;
+    a frontier folder is finished by ``frontier --resume``)."""
+    return runs.resume_command(run_dir)
 
 
 def resume_hint(run_dir: Path) -> str:
@@ -793,6 +794,8 @@ def _create_folder(plan: ExperimentPlan, chunk_size: int,
         runs.atomic_write_text(folder.path / runs.SCENARIO, records.scenario_yaml)
         folder.write_outcomes(records.outcomes)
         folder.write_sets(records.sets, records.set_yaml)
+        for name, text in plan.records.items():  # e.g. frontier.json: what a resume needs to finish the job
+            runs.atomic_write_text(folder.path / name, text)
         manifest = _new_manifest(plan, records.scenario_yaml, chunk_size, now)
         folder.write_manifest(manifest)
     except BaseException as exc:

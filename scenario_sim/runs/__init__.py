@@ -43,6 +43,7 @@ when readers cannot do without it.
 
 from scenario_sim.runs.folder import (
     COMPARISON,
+    FRONTIER,
     MANIFEST,
     OUTCOMES,
     PARTS,
@@ -59,6 +60,7 @@ from scenario_sim.runs.folder import (
     atomic_write_bytes,
     atomic_write_text,
     is_read_only_error,
+    resume_command,
     writable,
     write_table_atomic,
 )
@@ -79,9 +81,9 @@ from scenario_sim.runs.manifest import (
 )
 
 __all__ = [
-    "BASELINE", "COMPARISON", "FORMAT", "FORMAT_VERSION", "MANIFEST", "OUTCOMES", "PARTS", "PLOTS", "REPLICATIONS",
-    "REPORT", "ROW_GROUP", "SCENARIO", "SETS", "SET_SCENARIOS", "SUMMARY", "TIMESERIES",
+    "BASELINE", "COMPARISON", "FORMAT", "FORMAT_VERSION", "FRONTIER", "MANIFEST", "OUTCOMES", "PARTS", "PLOTS",
+    "REPLICATIONS", "REPORT", "ROW_GROUP", "SCENARIO", "SETS", "SET_SCENARIOS", "SUMMARY", "TIMESERIES",
     "Adaptive", "Direction", "FailureRecord", "Failures", "Manifest", "OutcomeInfo", "RunFolder", "ScenarioRef",
-    "SelectBest", "SetInfo", "Status", "atomic_write_bytes", "atomic_write_text", "is_read_only_error", "writable",
-    "write_table_atomic",
+    "SelectBest", "SetInfo", "Status", "atomic_write_bytes", "atomic_write_text", "is_read_only_error",
+    "resume_command", "writable", "write_table_atomic",
 ]

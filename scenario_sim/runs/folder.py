@@ -31,7 +31,16 @@ COMPARISON = "comparison.csv"
 REPORT = "report.html"
 PLOTS = "plots"
 PARTS = "parts"
+FRONTIER = "frontier.json"
+"""Written before any replication by ``scenario-sim frontier``: such a folder is finished by
+``frontier --resume`` (which also writes the frontier's tables), not by ``run --resume``."""
 ROW_GROUP = 8192
+
+
+def resume_command(path: Path) -> str:
+    """The command that finishes the run folder ``path``, quoted for a POSIX shell."""
+    verb = "frontier" if (Path(path) / FRONTIER).exists() else "run"
+    return f"scenario-sim {verb} --resume {shlex.quote(str(path))}"
 _COMPACT_EVERY = 64  # parts buffered before they are merged into one table (see RunFolder._merge)
 _PART = re.compile(r"^chunk-(\d{8})-(\d{6})\.parquet$")
 _READ_ONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
@@ -302,8 +311,7 @@ class RunFolder:
             return "the run finished but the file was removed since; run the experiment again"
         if not (self.path / SCENARIO).exists():
             return f"the run did not finish, and without {SCENARIO} it cannot be resumed"
-        return (f"the run did not finish (status {status}); resume it with "
-                f"'scenario-sim run --resume {shlex.quote(str(self.path))}'")
+        return f"the run did not finish (status {status}); resume it with '{resume_command(self.path)}'"
 
     def iter_batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         """Record batches of ``replications.parquet`` (one row group each), only ``columns``."""
