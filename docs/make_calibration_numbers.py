@@ -60,7 +60,15 @@ def block(cal: dict[str, Any] | None = None, frag: dict[str, Any] | None = None)
         f"{cal['growth_total']['growth_ci'][1]:+.1%} a month) and a tempo factor per",
         f"  month (log sd {cal['growth_total']['tempo_log_sd']:.3f}: monthly totals scatter with log sd "
         f"{cal['growth_total']['residual_log_sd']:.3f}, independent nights explain "
-        f"{cal['growth_total']['independent_days_log_sd']:.3f}).",
+        f"{cal['growth_total']['independent_days_log_sd']:.3f}). Each class's waves grow at its own rate",
+        f"  (cruise {_pct(w['cruise']['growth']['growth_per_month'])}, ballistic "
+        f"{_pct(w['ballistic']['growth']['growth_per_month'])} a month), and from the window's end (day "
+        f"{frag['attacker']['growth']['regime_after_days']})",
+        f"  a regime shock of sd {cal['growth_regimes']['between_log_sd']:.3f} in monthly log-growth (triangular, "
+        f"±{frag['attacker']['growth']['regime_log_shock_per_month']['high']:.3f}): the change",
+        f"  between consecutive half-years in the records to {hi} ({cal['growth_regimes']['pairs']} pairs, rms "
+        f"{cal['growth_regimes']['rms_change']:.3f}, of which",
+        f"  sampling explains {cal['growth_regimes']['rms_sampling']:.3f}; §4).",
         "* **Kill probabilities** `[data]` + `[assumption]`: the record gives *overall*",
         "  interception per class, and for drones also the split between shot down (`destroyed`)",
         "  and lost to electronic warfare (`not_reach_goal`). calibrate turns that split into the",

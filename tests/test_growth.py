@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenario_sim.calibrate.estimate import growth
+from scenario_sim.calibrate.estimate import growth, growth_regimes
 from scenario_sim.lang.loader import validate_document
 from scenario_sim.model import compile_scenario, simulate
 from scenario_sim.model.compiled import growth_factor
@@ -119,7 +119,83 @@ def test_shipped_fragment_carries_the_growth_interval_and_tempo() -> None:
     assert frag["attacker"]["waves"]["tempo_log_sd"] == pytest.approx(g["tempo_log_sd"], rel=1e-3)
     assert g["tempo_log_sd"] ** 2 == pytest.approx(g["residual_log_sd"] ** 2 - g["independent_days_log_sd"] ** 2)
     unc = {u["name"]: u for u in frag["uncertainties"]}
-    assert unc["wave_size_growth"]["range"]["low"] == pytest.approx(lo, rel=1e-3)
-    assert unc["wave_size_growth"]["range"]["mode"] == pytest.approx(g["growth_per_month"], rel=1e-3)
     sh = cal["waves"]["shahed"]["growth"]
+    assert unc["shahed_size_growth"]["range"]["low"] == pytest.approx(sh["growth_ci"][0], rel=1e-3)
+    assert unc["shahed_size_growth"]["range"]["mode"] == pytest.approx(sh["growth_per_month"], rel=1e-3)
+    assert unc["shahed_size_growth"]["path"] == "attacker.waves.classes.shahed.size_growth_per_month"
     assert unc["shahed_production_growth"]["range"]["high"] == pytest.approx(sh["growth_ci"][1], rel=1e-3)
+
+
+def test_regime_shock_applies_only_from_its_day_and_draws_from_its_own_stream() -> None:
+    """``regime_log_shock_per_month`` changes nothing before ``regime_after_days``; after it, the
+    wave-size and production curves are multiplied by the growth factor of the drawn log-rate from
+    that day on; the growth shock and tempo draws of the replication are the same with and without it."""
+    law = {"shock_per_month": {"dist": "uniform", "low": -0.05, "high": 0.05}, "half_life_days": 180}
+
+    def compiled(growth_law: dict[str, Any]) -> Any:
+        doc = _doc(growth=growth_law, waves={"tempo_log_sd": 0.2})
+        doc["attacker"]["arsenal"]["drone"]["production_per_day"] = 50
+        return compile_scenario(validate_document(doc, "<test>"))
+
+    plain = compiled(law)
+    a = plain.for_replication(Streams(5, 2))
+    b = compiled({**law, "regime_log_shock_per_month": 0.3, "regime_after_days": 100}).for_replication(Streams(5, 2))
+    assert np.array_equal(a.size_growth[:101], b.size_growth[:101])
+    assert np.array_equal(a.production[:101], b.production[:101])
+    want = growth_factor(math.expm1(0.3), np.maximum(np.arange(360, dtype=float) - 100, 0), 180.0)
+    assert np.allclose(b.size_growth[:, 0] / a.size_growth[:, 0], want)
+    assert np.allclose(b.production[:, 0] / a.production[:, 0], want)
+    assert want[-1] > 2.5  # the shock matters: about 3x by day 360
+    # a drawn regime shock: replications differ after the day, never before it
+    drawn = compiled({**law, "regime_log_shock_per_month": {"dist": "triangular", "low": -0.4, "mode": 0,
+                                                            "high": 0.4}, "regime_after_days": 100})
+    ratios = np.array([drawn.for_replication(Streams(5, r)).size_growth[:, 0] /
+                       plain.for_replication(Streams(5, r)).size_growth[:, 0] for r in range(20)])
+    assert np.allclose(ratios[:, :101], 1.0)
+    assert np.ptp(np.log(ratios[:, -1])) > 0.5
+
+
+def _regime_series(rates: list[float], months_each: int = 6, level: float = 2000.0, seed: int = 0) -> pd.Series:
+    """Daily Poisson launches whose monthly log-growth rate is ``rates[k]`` in half-year k."""
+    rng = np.random.default_rng(seed)
+    per_day = np.concatenate([np.full(months_each * 30, r / 30.0) for r in rates])
+    mu = level * np.exp(np.cumsum(per_day))
+    days = pd.date_range("2022-01-01", periods=mu.size, freq="D")
+    return pd.Series(rng.poisson(mu).astype(float), index=days)
+
+
+def test_growth_regimes_measures_the_change_of_growth_between_half_years() -> None:
+    steady = growth_regimes(_regime_series([0.1] * 6))
+    assert steady["pairs"] >= 6 and steady["between_log_sd"] < 0.05
+    # the rate switches between +0.3 and -0.1 every half-year: changes of 0.4 between aligned half-years,
+    # less between windows that straddle a switch (about 0.28 over all pairs); twice the switch, twice that
+    switching = growth_regimes(_regime_series([0.3, -0.1] * 3))
+    assert 0.2 < switching["between_log_sd"] < 0.45
+    assert switching["rms_change"] >= switching["between_log_sd"]
+    wider = growth_regimes(_regime_series([0.5, -0.3] * 3))
+    assert wider["between_log_sd"] / switching["between_log_sd"] == pytest.approx(2.0, rel=0.15)
+    # only records up to the series' end are read: cutting the series removes the late windows
+    cut = growth_regimes(_regime_series([0.3, -0.1] * 3).loc[:"2023-06-30"])
+    assert max(cut["windows"]) <= "2023-01-01" and cut["pairs"] < switching["pairs"]
+    assert growth_regimes(_regime_series([0.1, 0.1]))["pairs"] < 2
+    assert "between_log_sd" not in growth_regimes(_regime_series([0.1, 0.1]))
+
+
+def test_shipped_fragment_carries_the_regime_shock_and_per_class_growth() -> None:
+    import json
+    from pathlib import Path
+
+    import yaml
+    root = Path(__file__).resolve().parent.parent / "scenarios" / "calibration"
+    cal = json.loads((root / "calibration.json").read_text())
+    frag = yaml.safe_load((root / "fragment.yaml").read_text())
+    reg = cal["growth_regimes"]
+    shock = frag["attacker"]["growth"]["regime_log_shock_per_month"]
+    assert shock["dist"] == "triangular" and shock["mode"] == 0.0 and shock["low"] == -shock["high"]
+    assert shock["high"] == pytest.approx(math.sqrt(6) * reg["between_log_sd"], rel=1e-3)  # the measured sd
+    assert reg["between_log_sd"] ** 2 == pytest.approx(reg["rms_change"] ** 2 - reg["rms_sampling"] ** 2)
+    assert max(reg["windows"]) <= cal["provenance"]["date_span"][1] and "reasoning" in reg
+    span = [pd.Timestamp(x) for x in cal["provenance"]["date_span"]]
+    assert frag["attacker"]["growth"]["regime_after_days"] == (span[1] - span[0]).days + 1
+    for c, cw in frag["attacker"]["waves"]["classes"].items():
+        assert cw["size_growth_per_month"] == pytest.approx(cal["waves"][c]["growth"]["growth_per_month"], rel=1e-3)

@@ -663,6 +663,9 @@ def test_nan_and_inf_are_rejected_where_written(tmp_path: Path, capsys: Any, old
         "first": 0, "interval_days": 1e-9, "quantity": 5}}}]}},
      "air_defense.systems[guns].interceptors.resupply.interval_days", "must be >= 1"),
     ({"horizon_days": 3651}, "horizon_days", "must be <= 3650"),
+    ({"attacker": {"growth": {"regime_after_days": -1}}}, "attacker.growth.regime_after_days", "must be >= 0"),
+    ({"attacker": {"growth": {"regime_log_shock_per_month": {"dist": "triangular", "low": 1, "mode": 0, "high": 2}}}},
+     "attacker.growth.regime_log_shock_per_month", "mode"),
     ({"attacker": {"waves": {"size_growth_per_month": 3}}}, "attacker.waves.size_growth_per_month", "must be <= 1"),
     ({"attacker": {"waves": {"classes": {"drone": {"size": {"dist": "negbin", "mean": 20, "dispersion": 1e-300}}}}}},
      "attacker.waves.classes.drone.size.dispersion", "must be >= 0.01"),
@@ -689,21 +692,27 @@ def test_values_that_would_hang_or_exhaust_memory_are_located_errors(tmp_path: P
 
 def test_the_reference_over_eight_years_is_over_budget_and_without_growth_runs(tmp_path: Path) -> None:
     """The issue's 2920-day reference (7.9 GB, growth compounding for ever) is refused before
-    the run; with growth levelling off (the reference's half-life) eight years are within
-    budget; ten years without wave growth are too, and one replication of it stays under the
-    rlimits."""
+    the run; with growth levelling off (the reference's half-life) and no regime shock (whose
+    upper end, +0.58 a month in log-growth from day 180, the budget must allow for) eight years
+    are within budget, and with it they are not; ten years without wave growth are within
+    budget too, and one replication of it stays under the rlimits."""
     from tests.hostile import run_limited
 
     ref = (ROOT / "scenarios" / "reference.yaml").read_text()
     ref = ref.replace("extends: calibration/fragment.yaml", f"extends: {ROOT / 'scenarios/calibration/fragment.yaml'}")
-    levelling = _edit("horizon_days: 365", "horizon_days: 2920", ref)
-    assert load_scenario(write(tmp_path, "levelling.yaml", levelling)).baseline.horizon_days == 2920
+    eight = _edit("horizon_days: 365", "horizon_days: 2920", ref)
+    with pytest.raises(ScenarioError, match="per-munition draws, over the budget"):
+        load_scenario(write(tmp_path, "regime.yaml", eight))
     line = next(x for x in ref.splitlines() if x.strip().startswith("half_life_days:"))
+    levelling = _edit(line, line + "\n    regime_log_shock_per_month: null", eight)
+    assert load_scenario(write(tmp_path, "levelling.yaml", levelling)).baseline.horizon_days == 2920
     long = write(tmp_path, "long.yaml", _edit(line, "    half_life_days: null", levelling))  # constant growth
     with pytest.raises(ScenarioError, match="per-munition draws, over the budget"):
         load_scenario(long)
+    classes = load_scenario(ROOT / "scenarios" / "reference.yaml").baseline.class_names
     flat = write(tmp_path, "flat.yaml", "extends: reference\nname: flat\nhorizon_days: 3650\n"
-                 "attacker: {waves: {size_growth_per_month: 0}}\n")
+                 "attacker:\n  growth: {regime_log_shock_per_month: null}\n  waves:\n    size_growth_per_month: 0\n"
+                 "    classes:\n" + "".join(f"      {c}: {{size_growth_per_month: 0}}\n" for c in classes))
     assert load_scenario(flat).baseline.horizon_days == 3650
     r = run_limited(["run", str(flat), "-n", "1", "--sets", "baseline", "--jobs", "1", "--out", str(tmp_path / "r")],
                     timeout_s=240)
@@ -717,13 +726,20 @@ def test_one_replication_at_the_edge_of_the_budget_fits_its_memory(tmp_path: Pat
 
     base = load_scenario(ROOT / "scenarios" / "reference.yaml").baseline
     k = 0.9 * MAX_DRAWS_PER_REPLICATION / work(base)["total_draws"]
-    # the replication at the budget's edge: the growth shock at the top of its range (the budget's bound)
+    # the replication at the budget's edge: the growth shocks at the top of their ranges and every class
+    # growing at the fastest class's rate (the budget's bound)
+    w = base.attacker.waves
+    fastest = max([w.size_growth_per_month] + [cw.size_growth_per_month for cw in w.classes.values()
+                                               if cw.size_growth_per_month is not None])
     shock = base.attacker.growth.shock_per_month
-    top = f"  growth: {{shock_per_month: {shock.high}}}\n" if shock is not None and hasattr(shock, "high") else ""
+    regime = base.attacker.growth.regime_log_shock_per_month
+    top = f"  growth: {{shock_per_month: {shock.high}, regime_log_shock_per_month: {regime.high}}}\n" if (
+        shock is not None and hasattr(shock, "high") and regime is not None and hasattr(regime, "high")) else ""
     edge = write(tmp_path, "edge.yaml", "extends: reference\nname: edge\nattacker:\n" + top + "  arsenal:\n" +
                  "".join(f"    {c}: {{initial_stock: 1.0e+9}}\n" for c in base.class_names) +
                  "  waves:\n    classes:\n" + "".join(
-                     f"      {c}: {{size: {{dist: negbin, mean: {cw.size.mean() * k:.6g}, dispersion: 2}}}}\n"
+                     f"      {c}: {{size: {{dist: negbin, mean: {cw.size.mean() * k:.6g}, dispersion: 2}}, "
+                     f"size_growth_per_month: {fastest}}}\n"
                      for c, cw in base.attacker.waves.classes.items()))
     loaded = load_scenario(edge)
     assert 0.8 < work(loaded.baseline)["total_draws"] / MAX_DRAWS_PER_REPLICATION < 1.0

@@ -41,6 +41,7 @@ from scenario_sim.calibrate.estimate import (
     fit_participation_loadings,
     fit_truncated_negbin,
     growth,
+    growth_regimes,
     hits_per_leaker,
     periods,
     rates,
@@ -446,6 +447,8 @@ def calibrate_records(records: str | Path | RecordSet, contacts: str | Path | li
         "periods": periods(df, classes, o.period),
         "waves": waves,
         "growth_total": growth(daily.sum(axis=1)),
+        # every record up to the window's end (none after it): how growth changes between half-years
+        "growth_regimes": growth_regimes(full.sum(axis=1)),
         "combined_strikes": _combined(daily, classes, waves, o),
         "hits": {c: hits_per_leaker(df[df["cls"] == c], o.seed) for c in classes},
     }
@@ -537,6 +540,8 @@ def fragment_document(cal: Calibration) -> dict[str, Any]:
         if math.isfinite(gr):
             arsenal[c]["production_growth_per_month"] = _r(gr)
         wave_classes[c] = _wave_class(w, mean_factor)
+        if math.isfinite(gr):  # each class's waves grow at its own rate (drones and missiles differ)
+            wave_classes[c]["size_growth_per_month"] = _r(gr)
     doc: dict[str, Any] = {}
     if "contacts" in result:
         ct = result["contacts"]
@@ -550,6 +555,9 @@ def fragment_document(cal: Calibration) -> dict[str, Any]:
     shock = _growth_range(result["growth_total"], centre=0.0)
     if shock:
         doc["attacker"]["growth"] = {"shock_per_month": shock}
+    regime = _regime_shock(result.get("growth_regimes", {}))
+    if regime:
+        doc["attacker"].setdefault("growth", {}).update(regime_log_shock_per_month=regime, regime_after_days=n_days)
     es: dict[str, Any] = result.get("event_study") or {}
     if "multiplier_ci" in es and math.isfinite(es["multiplier_ci"][0]):
         lo, hi, _ = surge_probability_range(es, result["provenance"]["options"]["surge_multiplier"])
@@ -580,23 +588,31 @@ def _growth_range(g: dict[str, Any], centre: float | None) -> dict[str, Any] | N
     return {"dist": "triangular", "low": _r(lo - shift), "mode": _r(est - shift), "high": _r(hi - shift)}
 
 
+def _regime_shock(reg: dict[str, Any]) -> dict[str, Any] | None:
+    """The between-half-year change of the log-growth rate (``growth_regimes``) as a symmetric
+    triangular law with mode 0 and the measured sd (bounds ``±√6 · sd``), or None without two pairs."""
+    sd = reg.get("between_log_sd", math.nan)
+    if not (math.isfinite(sd) and sd > 0):
+        return None
+    a = _r(min(math.sqrt(6.0) * sd, math.log(2.0)))  # the schema's growth limit: at most doubling a month
+    return {"dist": "triangular", "low": -a, "mode": 0.0, "high": a}
+
+
 def _growth_uncertainties(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """``uncertainties:`` entries for ``scenario-sim explore``: the growth intervals, from the data."""
+    """``uncertainties:`` entries for ``scenario-sim explore``: the drone classes' growth intervals,
+    from the data (each class's waves grow at its own rate, so the interval is the class's)."""
     out = []
-    total = _growth_range(result["growth_total"], centre=None)
-    if total:
-        out.append({"name": "wave_size_growth", "path": "attacker.waves.size_growth_per_month", "range": total,
-                    "description": "Monthly growth of wave sizes (the baseline's centre; each replication adds "
-                                   "a shock).",
-                    "source": "[data: calibration.json, growth_total.growth_ci: 95% interval, estimate as the mode]"})
     drones = result["provenance"]["options"].get("drone_classes", [])
     for c in result["classes"]:
         r = _growth_range(result["waves"][c]["growth"], centre=None)
-        if r and c in drones:
-            out.append({"name": f"{c}_production_growth", "path": f"attacker.arsenal.{c}.production_growth_per_month",
-                        "range": r, "description": f"Monthly growth of {c} production.",
-                        "source": f"[data: calibration.json, waves.{c}.growth.growth_ci: 95% interval, estimate as "
-                                  "the mode]"})
+        if not (r and c in drones):
+            continue
+        source = f"[data: calibration.json, waves.{c}.growth.growth_ci: 95% interval, estimate as the mode]"
+        out.append({"name": f"{c}_size_growth", "path": f"attacker.waves.classes.{c}.size_growth_per_month",
+                    "range": dict(r), "description": f"Monthly growth of {c} wave sizes (the baseline's centre; each "
+                                               "replication adds a shock).", "source": source})
+        out.append({"name": f"{c}_production_growth", "path": f"attacker.arsenal.{c}.production_growth_per_month",
+                    "range": r, "description": f"Monthly growth of {c} production.", "source": source})
     return out
 
 
@@ -634,6 +650,12 @@ def _fragment_head(result: dict[str, Any]) -> list[str]:
     if "growth_ci" in g:
         head.append("# Growth shock: the total's 95% growth interval around its estimate, drawn once per replication; "
                     "the same intervals feed uncertainties.")
+    reg = result.get("growth_regimes", {})
+    if "between_log_sd" in reg:
+        head.append(f"# Regime shock: from the window's end, the log-growth rate changes by a draw of sd "
+                    f"{reg['between_log_sd']:.3g}, the change between consecutive half-years in the records up to "
+                    f"the window's end ({reg['pairs']} pairs, sampling variance removed); each class's waves grow "
+                    "at its own rate.")
     for spec in result.get("layers", {}).values():
         head.append(f"# Layer {spec['layer']}: pk = {spec['rule']}.")
     for w in result.get("warnings", []):

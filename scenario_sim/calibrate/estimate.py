@@ -166,10 +166,59 @@ def growth(daily: pd.Series) -> dict[str, Any]:
         "months": int(ok.sum()),
         "growth_per_month": math.expm1(fit.slope),
         "growth_ci": [math.expm1(lo), math.expm1(hi)],
+        "log_growth_se": float(fit.stderr),
         "level_per_day": math.exp(fit.intercept),  # fitted rate at the start of the window
         "mean_per_day": float(daily.mean()),
         **_tempo(pd.Series(daily.to_numpy(), index=month), totals.index[ok], y - (fit.intercept + fit.slope * t)),
     }
+
+
+REGIME_REASONING = (
+    "A half-year's growth fit says how fast launches grew in that window, not in the next: in the records, the "
+    "monthly log-growth rate of consecutive half-years changes by more than the fits' sampling intervals allow. "
+    "between_log_sd is that change's sd (mean squared change minus both fits' sampling variances), measured on "
+    "total launches in the records up to the window's end only; the fragment draws it once per replication as "
+    "attacker.growth.regime_log_shock_per_month (triangular, mode 0, the same sd), applied from the window's end.")
+
+
+def growth_regimes(daily: pd.Series, window_months: int = 6, step_months: int = 3) -> dict[str, Any]:
+    """How much the growth rate changes from one half-year to the next, in the records given.
+
+    Windows of ``window_months`` calendar months start every ``step_months`` from the first
+    whole month of ``daily`` and end inside it (so nothing after its last day is read).  Each
+    gets the log-linear growth fit of :func:`growth` (a last month with 15 days or more counts); a window and the one starting
+    ``window_months`` later (the next half-year, no overlap) give one change ``Δ`` of the
+    monthly log-growth rate.  Each fit's own sampling variance ``se²`` is in ``Δ²`` twice, so
+    the variance of the change itself is ``mean(Δ²) − mean(se₁² + se₂²)`` (at least 0): the
+    between-window spread a new half-year's growth has beyond the training window's sampling
+    interval.  Overlapping pairs are not independent, so ``pairs`` overstates the information.
+    """
+    if daily.empty:
+        return {"pairs": 0}
+    first = daily.index[0]
+    start = first if first.day == 1 else (first + pd.offsets.MonthBegin(1))
+    fits: list[tuple[str, dict[str, Any]]] = []
+    for s in pd.date_range(start, daily.index[-1], freq=f"{step_months}MS"):
+        e = s + pd.DateOffset(months=window_months) - pd.Timedelta(days=1)
+        if (e - daily.index[-1]).days >= 15:  # the last month needs 15 days, as in growth()
+            break
+        g = growth(daily.loc[s:e])
+        if math.isfinite(g.get("growth_per_month", math.nan)):
+            fits.append((str(s.date()), g))
+    lag = window_months // step_months
+    by = dict(fits)
+    pairs = [(a, b) for a, b in zip(list(by), list(by)[lag:], strict=False)
+             if (pd.Timestamp(b) - pd.Timestamp(a)).days >= 28 * window_months]
+    out: dict[str, Any] = {"reasoning": REGIME_REASONING, "window_months": window_months, "step_months": step_months,
+                           "pairs": len(pairs),
+                           "windows": {k: round(math.log1p(g["growth_per_month"]), 4) for k, g in fits}}
+    if len(pairs) < 2:
+        return out
+    d2 = [(math.log1p(by[b]["growth_per_month"]) - math.log1p(by[a]["growth_per_month"])) ** 2 for a, b in pairs]
+    s2 = [by[a]["log_growth_se"] ** 2 + by[b]["log_growth_se"] ** 2 for a, b in pairs]
+    out.update(rms_change=math.sqrt(float(np.mean(d2))), rms_sampling=math.sqrt(float(np.mean(s2))),
+               between_log_sd=math.sqrt(max(0.0, float(np.mean(d2)) - float(np.mean(s2)))))
+    return out
 
 
 def _tempo(by_month: pd.Series, months: Any, resid: np.ndarray) -> dict[str, float]:  # type: ignore[type-arg]

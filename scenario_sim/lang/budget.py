@@ -59,10 +59,19 @@ def _growth_curve(s: Scenario) -> np.ndarray[Any, Any]:
     shock = s.attacker.growth.shock_per_month
     if shock is not None:
         g += max(0.0, min(_upper(shock), 1.0))
-    half = s.attacker.growth.half_life_days
+    law = s.attacker.growth
+    curve = _factor(g, days, law.half_life_days)
+    if law.regime_log_shock_per_month is not None:  # from its day on, at its upper end too
+        up = math.expm1(max(0.0, min(_upper(law.regime_log_shock_per_month), math.log(2.0))))
+        curve = curve * _factor(up, np.maximum(days - law.regime_after_days, 0.0), law.half_life_days)
+    return curve
+
+
+def _factor(g: float, days: np.ndarray[Any, Any], half: float | None) -> np.ndarray[Any, Any]:
+    """The model's growth_factor: compound growth, levelling off with a half-life."""
     if half is None:
         return np.power(1.0 + g, days / DAYS_PER_MONTH)
-    # growth levels off (the model's growth_factor): the log-growth rate halves every half-life
+    # the log-growth rate halves every half-life
     lam = math.log(2.0) / half
     return np.exp(math.log1p(g) / DAYS_PER_MONTH * -np.expm1(-lam * days) / lam)
 

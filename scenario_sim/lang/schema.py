@@ -228,6 +228,11 @@ class GrowthLaw(Section):
         None, description="added to every monthly growth rate, drawn once per replication (omit: none)")
     half_life_days: Annotated[float, Field(gt=0, le=1e6)] | None = Field(
         None, description="the log-growth rate halves every this many days, so growth levels off (omit: constant)")
+    regime_log_shock_per_month: Distribution | None = Field(
+        None, description="added to every monthly log-growth rate log(1 + g) from day regime_after_days on, "
+        "drawn once per replication: growth changing between half-years (omit: none)")
+    regime_after_days: Annotated[float, Field(ge=0, le=MAX_DAYS)] = Field(
+        0.0, description="day from which regime_log_shock_per_month applies (calibrate: the end of its window)")
 
 
 class Surge(Section):

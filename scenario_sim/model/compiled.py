@@ -85,7 +85,8 @@ class CompiledScenario:
     def varies_by_replication(self) -> bool:
         """Whether growth or tempo is drawn per replication (see :meth:`for_replication`)."""
         a = self.scenario.attacker
-        return a.growth.shock_per_month is not None or a.waves.tempo_log_sd > 0
+        g = a.growth
+        return g.shock_per_month is not None or g.regime_log_shock_per_month is not None or a.waves.tempo_log_sd > 0
 
     def for_replication(self, streams: Streams) -> CompiledScenario:
         """This scenario with the growth and tempo draws of one replication applied.
@@ -93,13 +94,17 @@ class CompiledScenario:
         * ``attacker.growth.shock_per_month``: one value from stream ``attacker.growth.shock``
           added to every monthly growth rate (wave sizes and each class's production): the
           growth estimate's uncertainty, carried by every replication instead of its centre.
+        * ``attacker.growth.regime_log_shock_per_month``: one value from stream
+          ``attacker.growth.regime`` added to every monthly log-growth rate from day
+          ``regime_after_days`` on (levelling off with the same half-life from that day): growth
+          changes between half-years by more than one window's sampling interval says.
         * ``attacker.waves.tempo_log_sd``: period *k* (``tempo_period_days`` long) multiplies
           every wave's size by ``exp(sd · Z_k − sd²/2)`` (mean 1), ``Z_k`` value *k* of stream
           ``attacker.waves.tempo``: months of the record are busier or quieter than nights
           drawn independently can make them.
 
-        Both are drawn for every replication whatever the set, so sets stay aligned.
-        Without either, the compiled scenario itself is returned.
+        All are drawn for every replication whatever the set, so sets stay aligned.
+        Without any, the compiled scenario itself is returned.
         """
         if not self.varies_by_replication:
             return self
@@ -109,6 +114,11 @@ class CompiledScenario:
         if a.growth.shock_per_month is not None:
             shock = float(a.growth.shock_per_month.sample(streams.rng("attacker.growth.shock"), 1)[0])
         prod, size_growth = g.curves(shock)
+        if a.growth.regime_log_shock_per_month is not None:
+            regime = float(a.growth.regime_log_shock_per_month.sample(streams.rng("attacker.growth.regime"), 1)[0])
+            after = np.maximum(np.arange(self.horizon, dtype=float) - a.growth.regime_after_days, 0.0)
+            factor = growth_factor(math.expm1(max(regime, math.log(0.01))), after, a.growth.half_life_days)[:, None]
+            prod, size_growth = prod * factor, size_growth * factor
         sd = a.waves.tempo_log_sd
         if sd > 0:
             z = streams.rng("attacker.waves.tempo").standard_normal(g.tempo_periods)
