@@ -726,11 +726,7 @@ def test_one_replication_at_the_edge_of_the_budget_fits_its_memory(tmp_path: Pat
 
     base = load_scenario(ROOT / "scenarios" / "reference.yaml").baseline
     k = 0.9 * MAX_DRAWS_PER_REPLICATION / work(base)["total_draws"]
-    # the replication at the budget's edge: the growth shocks at the top of their ranges and every class
-    # growing at the fastest class's rate (the budget's bound)
-    w = base.attacker.waves
-    fastest = max([w.size_growth_per_month] + [cw.size_growth_per_month for cw in w.classes.values()
-                                               if cw.size_growth_per_month is not None])
+    # the replication at the budget's edge: the growth shocks at the top of their ranges (the budget's bound)
     shock = base.attacker.growth.shock_per_month
     regime = base.attacker.growth.regime_log_shock_per_month
     top = f"  growth: {{shock_per_month: {shock.high}, regime_log_shock_per_month: {regime.high}}}\n" if (
@@ -738,8 +734,7 @@ def test_one_replication_at_the_edge_of_the_budget_fits_its_memory(tmp_path: Pat
     edge = write(tmp_path, "edge.yaml", "extends: reference\nname: edge\nattacker:\n" + top + "  arsenal:\n" +
                  "".join(f"    {c}: {{initial_stock: 1.0e+9}}\n" for c in base.class_names) +
                  "  waves:\n    classes:\n" + "".join(
-                     f"      {c}: {{size: {{dist: negbin, mean: {cw.size.mean() * k:.6g}, dispersion: 2}}, "
-                     f"size_growth_per_month: {fastest}}}\n"
+                     f"      {c}: {{size: {{dist: negbin, mean: {cw.size.mean() * k:.6g}, dispersion: 2}}}}\n"
                      for c, cw in base.attacker.waves.classes.items()))
     loaded = load_scenario(edge)
     assert 0.8 < work(loaded.baseline)["total_draws"] / MAX_DRAWS_PER_REPLICATION < 1.0

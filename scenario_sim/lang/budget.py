@@ -50,12 +50,13 @@ DAYS_PER_MONTH = 30.0
 Path = tuple[Any, ...]
 
 
-def _growth_curve(s: Scenario) -> np.ndarray[Any, Any]:
-    """Wave-size growth of the fastest-growing class, shock at its upper end (a bound on work)."""
+def _growth_curve(s: Scenario, c: str) -> np.ndarray[Any, Any]:
+    """Wave-size growth of class ``c`` (its own rate, else the common one), shocks at their upper
+    ends (a bound on work)."""
     days = np.arange(s.horizon_days, dtype=float)
     w = s.attacker.waves
-    g = max([w.size_growth_per_month] + [cw.size_growth_per_month for cw in w.classes.values()
-                                         if cw.size_growth_per_month is not None])
+    cw = w.classes.get(c)
+    g = w.size_growth_per_month if cw is None or cw.size_growth_per_month is None else cw.size_growth_per_month
     shock = s.attacker.growth.shock_per_month
     if shock is not None:
         g += max(0.0, min(_upper(shock), 1.0))
@@ -97,18 +98,19 @@ def _expected_contacts(s: Scenario) -> float:
 
 def work(s: Scenario) -> dict[str, Any]:
     """The expected work of one replication, by contributor (for messages and benchmarks)."""
-    g = _growth_curve(s)
     w = s.attacker.waves
+    curves = {c: _growth_curve(s, c) for c in w.classes}
     opportunities = float(s.horizon_days) * (w.waves_per_day if w.schedule == "poisson" else 1.0)
-    per_opportunity_growth = float(g.mean()) * opportunities
     contacts = _expected_contacts(s)
     mult = max(0.0, s.attacker.surge.size_multiplier.mean())
     layers = {c: sum(1 for x in s.air_defense.systems if c in x.engages) for c in s.class_names}
     draws: dict[Path, float] = {}
     for c, cw in w.classes.items():
+        g = curves[c]
         size = max(0.0, cw.size.mean())
         per_draw = layers.get(c, 0) + CONSEQUENCE_DRAWS_PER_MUNITION
-        draws[("attacker", "waves", "classes", c, "size")] = size * cw.probability * per_opportunity_growth * per_draw
+        draws[("attacker", "waves", "classes", c, "size")] = (size * cw.probability * float(g.mean()) * opportunities
+                                                             * per_draw)
         # A potential surge per contact reserves its slot whether or not it happens.
         surge_key: Path = ("contacts", "stochastic", "rate_per_day") if s.contacts.stochastic else (
             "attacker", "surge", "size_multiplier")
@@ -116,8 +118,10 @@ def work(s: Scenario) -> dict[str, Any]:
     deliveries = sum(
         max(0.0, (s.horizon_days - s.day_of(x.interceptors.resupply.first)) / x.interceptors.resupply.interval_days)
         for x in s.air_defense.systems if x.interceptors and x.interceptors.resupply)
+    growth = {c: float(g.max()) if g.size else 1.0 for c, g in curves.items()}
     return {"draws": draws, "total_draws": sum(draws.values()), "opportunities": opportunities,
-            "contacts": contacts, "deliveries": deliveries, "max_growth": float(g.max()) if g.size else 1.0}
+            "contacts": contacts, "deliveries": deliveries, "growth": growth,
+            "max_growth": max(growth.values(), default=1.0)}
 
 
 def within_budget(s: Scenario) -> Iterator[tuple[Path, str]]:
@@ -139,7 +143,7 @@ def within_budget(s: Scenario) -> Iterator[tuple[Path, str]]:
         yield where, (f"one replication would have about {events:.3g} events (waves, contacts, deliveries), "
                       f"over the budget of {MAX_EVENTS_PER_REPLICATION:.3g}")
     for c, cw in s.attacker.waves.classes.items():
-        top = _upper(cw.size) * wk["max_growth"]
+        top = _upper(cw.size) * wk["growth"][c]
         if math.isfinite(top) and top > MAX_WAVE:
             yield ("attacker", "waves", "classes", c, "size"), (
                 f"a wave could hold {top:.3g} munitions of this class (growth included), over the largest "
