@@ -185,13 +185,14 @@ def growth_regimes(daily: pd.Series, window_months: int = 6, step_months: int = 
     """How much the growth rate changes from one half-year to the next, in the records given.
 
     Windows of ``window_months`` calendar months start every ``step_months`` from the first
-    whole month of ``daily`` and end inside it (so nothing after its last day is read; a last
-    month with 15 days or more counts).  Each gets the log-linear growth fit of :func:`growth`;
-    a window and the one starting ``window_months`` later (the next half-year, no overlap)
-    give one change ``Δ`` of the monthly log-growth rate.  Each fit's own sampling variance ``se²`` is in ``Δ²`` twice, so
-    the variance of the change itself is ``mean(Δ²) − mean(se₁² + se₂²)`` (at least 0): the
-    between-window spread a new half-year's growth has beyond the training window's sampling
-    interval.  Overlapping pairs are not independent, so ``pairs`` overstates the information.
+    whole month of ``daily`` and end inside it (so nothing after its last day is read; a
+    last month with 15 days or more counts).  Each gets the log-linear growth fit of
+    :func:`growth`; a window and the one starting ``window_months`` later (the next
+    half-year, no overlap) give one change ``Δ`` of the monthly log-growth rate.  Each fit's
+    own sampling variance ``se²`` is in ``Δ²`` twice, so the variance of the change itself
+    is ``mean(Δ²) − mean(se₁² + se₂²)`` (at least 0): the between-window spread a new
+    half-year's growth has beyond the training window's sampling interval.  Overlapping
+    pairs are not independent, so ``pairs`` overstates the information.
     """
     if daily.empty:
         return {"pairs": 0}
