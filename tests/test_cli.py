@@ -451,3 +451,23 @@ def test_a_misspelt_bundled_scenario_gets_a_did_you_mean(command: list[str],
     code, _, err = cli([*command, "nothing_like_it"], capsys)
     one_line_error(code, err, "no bundled scenario of that name (bundled: minimal, reference)")
     assert "did you mean" not in err
+
+
+def test_pairwise_p_values_are_scipys_one_sample_t_test() -> None:
+    """The paired tests use scipy.special's Student t (no scipy.stats import in `run`); they agree
+    with scipy.stats.ttest_1samp, including the degenerate cases."""
+    import math
+
+    import numpy as np
+    from scipy import stats
+
+    from scenario_sim.analysis.pairwise import _test
+
+    rng = np.random.default_rng(3)
+    for n in (2, 3, 10, 400):
+        for shift in (0.0, 0.1, 1.0, 5.0):
+            d = rng.normal(shift, 2.0, n)
+            want = float(stats.ttest_1samp(d, 0.0).pvalue)
+            assert _test(d, 0.95)[3] == pytest.approx(want, rel=1e-9, abs=1e-300)
+    assert _test(np.zeros(5), 0.95)[3] == 1.0 and _test(np.ones(5), 0.95)[3] == 0.0
+    assert math.isnan(_test(np.ones(1), 0.95)[3])
