@@ -122,19 +122,35 @@ def _preflight_resume(run_dir: Path, rank_by: str | None) -> None:
     _check_outcome("--rank-by", rank_by, folder.outcomes(), ranked=True)
 
 
+def _labelled(frame: Any, run_dir: Path, fmt_name: str, columns: tuple[str, ...] = ("set",)) -> Any:
+    """A frontier run's bundles by their labels (``a + b``) in what a planner reads (the table and
+    markdown formats); csv and json, read by programs, keep the ids (``a__b``)."""
+    from scenario_sim.analysis.frontier import display_names
+
+    names = display_names(run_dir) if fmt_name in ("table", "markdown") else {}
+    if not names:
+        return frame
+    return frame.assign(**{c: frame[c].map(lambda s: names.get(str(s), s)) for c in columns if c in frame})
+
+
 def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, out: str | None = None) -> None:
     from scenario_sim.analysis import run_comparison
+    from scenario_sim.analysis.frontier import display_names
     from scenario_sim.report.table import caption, render, side_effect_notes
 
     c = run_comparison(run_dir, rank_by, out)
     for note in c.notes:
         click.echo(note, err=True)
-    ranked, key = c.ranked, c.rank_by
+    ranked, key, tied, side = c.ranked, c.rank_by, c.tied, c.side
+    if fmt_name in ("table", "markdown") and display_names(run_dir):
+        names = display_names(run_dir)
+        ranked, side = _labelled(ranked, run_dir, fmt_name), _labelled(side, run_dir, fmt_name)
+        tied = {names.get(s, s) for s in tied}
     unit = str(ranked["unit"].iloc[0])
     title = f"{c.data.manifest.scenario.name}: ranked by {key} ({unit}, {ranked['direction'].iloc[0]} is better)"
     n, k = int(ranked["n"].min()), len(ranked)
     click.echo(render(ranked, fmt_name, title, lambda shown: caption(ranked, n, k, shown),
-                      tied=c.tied, side=side_effect_notes(c.side)))
+                      tied=tied, side=side_effect_notes(side)))
     if fmt_name in ("table", "markdown") and (c.costs is not None or c.objectives is not None):
         from scenario_sim.analysis.frontier import display_names
         from scenario_sim.report.costs import render_costs
@@ -173,7 +189,8 @@ def _print_against(run_dir: Path, reference: str, rank_by: str | None, fmt_name:
     data = load_run(run_dir)
     key = rank_by or data.primary
     _check_outcome("--rank-by", key, data.outcomes, ranked=True)
-    click.echo(render_against(against(data, reference, key), fmt_name, data.manifest.scenario.name))
+    table = _labelled(against(data, reference, key), run_dir, fmt_name, ("set", "against"))
+    click.echo(render_against(table, fmt_name, data.manifest.scenario.name))
 
 
 def _print_pairwise(run_dir: Path, rank_by: str | None, fmt_name: str) -> None:
@@ -188,7 +205,8 @@ def _print_pairwise(run_dir: Path, rank_by: str | None, fmt_name: str) -> None:
     _check_outcome("--rank-by", key, data.outcomes, ranked=True)
     table = pairwise(data, key)
     atomic_write_text(run_dir / "pairwise.csv", table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
-    click.echo(render_pairwise(table, fmt_name, data.manifest.scenario.name))
+    click.echo(render_pairwise(_labelled(table, run_dir, fmt_name, ("set", "against")), fmt_name,
+                               data.manifest.scenario.name))
 
 
 def _with_placebo(loaded: Any, sets: list[str] | None) -> tuple[Any, list[str]]:

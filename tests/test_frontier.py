@@ -223,6 +223,29 @@ def test_frontier_run_writes_a_self_describing_folder_and_reports(tmp_path: Path
     section = html[html.index("Costs and cost-effectiveness"):html.index("Bundle frontier")]
     assert "alerts + ready + free" in section and "alerts__ready" not in section
     assert "different criteria, so they can name different bundles" in html
+    # issue 12 leftover: the ranking, the brief and every table a planner reads name bundles by their
+    # labels; the machine formats and files keep the ids (the appendix shows both)
+    appendix = html.index("Appendix: what was run")
+    assert "__" not in html[:appendix] and "alerts + ready + free (alerts__ready__free)" in html[appendix:]
+    code, out, err = _cli(["compare", str(folder)], capsys)
+    ranking = out[:out.index("Cost-effectiveness")]
+    assert code == 0 and "alerts + ready + free" in ranking and "__" not in ranking, ranking
+    for args in (["--against", "alerts__free"], ["--pairwise"], ["--format", "markdown"]):
+        code, out, err = _cli(["compare", str(folder), *args], capsys)
+        assert code == 0 and "__" not in out and "alerts + free" in out, (args, out)
+    code, out, err = _cli(["compare", str(folder), "--format", "csv"], capsys)
+    assert code == 0 and "alerts__ready__free" in out and " + " not in out
+    assert "alerts__ready__free" in pd.read_csv(folder / "comparison.csv")["set"].tolist()
+    code, out, err = _cli(["report", str(folder), "--format", "md", "--out", "-"], capsys)
+    brief = out[:out.index("Run folder:")]
+    assert code == 0 and "__" not in brief and "alerts + " in brief, brief
+
+
+def test_bundle_ids_are_relabelled_only_as_whole_names() -> None:
+    names = {"a__b": "a + b", "a__b__c": "a + b + c"}
+    assert fr.relabel("a__b leads; a__b__c (bundle of 3), a__bc and xa__b stay", names) == (
+        "a + b leads; a + b + c (bundle of 3), a__bc and xa__b stay")
+    assert fr.relabel("results/a__b.csv", {}) == "results/a__b.csv"
 
 
 def test_frontier_tables_use_one_number_rule_per_column() -> None:

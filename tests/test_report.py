@@ -175,7 +175,7 @@ window.addEventListener('load', () => {
         && svg.querySelector('polyline[data-set="' + opt.value + '"]') !== null
         && svg.querySelector('polyline[data-set="baseline"]') !== null
         && svg.querySelectorAll('polygon').length === 2);
-      if (ok && document.getElementById('fan-chosen').textContent === opt.value) drawn++;
+      if (ok && document.getElementById('fan-chosen').textContent === opt.text) drawn++;
     }
     pick.value = pick.options[0].value;
     pick.dispatchEvent(new Event('change'));

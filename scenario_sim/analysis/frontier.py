@@ -39,6 +39,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -273,6 +274,17 @@ def display_names(run_dir: str | Path) -> dict[str, str]:
     except ResultsError:
         return {}
     return {str(k): " + ".join(v) for k, v in rec.get("bundles", {}).items() if len(v) > 1}
+
+
+def relabel(text: str, names: dict[str, str]) -> str:
+    """``text`` with every bundle id of ``names`` (``a__b``) written as its label (``a + b``), for
+    what a planner reads; an id is replaced only as a whole name (``a__b`` is left alone inside
+    ``a__b__c``), longest first.  Machine files keep the ids."""
+    if not names:
+        return text
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(re.escape(k) for k in sorted(names, key=len, reverse=True))
+                         + r")(?![\w])")
+    return pattern.sub(lambda m: names[m.group(1)], text)
 
 
 CRITERIA_NOTE = ("'Best under the objective' weighs every outcome the objective names (harm, cost, ...) among "

@@ -319,6 +319,10 @@ def make_brief(data: RunData, table: pd.DataFrame, ranked: pd.DataFrame, rank_by
     n = int(ranked["n"].min())
     b.items.append(("Basis", f"{n} paired replications per set on common random numbers, {len(data.sets)} sets "
                     "including the baseline."))
+    from scenario_sim.analysis.frontier import display_names, relabel
+
+    names = display_names(data.path)  # a frontier's bundles read as "a + b", not by their ids
+    b.items = [(k, relabel(v, names)) for k, v in b.items]
     return b
 
 

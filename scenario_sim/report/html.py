@@ -99,10 +99,19 @@ class _Ctx:
     images: dict[str, bytes] = field(default_factory=dict)  # plots/<name> -> PNG
     backtest: Path | None = None  # the backtest the validation section shows (report.validation)
     backtest_note: str = ""
+    names: dict[str, str] = field(default_factory=dict)  # bundle id -> label (a frontier run's "a + b")
 
     @property
     def order(self) -> list[str]:
         return list(self.ranked["set"])
+
+    def label(self, name: Any) -> str:
+        """The name a reader sees: a frontier bundle's label, else the set's own name."""
+        return self.names.get(str(name), str(name))
+
+    def labelled(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with its ``set`` column as labels (for plots)."""
+        return frame.assign(set=frame["set"].map(self.label)) if self.names else frame
 
     @property
     def n(self) -> int:
@@ -140,7 +149,10 @@ def _context(data: RunData, rank_by: str | None = None, explore: Path | None = N
     ranked = ranking(table, key_name)
     with_dir = {o.name for o in data.outcomes if o.direction != "none"}
     key = [k for k in dict.fromkeys([key_name, *data.key]) if k in with_dir]
-    return _Ctx(data, table, ranked, key_name, key, make_brief(data, table, ranked, key_name, explore, backtest))
+    from scenario_sim.analysis.frontier import display_names
+
+    return _Ctx(data, table, ranked, key_name, key, make_brief(data, table, ranked, key_name, explore, backtest),
+                names=display_names(data.path))
 
 
 def _set_changes(info: runs.SetInfo) -> str:
@@ -186,17 +198,18 @@ def _what_was_run(c: _Ctx) -> str:
     rows = [["baseline", "the scenario as written", "—"]]
     for s in m.sets[1:]:
         info = c.data.set_info[s]
-        rows.append([s, info.description, _set_changes(info)])
+        rows.append([s if c.label(s) == s else f"{c.label(s)} ({s})", info.description, _set_changes(info)])
     return ("<h2 id=appendix>Appendix: what was run</h2>" + dl + "<h3>Recommendation sets</h3>"
             + _table(["set", "description", "changes"], rows, num_from=99))
 
 
-def _ranking_rows(ranked: pd.DataFrame, side: dict[str, str]) -> list[list[Any]]:
+def _ranking_rows(ranked: pd.DataFrame, side: dict[str, str],
+                  label: Callable[[Any], str] = str) -> list[list[Any]]:
     rows = []
     f = ranking_format(ranked)  # one precision for the mean and difference columns (docs/statistics.md)
     for r in ranked.to_dict("records"):
         base = r["set"] == "baseline"
-        rows.append([r["rank"], r["set"], f(r["mean"]), diff_cell(r, f) or "(reference)",
+        rows.append([r["rank"], label(r["set"]), f(r["mean"]), diff_cell(r, f) or "(reference)",
                      "" if base else f"{r['relative_change']:+.1%}", "" if base else better_tied_worse(r),
                      "control" if math.isnan(r["p_best"]) else f"{r['p_best']:.2f}",
                      ZERO_MARK if (not base and r["ci_includes_zero"]) else "",
@@ -217,8 +230,8 @@ def _best_rows(c: _Ctx) -> list[list[Any]]:
         rf = row_format(top) if top["set"] != "baseline" else ranking_format(rk)
         diff = "" if top["set"] == "baseline" else interval_cell(top, rf)
         meta = c.outcome(o)
-        rows.append([o, f"{meta.unit}, {meta.direction} is better", top["set"], rf(top["mean"]), diff,
-                     f"{top['p_best']:.2f}", "" if second is None else second["set"]])
+        rows.append([o, f"{meta.unit}, {meta.direction} is better", c.label(top["set"]), rf(top["mean"]), diff,
+                     f"{top['p_best']:.2f}", "" if second is None else c.label(second["set"])])
     return rows
 
 
@@ -228,7 +241,7 @@ def _ranking(c: _Ctx) -> str:
     return (f"<h2>Ranking by {_e(c.rank_by)} ({_e(meta.unit)}, {_e(meta.direction)} is better)</h2>"
             + _table(["rank", "set", "mean", "difference from baseline [95% CI]", "change",
                       "P(better / tied / worse)", "P(best)", "includes zero", "side effects (key outcomes worse)"],
-                     _ranking_rows(c.ranked, side), num_from=2, best_first=True)
+                     _ranking_rows(c.ranked, side, c.label), num_from=2, best_first=True)
             + f"<p class=muted>{c.n} paired replications per set on common random numbers. Intervals are "
               f"{_e(c.ranked['adjustment'].iloc[0])}. {ZERO_MARK} marks an interval that includes zero. "
               "P(better / tied / worse) are the shares of replications in which the set did better than, the "
@@ -245,14 +258,16 @@ def _ranking(c: _Ctx) -> str:
 
 
 def _forest(c: _Ctx) -> str:
-    img = c.image("forest.png", plots.forest(c.table, c.key, c.order), "forest plot of paired differences")
+    img = c.image("forest.png", plots.forest(c.labelled(c.table), c.key, [c.label(s) for s in c.order]),
+                  "forest plot of paired differences")
     return ("<h2>Paired differences from the baseline</h2>"
             "<p>Each point is a set's mean paired difference from the baseline; bars are the adjusted "
             "95% intervals. Bars crossing the dashed zero line are not clear differences.</p>" + img)
 
 
 def _distributions(c: _Ctx) -> str:
-    dist = [c.image(f"distribution-{o}.png", plots.distributions(c.data.frame, o, c.outcome(o).unit, c.order),
+    frame, order = c.labelled(c.data.frame), [c.label(s) for s in c.order]
+    dist = [c.image(f"distribution-{o}.png", plots.distributions(frame, o, c.outcome(o).unit, order),
                     f"distribution of {o}") for o in c.key[:4]]
     return "<h2>Distributions over replications</h2>" + "".join(dist)
 
@@ -286,6 +301,7 @@ def _fan_quantiles(ts: pd.DataFrame, series: str) -> dict[str, list[float]]:
 
 _FAN_JS = """(function(){
 var data=JSON.parse(document.getElementById('fan-data').textContent);
+var lab=function(n){return (data.labels&&data.labels[n])||n;};
 var pick=document.getElementById('fan-pick');var NS='http://www.w3.org/2000/svg';
 var W=760,H=250,L=64,R=12,T=36,B=34;
 function el(n,a,t){var e=document.createElementNS(NS,n);for(var k in a){e.setAttribute(k,a[k]);}
@@ -313,10 +329,10 @@ function draw(name){
    svg.appendChild(el('polyline',{points:pts(q.day,q.mid,sx,sy).join(' '),fill:'none',stroke:k?'#000':'#555',
     'stroke-width':1.6,'stroke-dasharray':k?'6 3':'none','data-set':n}));
    svg.appendChild(el('text',{x:W-R,y:12+14*k,'text-anchor':'end'},
-    n+(k?' (dashed)':' (solid)')+', median and 90% band'));});
+    lab(n)+(k?' (dashed)':' (solid)')+', median and 90% band'));});
   svg.setAttribute('data-set',name);
  });
- document.getElementById('fan-chosen').textContent=name;
+ document.getElementById('fan-chosen').textContent=lab(name);
 }
 pick.addEventListener('change',function(){draw(pick.value);});draw(pick.value);
 })();"""
@@ -345,12 +361,14 @@ def _over_time(c: _Ctx) -> str:
     for series, label, name in _FANS:  # the PNG files in plots/: baseline and the leader
         c.images[f"fan-{name}.png"] = plots.png(plots.fan(both, series, label, ["baseline", best]))
     payload = {"baseline": "baseline", "series": [{"id": name, "label": label, "sets": quantiles[series]}
-                                                  for series, label, name in _FANS]}
+                                                  for series, label, name in _FANS],
+               "labels": {s: c.label(s) for s in others if c.label(s) != s}}  # a frontier's "a + b"
     blob = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
-    options = "".join(f"<option value=\"{_e(s)}\"{' selected' if s == best else ''}>{_e(s)}</option>" for s in others)
+    options = "".join(f"<option value=\"{_e(s)}\"{' selected' if s == best else ''}>{_e(c.label(s))}</option>"
+                      for s in others)
     charts = "".join(f'<svg class=fan id="fan-{name}" viewBox="0 0 760 250" role="img" '
                      f'aria-label="fan chart of {_e(label)}"></svg>' for _, label, name in _FANS)
-    return (f"<h2>Over time: baseline and <span id=fan-chosen>{_e(best)}</span></h2>"
+    return (f"<h2>Over time: baseline and <span id=fan-chosen>{_e(c.label(best))}</span></h2>"
             f"<p><label for=fan-pick>Set to show against the baseline: </label><select id=fan-pick>{options}</select> "
             "<span class=muted>(sets in ranking order; median and 90% band over replications per day)</span></p>"
             "<noscript><p class=warn>The charts are drawn by a small script in this file; with scripts off, "
@@ -369,8 +387,9 @@ def _crn(c: _Ctx) -> str:
             continue
         sub = c.table[(c.table["set"] == s) & (c.table["outcome"].isin(c.key))]
         ratio = dict(zip(sub["outcome"], sub["crn_variance_ratio"].astype(float), strict=True))
-        crn_rows.append([s, *[_crn_cell(ratio.get(o, math.nan)) for o in c.key]])
-    img = c.image("crn-efficiency.png", plots.crn_efficiency(c.table, c.key, c.order), "CRN efficiency")
+        crn_rows.append([c.label(s), *[_crn_cell(ratio.get(o, math.nan)) for o in c.key]])
+    img = c.image("crn-efficiency.png", plots.crn_efficiency(c.labelled(c.table), c.key, [c.label(s) for s in c.order]),
+                  "CRN efficiency")
     return ("<h2>Efficiency from common random numbers</h2>"
             "<p>Every set ran on the same random streams as the baseline. The ratio below is the variance "
             "of the paired difference over the variance independent runs would have had; its inverse "
@@ -384,7 +403,7 @@ def _warnings(c: _Ctx) -> str:
     if f.count:
         warnings.append(f"{f.count} replication(s) failed and are left out of the statistics. First: "
                         + "; ".join(f"{x.set} #{x.replication}: {x.error}" for x in f.first[:5]))
-    unclear = [f"{r['set']} on {r['outcome']}" for r in c.table.to_dict("records")
+    unclear = [f"{c.label(r['set'])} on {r['outcome']}" for r in c.table.to_dict("records")
                if r["set"] != "baseline" and r["outcome"] in c.key and r["ci_includes_zero"]]
     if unclear:
         warnings.append("No clear difference from the baseline (interval includes zero): " + ", ".join(unclear))
