@@ -199,3 +199,34 @@ def test_shipped_fragment_carries_the_regime_shock_and_per_class_growth() -> Non
     assert frag["attacker"]["growth"]["regime_after_days"] == (span[1] - span[0]).days + 1
     for c, cw in frag["attacker"]["waves"]["classes"].items():
         assert cw["size_growth_per_month"] == pytest.approx(cal["waves"][c]["growth"]["growth_per_month"], rel=1e-3)
+
+
+def test_calibrate_writes_the_regime_shock_from_records_before_its_window_end_only(tmp_path: Any) -> None:
+    """Through calibrate: the fragment's regime shock is the spread measured on the records up to
+    ``--until`` (records after it change nothing), starts at the window's length, and the summary
+    says so; with records of one half-year only there is no regime shock, and the summary says why."""
+    import datetime as dt
+
+    from scenario_sim.calibrate.command import CalibrationOptions, calibrate_records, fragment_document, summary_text
+    from tests.test_calibrate import _write
+
+    series = _regime_series([0.3, -0.1] * 3 + [0.5], level=20.0, seed=4)  # a wild last half-year after --until
+    rows = [(f"{d.date()} 20:00", "Shahed-136/131", int(x), int(0.8 * x)) for d, x in series.items() if x > 0]
+    csv_path = tmp_path / "attacks.csv"
+    _write(csv_path, rows)
+    until = dt.date(2024, 12, 31)
+    opts = CalibrationOptions(since=dt.date(2024, 7, 1), until=until, n_boot=200)
+    cal = calibrate_records(csv_path, options=opts)
+    reg = cal.data["growth_regimes"]
+    assert max(reg["windows"]) <= "2024-07-01" and reg["pairs"] >= 4
+    assert reg["between_log_sd"] == pytest.approx(growth_regimes(series.loc[:str(until)])["between_log_sd"])
+    law = fragment_document(cal)["attacker"]["growth"]
+    # the law's bound is sqrt(6) sd, held at log 2 (the schema's growth limit, doubling a month): reached here
+    assert math.sqrt(6) * reg["between_log_sd"] > math.log(2)
+    assert law["regime_log_shock_per_month"]["high"] == pytest.approx(math.log(2), rel=1e-3)
+    assert law["regime_after_days"] == 184
+    assert "growth between half-years: sd" in summary_text(cal.data)
+    short = calibrate_records(csv_path, options=CalibrationOptions(since=dt.date(2022, 1, 1),
+                                                                   until=dt.date(2022, 6, 30), n_boot=200))
+    assert "regime_log_shock_per_month" not in fragment_document(short)["attacker"].get("growth", {})
+    assert "fewer than 2: no regime shock" in summary_text(short.data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -745,3 +746,26 @@ def test_one_replication_at_the_edge_of_the_budget_fits_its_memory(tmp_path: Pat
     assert r.code == 0, r
     launched, _ = r.stdout.split()
     assert float(launched) > 100 * 64_000  # about 140x the reference year's launches
+
+
+def test_work_budget_bounds_each_class_with_its_own_growth() -> None:
+    """A fast-growing small class does not charge its growth to a large flat one: each class's
+    waves are bounded with its own rate (and the shocks at their upper ends)."""
+    from scenario_sim.lang.budget import work
+    from scenario_sim.lang.loader import validate_document
+    from tests.helpers import minimal_doc
+
+    d = minimal_doc()
+    d["horizon_days"] = 360
+    d["munitions"].append({"name": "missile", "unit_cost_usd": 1e6})
+    d["attacker"]["arsenal"]["missile"] = {"initial_stock": 10, "production_per_day": 0}
+    d["attacker"]["waves"]["classes"]["drone"]["size_growth_per_month"] = 0.0
+    d["attacker"]["waves"]["classes"]["missile"] = {"probability": 0.1, "size": 2, "size_growth_per_month": 0.5}
+    d["consequences"]["hit_probability"]["missile"] = 0.5
+    d["recommendations"] = []
+    wk = work(validate_document(d, "<test>"))
+    assert wk["growth"]["drone"] == 1.0 and wk["growth"]["missile"] == pytest.approx(1.5 ** (359 / 30))
+    d["attacker"]["growth"] = {"regime_log_shock_per_month": {"dist": "uniform", "low": -0.2, "high": 0.2},
+                               "regime_after_days": 300}
+    wk = work(validate_document(d, "<test>"))
+    assert wk["growth"]["drone"] == pytest.approx(math.exp(0.2 * 59 / 30))

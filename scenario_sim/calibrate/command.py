@@ -598,6 +598,16 @@ def _regime_shock(reg: dict[str, Any]) -> dict[str, Any] | None:
     return {"dist": "triangular", "low": -a, "mode": 0.0, "high": a}
 
 
+def _regime_line(reg: dict[str, Any]) -> str:
+    """The summary's line on the change of growth between half-years (``growth_regimes``)."""
+    if "between_log_sd" not in reg:
+        return (f"growth between half-years: {reg.get('pairs', 0)} pair(s) of half-years in the records before the "
+                "window's end, fewer than 2: no regime shock")
+    return (f"growth between half-years: sd {reg['between_log_sd']:.3f} in monthly log-growth beyond sampling "
+            f"(rms change {reg['rms_change']:.3f}, sampling {reg['rms_sampling']:.3f}, {reg['pairs']} pairs); the "
+            "fragment draws it per replication from the window's end (regime_log_shock_per_month)")
+
+
 def _growth_uncertainties(result: dict[str, Any]) -> list[dict[str, Any]]:
     """``uncertainties:`` entries for ``scenario-sim explore``: the drone classes' growth intervals,
     from the data (each class's waves grow at its own rate, so the interval is the class's)."""
@@ -743,6 +753,7 @@ def summary_text(result: dict[str, Any]) -> str:
                      f"[{f['dispersion_ci'][0]:.3g}, {f['dispersion_ci'][1]:.3g}]; growth "
                      f"{g.get('growth_per_month', math.nan):+.1%}/month"
                      + (" (degenerate: the fragment uses the fallback, see the warning)" if "degenerate" in f else ""))
+    lines.append(_regime_line(result.get("growth_regimes", {})))
     for spec in result.get("layers", {}).values():
         pks = ", ".join(f"{c} {v:.3f}" for c, v in spec["pk"].items())
         lines.append(f"layer {spec['layer']}: pk {pks} ({spec['rule']})")
