@@ -104,7 +104,7 @@ def count_below(u: U32Array, thresholds: Sequence[int], blocks: Blocks | None, s
     idx[0::2] = so
     idx[1::2] = so + mo
     sums = np.add.reduceat(x.view(np.int8), idx, axis=1, dtype=np.int32)[:, 0::2]
-    sums[:, mo <= 0] = 0
+    sums *= mo > 0  # an empty range [a, a) gives x[a] in reduceat: count it as 0
     if o is None:
         return sums.astype(np.int64)
     out = np.empty((K, W), dtype=np.int64)

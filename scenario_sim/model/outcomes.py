@@ -148,12 +148,18 @@ class Definition:
         if self.members is None:
             out[self.name] = float(self.value(tally))
             return
-        names = tally.member_names[self.members]
+        names = tuple(tally.member_names[self.members])
+        keys = _KEYS.get((self.name, names))
+        if keys is None:  # the outcome names of a family, built once per process and member list
+            keys = _KEYS[(self.name, names)] = tuple(f"{self.name}.{n}" for n in names)
         vals = [float(v) for v in self.value(tally)]
-        for n, v in zip(names, vals, strict=True):
-            out[f"{self.name}.{n}"] = v
+        for k, v in zip(keys, vals, strict=True):
+            out[k] = v
         if self.total is not None:
             out[f"{self.name}.total"] = float(sum(vals))
+
+
+_KEYS: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
 
 
 def _ratio(a: float, b: float) -> float:
