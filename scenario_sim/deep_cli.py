@@ -51,16 +51,20 @@ def register(group: click.Group) -> None:
     def discover_cmd(run_dir: str, set_name: str, versus: str | None, outcome: str | None,
                      threshold: float | None, density: float, fmt_name: str) -> None:
         """Scenario discovery (PRIM, with CART as a second view): when does a set fail, or beat another?"""
-        from scenario_sim.analysis.discovery import discover
+        from scenario_sim.analysis.discovery import NothingToDiscover, discover
         from scenario_sim.analysis.ensemble import Threshold, better_sign, load_ensemble
-        from scenario_sim.report.ensemble import discovery_text
+        from scenario_sim.report.ensemble import discovery_text, nothing_to_discover_text
 
         run = load_ensemble(resolve_run(run_dir))
         name = outcome or run.primary
         th = None
         if threshold is not None:
             th = Threshold(name, threshold, better_sign(run.outcome(name)) < 0)
-        d = discover(run, set_name, name, versus=versus, threshold=th, density=density)
+        try:
+            d = discover(run, set_name, name, versus=versus, threshold=th, density=density)
+        except NothingToDiscover as exc:  # "always" / "never" is an answer, not bad input: exit 0
+            click.echo(nothing_to_discover_text(exc, fmt_name))
+            return
         click.echo(discovery_text(d, fmt_name))
 
     @group.command(name="sensitivity")

@@ -284,8 +284,25 @@ def test_cart_rules_name_categories_not_one_hot_columns(tmp_path: Path) -> None:
 def test_discovery_says_when_there_is_nothing_to_find(hand_run: Path) -> None:
     from scenario_sim.analysis.discovery import NothingToDiscover, discover
 
-    with pytest.raises(NothingToDiscover, match="Never, in all 3 cases"):
+    with pytest.raises(NothingToDiscover, match="Never, in all 3 cases") as caught:
         discover(load_ensemble(hand_run), "B", "harm")
+    assert (caught.value.points, caught.value.positives, caught.value.outcome) == (3, 0, "harm")
+
+
+def test_cli_discover_answers_always_and_never_with_exit_0(hand_run: Path) -> None:
+    """A valid question whose answer is the same in every case is an answer, not bad input."""
+    # B's harm (8, 9, 8) meets harm <= 9 everywhere: it never fails; and it beats the baseline (10) always
+    for args, answer in [(("--set", "B", "--outcome", "harm"), "Never, in all 3 cases"),
+                         (("--set", "B", "--threshold", "9"), "Never, in all 3 cases"),
+                         (("--set", "B", "--versus", "baseline"), "Always, in all 3 cases")]:
+        code, out, err = _cli("discover", str(hand_run), *args)
+        assert code == 0, (args, err)
+        assert f"{answer}: there is no region to find" in out and not err.strip(), (args, out, err)
+    code, out, err = _cli("discover", str(hand_run), "--set", "B", "--versus", "baseline", "--format", "json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert (got["cases"], got["labelled"], got["box"], got["limits"]) == (3, 3, None, [])
+    assert "Always, in all 3 cases" in got["note"]
 
 
 # --------------------------------------------------------------------------- sensitivity

@@ -56,7 +56,20 @@ TREE_DEPTH = 3
 
 
 class NothingToDiscover(UserError):
-    """The label is the same at every point: there is no region to find."""
+    """The label is the same at every point: there is no region to find.
+
+    A valid question whose answer is "always" or "never", not bad input: ``scenario-sim
+    discover`` prints the sentence and exits 0.  It stays an exception in the Python API, so a
+    caller cannot mistake it for a :class:`Discovery`; its fields say what was asked and found.
+    It subclasses :class:`UserError` only so that a caller who does not catch it still gets the
+    one-line message rather than a traceback.
+    """
+
+    def __init__(self, question: str, outcome: str, points: int, positives: int) -> None:
+        self.question, self.outcome, self.points, self.positives = question, outcome, points, positives
+        always = positives == points
+        super().__init__(f"{question} {'Always' if always else 'Never'}, in all {points} cases: "
+                         "there is no region to find")
 
 
 @dataclass
@@ -275,8 +288,7 @@ def discover(run: EnsembleRun, set_name: str, outcome: str | None = None, versus
     lab, question = label(run, set_name, name, versus, threshold, margin)
     y = lab.to_numpy(dtype=bool)
     if y.all() or not y.any():
-        raise NothingToDiscover(f"{question} {'Always' if y.all() else 'Never'}, in all {len(y)} cases: "
-                                "there is no region to find")
+        raise NothingToDiscover(question, name, len(y), int(y.sum()))
     x = point_inputs(run, lab.index, with_world=True)
     traj, i, limits = _prim(x, y, density, peel_alpha, mass_min)
     row = traj[traj["id"] == i].iloc[0]

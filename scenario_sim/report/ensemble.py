@@ -228,6 +228,16 @@ def discovery_text(d: Discovery, fmt_name: str) -> str:
     ])
 
 
+def nothing_to_discover_text(exc: NothingToDiscover, fmt_name: str) -> str:
+    """``scenario-sim discover`` output when the answer is the same in every case: the sentence,
+    or for ``--format json`` the fields :func:`discovery_text` gives with no box."""
+    if fmt_name == "json":
+        return json.dumps({"question": exc.question, "outcome": exc.outcome, "cases": exc.points,
+                           "labelled": exc.positives, "box": None, "limits": [], "trajectory": [], "cart": [],
+                           "note": str(exc)}, indent=2)
+    return str(exc)
+
+
 def sensitivity_cells(res: Sensitivity) -> pd.DataFrame:
     """The indices with formatted cells (one number rule per column)."""
     t = res.indices.reset_index(drop=True)
