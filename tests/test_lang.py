@@ -157,6 +157,22 @@ def test_unknown_key_gets_did_you_mean(tmp_path: Path, capsys: Any) -> None:
     assert all(LOCATED.match(ln) for ln in lines)
 
 
+@pytest.mark.parametrize(("dist", "message"), [
+    ("{dist: poisson, mean: 20, sd: 3.0}", "size.sd: sd does not apply to dist: poisson (its fields: mean)"),
+    ("{dist: uniform, mean: 20, high: 30}", "size.mean: mean does not apply to dist: uniform (its fields: low, high)"),
+    ("{dist: poisson, meen: 20}", "size.meen: unknown field (did you mean 'mean'?)"),
+    ("{dist: poisson, mean: 20, sdd: 3}", "size.sdd: unknown field for dist: poisson (its fields: mean)"),
+])
+def test_a_field_of_another_distribution_is_named_not_suggested_back(tmp_path: Path, capsys: Any, dist: str,
+                                                                     message: str) -> None:
+    """A distribution's known keys are every dist's, so the closest can be the key itself."""
+    lines, line_no = _minimal_with(tmp_path, capsys, "size: {dist: poisson, mean: 20}", f"size: {dist}")
+    hits = [ln for ln in lines if message in ln]
+    assert len(hits) == 1 and hits[0].startswith(f"{tmp_path}/x.yaml:{line_no}:"), lines
+    if "meen" not in dist:  # never a key suggested back to itself
+        assert not any("did you mean" in ln for ln in lines), lines
+
+
 def test_all_problems_reported_at_once(tmp_path: Path, capsys: Any) -> None:
     d = minimal_doc()
     d["horizon_days"] = "thirty"

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from scenario_sim.errors import Problem, ScenarioError
 from scenario_sim.lang.checks import BASELINE, cross_check
-from scenario_sim.lang.patch import Edit, PatchError, apply_edit, deep_merge, did_you_mean, known_keys
+from scenario_sim.lang.patch import Edit, PatchError, apply_edit, deep_merge, did_you_mean, known_keys, variant_keys
 from scenario_sim.lang.schema import Scenario, SetCost
 from scenario_sim.lang.yamlsource import Mark, SourceList, SourceMap, load_file_as
 
@@ -126,8 +126,7 @@ def _message(err: dict[str, Any], doc: Any) -> tuple[tuple[Any, ...], str]:
     typ = err["type"]
     loc = tuple(err["loc"])
     if typ == "extra_forbidden":
-        known = known_keys(Scenario, tuple(p for p in loc[:-1] if p not in _UNION_TAGS)) or []
-        return loc, f"unknown field{did_you_mean(str(loc[-1]), known)}"
+        return loc, _unknown_field(loc)
     ctx = dict(err.get("ctx") or {})
     ctx.setdefault("error", err["msg"])
     template = _MESSAGES.get(typ)
@@ -138,6 +137,26 @@ def _message(err: dict[str, Any], doc: Any) -> tuple[tuple[Any, ...], str]:
         return loc, template.format(got=_describe(err.get("input")), **ctx)
     except (KeyError, IndexError):
         return loc, err["msg"]
+
+
+def _unknown_field(loc: tuple[Any, ...]) -> str:
+    """The message for a key the schema forbids at ``loc``, with a "did you mean" when one is
+    close.  In a union (a distribution) the hint comes from the member the tag chose: the keys of
+    every member would suggest a key back to itself when it belongs to another member
+    (``sd`` under ``dist: poisson``), so that case names the chosen member's fields instead."""
+    name, path = str(loc[-1]), tuple(p for p in loc[:-1] if p not in _UNION_TAGS)
+    known = known_keys(Scenario, path) or []
+    tags = [str(p) for p in loc[:-1] if p in _UNION_TAGS]
+    variant = variant_keys(Scenario, path, tags[-1]) if tags else None
+    if variant is None:
+        return "unknown field here" if name in known else f"unknown field{did_you_mean(name, known)}"
+    tag_field, keys = variant
+    own = [k for k in keys if k != tag_field]
+    hint = did_you_mean(name, own)
+    if hint:
+        return f"unknown field{hint}"
+    chosen = f"{tag_field}: {tags[-1]} (its fields: {', '.join(own)})"
+    return f"{name} does not apply to {chosen}" if name in known else f"unknown field for {chosen}"
 
 
 def validate_document(doc: Any, file: str) -> Scenario:

@@ -119,6 +119,24 @@ def known_keys(root: type[BaseModel], path: tuple[Any, ...]) -> list[str] | None
     return None
 
 
+def variant_keys(root: type[BaseModel], path: tuple[Any, ...], tag: str) -> tuple[str, list[str]] | None:
+    """For a union of models at ``path`` (a distribution), the tag field and the keys of the
+    member that tag selects (``("dist", ["dist", "mean"])`` for ``poisson``); None otherwise."""
+    tp: Any = root
+    for part in path:
+        ok, tp, _ = _child_type(tp, str(part))
+        if not ok:
+            return None
+    tp = _unwrap(tp)
+    if not isinstance(tp, tuple):
+        return None
+    for m in tp:
+        for fname, f in m.model_fields.items():
+            if typing.get_origin(f.annotation) is Literal and tag in typing.get_args(f.annotation):
+                return f.alias or fname, [g.alias or n for n, g in m.model_fields.items()]
+    return None
+
+
 # --------------------------------------------------------------------------- applying edits
 
 
