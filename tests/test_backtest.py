@@ -310,6 +310,16 @@ def test_backtest_bad_options_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert not list(tmp_path.glob("backtest-*"))
 
 
+def test_backtest_unknown_set_is_an_option_error_not_a_file_error(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _cli(["backtest", "reference", "--records", str(EXCERPT), "-q", "--out", str(tmp_path),
+                         "--set", "combind"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "--set: unknown recommendation set 'combind' (did you mean 'combined'?)" in err
+    assert "reference.yaml" not in err, err
+    assert not list(tmp_path.glob("backtest-*"))
+
+
 def test_backtest_bad_records_are_located(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.csv"
     text = EXCERPT.read_text().splitlines()

@@ -28,9 +28,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from scenario_sim.errors import UserError
 from scenario_sim.lang.loader import _load, dump_scenario, read_document, validate_document
 from scenario_sim.lang.patch import deep_merge
 from scenario_sim.lang.schema import Scenario
+from scenario_sim.text import did_you_mean
 
 
 def _shift(node: Any, days: int) -> Any:
@@ -69,13 +71,18 @@ def window_scenario(path: str | Path, set_name: str, start: dt.date, end: dt.dat
                     fragment: dict[str, Any] | None = None) -> Scenario:
     """Scenario ``path`` under ``set_name``, moved onto nights ``start .. end`` (see the notes).
 
-    Raises :class:`~scenario_sim.errors.ScenarioError` (located) for a bad file or set.
+    Raises :class:`~scenario_sim.errors.ScenarioError` (located) for a bad file or set, and
+    :class:`~scenario_sim.errors.UserError` (``--set: ...``) for a set the file does not define.
     """
     doc = read_document(path)
     if fragment is not None:
         first = _load(doc, str(path), validate_sets=False).baseline
         doc = deep_merge(doc, _restrict(fragment, first))
     loaded = _load(doc, str(path), validate_sets=False)
+    known = loaded.set_names
+    if set_name not in known:  # the option is wrong, not the file: say so as run does for --sets
+        raise UserError(f"--set: unknown recommendation set {set_name!r}{did_you_mean(set_name, known)} "
+                        f"(known: {', '.join(known)})")
     scen = loaded.effective(set_name)
     data = dump_scenario(scen)
     offset = (start - scen.start_date).days
