@@ -17,6 +17,7 @@ from scenario_sim.bundled import resolve
 from scenario_sim.cli_options import executor_options
 from scenario_sim.errors import AlreadyComplete
 from scenario_sim.runrefs import resolve_run
+from scenario_sim.text import counted
 
 
 def _split(values: tuple[str, ...]) -> list[str] | None:
@@ -28,9 +29,9 @@ def _summary(run_dir: object, m: dict[str, Any]) -> None:
     """The lines an explore ends with: what ran, and what to do next."""
     ex_info = m["explore"]
     n_worlds = len(ex_info["worlds"])
-    click.echo(f"results: {run_dir}  ({ex_info['cases']} cases x {n_worlds} world"
-               f"{'s' if n_worlds != 1 else ''} x {len(m['sets'])} sets x {m['replications_target']} "
-               f"replications, {ex_info['sampler']}, seed {m['seed']}, {m['timings'].get('wall_seconds')} s)")
+    click.echo(f"results: {run_dir}  ({counted(ex_info['cases'], 'case')} x {counted(n_worlds, 'world')} x "
+               f"{counted(len(m['sets']), 'set')} x {counted(m['replications_target'], 'replication')}, "
+               f"{ex_info['sampler']}, seed {m['seed']}, {m['timings'].get('wall_seconds')} s)")
     click.echo(f"next: scenario-sim robust {run_dir}   (or: scenario-sim report {run_dir})")
 
 

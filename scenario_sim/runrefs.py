@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from scenario_sim.errors import ResultsError
+from scenario_sim.text import counted
 
 LATEST = ("latest", "@latest")
 DEFAULT_ROOT = Path("results")
@@ -139,7 +140,8 @@ def _explore_replications(m: dict[str, Any]) -> str:
     work units are done while it is not complete."""
     cases, worlds = _get(m, "explore", "cases"), _get(m, "explore", "worlds")
     n_worlds = len(worlds) if isinstance(worlds, list) else "?"
-    text = f"{cases if cases is not None else '?'} cases x {n_worlds} worlds x {m.get('replications_target', '?')}"
+    text = (f"{counted(cases if cases is not None else '?', 'case')} x {counted(n_worlds, 'world')} x "
+            f"{m.get('replications_target', '?')}")
     done, count = _get(m, "units", "done"), _get(m, "units", "count")
     if not str(m.get("status", "")).startswith("complete") and count:
         text += f" ({done or 0}/{count} units)"

@@ -198,6 +198,17 @@ def test_runs_shows_an_unfinished_explore_as_its_design_and_units(tmp_path: Path
     assert run_info(folder).replications == "5 cases x 2 worlds x 3 (4/10 units)"
 
 
+def test_runs_counts_one_world_and_one_case_in_the_singular(tmp_path: Path) -> None:
+    from scenario_sim.runrefs import run_info
+
+    folder = tmp_path / "explore-20261201-110000-cccccc"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({
+        "kind": "explore", "explore": {"cases": 1, "worlds": [{"name": "a"}]},
+        "replications_target": 3, "status": "complete", "sets": ["baseline"]}))
+    assert run_info(folder).replications == "1 case x 1 world x 3"
+
+
 def test_latest_under_an_empty_root_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(["compare", str(tmp_path / "latest")], capsys)
     one_line_error(code, err, "no run folder under")
