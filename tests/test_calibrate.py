@@ -263,6 +263,16 @@ def test_bad_contacts_and_options(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 2 and "expected YYYY-MM-DD" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(("row", "n"), [("2025-02-12,c", 2), ("2025-02-12,call,confirmed,x,y", 5)])
+def test_a_contacts_row_with_too_few_or_many_fields_is_a_malformed_row(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], row: str, n: int) -> None:
+    c = tmp_path / "kc.csv"
+    c.write_text(f"date,kind,status\n2025-02-11,call,confirmed\n{row}\n")
+    code, _, err = _cli(["calibrate", str(EXCERPT), "--contacts", str(c), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and f"{c}:3: malformed row: {n} field(s), the header has 3" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
 
 
 def test_defeated_option_chooses_the_headline_rate() -> None:

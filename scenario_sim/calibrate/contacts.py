@@ -46,8 +46,14 @@ def _rows(reader: csv.DictReader[str], name: str) -> list[ContactRow]:
     missing = [c for c in ("date", "kind", "status") if c not in reader.fieldnames]
     if missing:
         raise DataError(f"{name}:1: missing column(s) {', '.join(missing)} (expected date, kind, status)")
+    n_header = len(reader.fieldnames)
     for row in reader:
         line = reader.line_num
+        # DictReader pads a short row with None and files a long row's extras under None; say so
+        # here, as the records reader does, rather than report the shifted cell a field check meets
+        n_cells = len(row) - (None in row) - sum(v is None for v in row.values()) + len(row.get(None) or [])
+        if n_cells != n_header:
+            raise DataError(f"{name}:{line}: malformed row: {n_cells} field(s), the header has {n_header}")
         try:
             d = dt.date.fromisoformat((row["date"] or "").strip())
         except ValueError:
