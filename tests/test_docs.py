@@ -73,6 +73,20 @@ def full_records() -> Path | None:
     return beside.resolve() if beside.is_file() else None
 
 
+def missing_data_reason(where: str, line: int, missing: list[str]) -> str:
+    """Why a documented command is skipped, and how to run it: the full records are enabled by
+    ``$SCENARIO_SIM_RECORDS``, so the message names that variable when they are among the missing."""
+    reason = f"{where}:{line}: waits for the example data ({', '.join(missing)}) to ship in data/"
+    if RECORDS_NAME in missing:
+        reason += f"; set SCENARIO_SIM_RECORDS=/path/to/{RECORDS_NAME} to run it"
+    return reason
+
+
+def test_the_missing_records_skip_names_the_variable_that_enables_it() -> None:
+    assert "SCENARIO_SIM_RECORDS=/path/to/" + RECORDS_NAME in missing_data_reason("README.md", 3, [RECORDS_NAME])
+    assert "SCENARIO_SIM_RECORDS" not in missing_data_reason("README.md", 3, ["other.csv"])
+
+
 def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -255,7 +269,7 @@ def test_documented_command_runs(tour_box: Path, where: str, line: int, cmd: str
                 (tour_box / f).symlink_to(full)
         missing = [f for f in files if not (tour_box / f).exists()]
         if missing:
-            pytest.skip(f"{where}:{line}: waits for the example data ({', '.join(missing)}) to ship in data/")
+            pytest.skip(missing_data_reason(where, line, missing))
     shell = run.replace("scenario-sim", f'"{sys.executable}" -m scenario_sim', 1)
     r = subprocess.run(shell, shell=True, cwd=tour_box, env=subprocess_env(), capture_output=True, text=True,
                        timeout=600, check=False)
