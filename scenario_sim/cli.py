@@ -170,11 +170,21 @@ def _register_optional_commands() -> None:
     frontier_cli.register(cli)
 
 
+def _interrupted_before_the_command(args: list[str]) -> str:
+    """What a Ctrl-C before any command started says: for a command that writes a run folder,
+    that none was written (the same words as a Ctrl-C before the engine made one)."""
+    if not args or args[0] not in ("run", "explore", "frontier"):
+        return "scenario-sim: interrupted"
+    from scenario_sim.cli_options import InterruptedBeforeFolder
+
+    return str(InterruptedBeforeFolder(any(a == "--resume" or a.startswith("--resume=") for a in args)))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line and exit status 2."""
-    _register_optional_commands()
     args = sys.argv[1:] if argv is None else argv
     try:
+        _register_optional_commands()  # imports: a Ctrl-C can come here, before any command starts
         rv: Any = cli.main(args=args, prog_name="scenario-sim", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "")
@@ -190,8 +200,8 @@ def main(argv: list[str] | None = None) -> None:
         for line in exc.lines():
             _echo_err(line)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _echo_err("scenario-sim: interrupted")
+    except KeyboardInterrupt:  # click turns one inside a command into Abort: this one came before it
+        _echo_err(_interrupted_before_the_command(args))
         sys.exit(130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

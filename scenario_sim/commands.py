@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from scenario_sim.bundled import resolve
-from scenario_sim.cli_options import executor_options
+from scenario_sim.cli_options import engine_returned, executor_options, interrupt_before_folder
 from scenario_sim.report.table import FORMATS
 from scenario_sim.runrefs import resolve_run
 
@@ -264,6 +264,7 @@ def register(group: click.Group) -> None:
     @click.option("--placebo", is_flag=True,
                   help="Also run each set's contact rules fired on as many random non-contact days (a control).")
     @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+    @interrupt_before_folder
     def run(scenario: str | None, replications: int | None, seed: int | None, jobs: int | None, executor: str,
             scheduler: str | None, sets: tuple[str, ...], out: str, resume_dir: str | None,
             precision: float | None, metric: str | None, max_replications: int | None,
@@ -325,8 +326,10 @@ def register(group: click.Group) -> None:
                 else:
                     result = run_plan(plan, ex, progress=progress)
         except AlreadyComplete as done:  # nothing to resume: not an error; show what the run found
+            engine_returned()
             _already_complete(done, rank_by, fmt_name)
             return
+        engine_returned()
         _print_ranking(result.run_dir, rank_by, fmt_name)
         m = result.manifest
         if fmt_name == "table":

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from scenario_sim.bundled import resolve
-from scenario_sim.cli_options import executor_options
+from scenario_sim.cli_options import engine_returned, executor_options, interrupt_before_folder
 from scenario_sim.errors import AlreadyComplete
 from scenario_sim.runrefs import resolve_run
 from scenario_sim.text import counted
@@ -60,6 +60,7 @@ def register(group: click.Group) -> None:
     @click.option("--resume", "resume_dir", type=click.Path(), metavar="RUN_DIR",
                   help="Finish an interrupted explore (RUN_DIR may be `latest` or DIR/latest).")
     @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+    @interrupt_before_folder
     def explore_cmd(scenario: str | None, cases: int, sampler: str, replications: int, worlds: tuple[str, ...],
                     sets: tuple[str, ...], inputs: tuple[str, ...], seed: int | None, jobs: int | None,
                     executor: str, scheduler: str | None, chunk_size: int | None, out: str,
@@ -89,6 +90,7 @@ def register(group: click.Group) -> None:
                 with _Progress(sys.stderr.isatty() and not quiet, "exploring") as progress:
                     result = resume_explore(resolve_run(resume_dir), ex, progress=progress)
             except AlreadyComplete as done:  # nothing to resume: say so and show the run's summary
+                engine_returned()
                 from scenario_sim.runs import RunFolder
 
                 click.echo(f"{done.path}: the explore run is already complete (status {done.status}); "
@@ -103,6 +105,7 @@ def register(group: click.Group) -> None:
             ex = make_executor(executor, jobs, scheduler)
             with _Progress(sys.stderr.isatty() and not quiet, "exploring") as progress:
                 result = run_explore(plan, ex, progress=progress)
+        engine_returned()
         m = result.manifest
         _summary(result.run_dir, m)
         if result.failures:

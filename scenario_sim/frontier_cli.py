@@ -17,7 +17,7 @@ import click
 
 from scenario_sim.analysis.frontier import FRONTIER_JSON
 from scenario_sim.bundled import resolve
-from scenario_sim.cli_options import executor_options
+from scenario_sim.cli_options import engine_returned, executor_options, interrupt_before_folder
 
 
 def _money(x: float) -> str:
@@ -202,11 +202,13 @@ def _resume(run_dir: Path, ex: Any, quiet: bool) -> None:
         with _Progress(sys.stderr.isatty() and not quiet, "bundles") as progress:
             result = resume_experiment(run_dir, ex, progress=progress)
     except AlreadyComplete as done:
+        engine_returned()
         click.echo(f"{done.path}: the frontier run is already complete (status {done.status}); nothing to resume. "
                    "Its frontier:", err=True)
         m = RunFolder.open(Path(done.path)).manifest()
         _finish(Path(done.path), m.scenario.name, m.failures.count)
         return
+    engine_returned()
     _finish(result.run_dir, result.manifest.scenario.name, result.failures)
 
 
@@ -233,6 +235,7 @@ def register(group: click.Group) -> None:
                   help="Finish an interrupted frontier (RUN_DIR may be `latest` or DIR/latest): the same "
                        "replications as an uninterrupted run, then the frontier's tables.")
     @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+    @interrupt_before_folder
     def frontier(scenario: str | None, items: tuple[str, ...], replications: int | None, seed: int | None,
                  jobs: int | None, executor: str, scheduler: str | None, chunk_size: int | None, out: str,
                  budget: tuple[str, ...], resume_dir: str | None, quiet: bool) -> None:
@@ -261,4 +264,5 @@ def register(group: click.Group) -> None:
         plan.records = {FRONTIER_JSON: _record(bundled, chosen, members, budgets)}
         with _Progress(sys.stderr.isatty() and not quiet, "bundles") as progress:
             result = run_plan(plan, ex, progress=progress)
+        engine_returned()
         _finish(result.run_dir, bundled.baseline.name, result.failures)

@@ -482,3 +482,42 @@ def test_pairwise_p_values_are_scipys_one_sample_t_test() -> None:
             assert _test(d, 0.95)[3] == pytest.approx(want, rel=1e-9, abs=1e-300)
     assert _test(np.zeros(5), 0.95)[3] == 1.0 and _test(np.ones(5), 0.95)[3] == 0.0
     assert math.isnan(_test(np.ones(1), 0.95)[3])
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "scenarios/minimal.yaml", "-n", "2"],
+    ["explore", "reference", "--cases", "2", "--replications", "2"],
+    ["frontier", "reference", "--items", "readiness_on_contact,stronger_sanctions", "-n", "2"],
+], ids=lambda a: a[0])
+def test_ctrl_c_before_the_run_folder_exists_says_nothing_was_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+    """Ctrl-C while the workers start (before any folder): exit 130 and a line that says what happened,
+    not click's blank line and "aborted"."""
+    from scenario_sim.experiment.executors import InProcess
+
+    def interrupted(self: InProcess, payload: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(InProcess, "start", interrupted)
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "results"
+    code, _, err = cli([*args, "-j", "1", "-q", "--out", str(out)], capsys)
+    assert code == 130, err
+    assert err == "interrupted before the run folder was created; nothing was written\n", repr(err)
+    assert not out.exists() or not any(out.rglob("manifest.json"))
+
+
+def test_ctrl_c_before_a_resume_starts_says_the_folder_is_unchanged() -> None:
+    from scenario_sim.cli_options import InterruptedBeforeFolder
+
+    exc = InterruptedBeforeFolder(resume=True)
+    assert exc.exit_code == 130
+    assert str(exc) == "interrupted before the resumed session started; the run folder is unchanged"
+
+
+def test_ctrl_c_before_any_command_starts_names_what_was_not_written() -> None:
+    from scenario_sim.cli import _interrupted_before_the_command as said
+
+    assert said(["frontier", "reference"]) == "interrupted before the run folder was created; nothing was written"
+    assert said(["explore", "--resume=latest"]).endswith("the run folder is unchanged")
+    assert said(["validate", "x.yaml"]) == "scenario-sim: interrupted"
