@@ -148,6 +148,33 @@ def test_out_of_range_probability_names_file_line_field(tmp_path: Path, capsys: 
                      "must be between 0 and 1 (got 1.4)"]
 
 
+@pytest.mark.parametrize(("old", "new", "col", "field", "got"), [
+    ("horizon_days: 30", "horizon_days: yes", 15, "horizon_days", "got true: YAML reads"),
+    ("pk: {drone: 0.5}", "pk: {drone: on}", 19, "air_defense.systems[guns].pk.drone", "got true: YAML reads"),
+    ("size: {dist: poisson, mean: 20}", "size: {dist: poisson, mean: '20'}", 61,
+     "attacker.waves.classes.drone.size.mean", "got '20': a quoted number is text"),
+    ("guns.pk.drone: 0.7", "guns.pk.drone: \"0.7\"", 42,
+     "recommendations[better_guns] -> air_defense.systems[guns].pk.drone", "got '0.7': a quoted number is text"),
+])
+def test_a_boolean_or_quoted_number_for_a_number_is_an_error_not_a_value(
+        tmp_path: Path, capsys: Any, old: str, new: str, col: int, field: str, got: str) -> None:
+    """Pydantic's lax mode would read ``yes`` as 1 and ``'20'`` as 20: a silent change of meaning."""
+    lines, line_no = _minimal_with(tmp_path, capsys, old, new)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{tmp_path}/x.yaml:{line_no}:{col}: {field}: expected a number ({got}"), lines[0]
+
+
+def test_booleans_and_texts_where_the_language_wants_them_still_pass(tmp_path: Path) -> None:
+    """The check looks only where the validated scenario holds a number: real switches,
+    names and descriptions (even one that reads as a number) are untouched."""
+    text = (ROOT / "scenarios/minimal.yaml").read_text()
+    text = text.replace("description: Kill probability of the guns up from 0.5 to 0.7.", "description: '0.7'")
+    text = text.replace("size: {dist: poisson, mean: 20}", "size: {dist: poisson, mean: 2e1}")  # YAML 1.1: text
+    loaded = load_scenario(write(tmp_path, "x.yaml", text))
+    assert loaded.effective("better_guns").air_defense.systems[0].pk["drone"] == 0.7
+    assert loaded.baseline.attacker.waves.classes["drone"].size.mean() == 20
+
+
 def test_unknown_key_gets_did_you_mean(tmp_path: Path, capsys: Any) -> None:
     d = minimal_doc()
     d["air_defense"]["systems"][0]["capacity_per_wav"] = d["air_defense"]["systems"][0].pop("capacity_per_wave")

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from scenario_sim.errors import Problem, ScenarioError
 from scenario_sim.lang.checks import BASELINE, cross_check
+from scenario_sim.lang.coercion import coercions
 from scenario_sim.lang.patch import Edit, PatchError, apply_edit, deep_merge, did_you_mean, known_keys, variant_keys
 from scenario_sim.lang.schema import Scenario, SetCost
 from scenario_sim.lang.yamlsource import Mark, SourceList, SourceMap, load_file_as
@@ -178,7 +179,8 @@ def validate_document(doc: Any, file: str) -> Scenario:
                 seen.add((p.line, p.field, p.message))
                 problems.append(p)
         raise ScenarioError(problems) from None
-    problems = [_problem(doc, path, msg, file) for path, msg in cross_check(scenario)]
+    found = coercions(doc, scenario) or cross_check(scenario)
+    problems = [_problem(doc, path, msg, file) for path, msg in found]
     if problems:
         raise ScenarioError(problems)
     return scenario

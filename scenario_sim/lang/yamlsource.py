@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +125,10 @@ def _mark(file: str, node: yaml.Node) -> Mark:
     return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+_EXPONENT_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+")
+"""A plain scalar in exponent notation that YAML 1.1 leaves as text (``1e8``, ``2.5E-3``)."""
+
+
 class _Builder:
     def __init__(self, file: str):
         self.file = file
@@ -196,6 +201,11 @@ class _Builder:
         if isinstance(value, _dt.datetime):
             # A timestamp with a time of day: the model works in whole days.
             raise ScenarioError([_problem(self.file, node, "", "expected a date (YYYY-MM-DD), got a timestamp")])
+        if node.style is None and isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value):
+            # PyYAML follows YAML 1.1, which reads `1e8` (no dot) as text; YAML 1.2 and every
+            # analyst read it as a number.  Quoted text stays text (lang/coercion.py refuses it
+            # where a number is expected).
+            return float(value)
         return value
 
 
