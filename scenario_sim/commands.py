@@ -287,7 +287,7 @@ def register(group: click.Group) -> None:
 
                 raise UserError("--resume: takes its scenario, seed, sets and replications from the run "
                                 "folder; give only --jobs/--executor/--scheduler with it")
-            run_dir = resolve_run(resume_dir)
+            run_dir = resolve_run(resume_dir, kind="run")
             from scenario_sim import runs
 
             if (run_dir / runs.FRONTIER).exists() and not runs.RunFolder.open(run_dir).manifest().complete:
@@ -374,7 +374,7 @@ def register(group: click.Group) -> None:
         marks the sets that cannot be told from the leader and the sets with side effects
         (key outcomes significantly worse than the baseline).
         """
-        path = resolve_run(run_dir)
+        path = resolve_run(run_dir, kind="run")
         if against_set is not None and pairwise:
             raise click.UsageError("--against and --pairwise are two views; give one")
         if against_set is not None:
@@ -416,7 +416,7 @@ def register(group: click.Group) -> None:
             from scenario_sim.analysis.ensemble import is_explore_run
             from scenario_sim.errors import UserError
 
-            explore = resolve_run(explore_dir)
+            explore = resolve_run(explore_dir, kind="explore")
             if not is_explore_run(explore):
                 raise UserError(f"--explore: {explore} is not an explore run folder (made by scenario-sim explore)")
         folder = Path(run_dir) if is_backtest(run_dir) else resolve_run(run_dir)

@@ -33,7 +33,7 @@ def register(group: click.Group) -> None:
         from scenario_sim.analysis.voi import value_of_information
         from scenario_sim.report.ensemble import robustness_text
 
-        run = load_ensemble(resolve_run(run_dir))
+        run = load_ensemble(resolve_run(run_dir, kind="explore"))
         chosen = _sets(sets)
         rb = robustness(run, outcome, chosen)
         click.echo(robustness_text(rb, value_of_information(run, rb.outcome, chosen), fmt_name))
@@ -55,7 +55,7 @@ def register(group: click.Group) -> None:
         from scenario_sim.analysis.ensemble import Threshold, better_sign, load_ensemble
         from scenario_sim.report.ensemble import discovery_text, nothing_to_discover_text
 
-        run = load_ensemble(resolve_run(run_dir))
+        run = load_ensemble(resolve_run(run_dir, kind="explore"))
         name = outcome or run.primary
         th = None
         if threshold is not None:
@@ -78,7 +78,8 @@ def register(group: click.Group) -> None:
         from scenario_sim.analysis.sensitivity import sensitivity
         from scenario_sim.report.ensemble import sensitivity_text
 
-        click.echo(sensitivity_text(sensitivity(load_ensemble(resolve_run(run_dir)), outcome, _sets(sets)), fmt_name))
+        run = load_ensemble(resolve_run(run_dir, kind="explore"))
+        click.echo(sensitivity_text(sensitivity(run, outcome, _sets(sets)), fmt_name))
 
     @group.command(name="export")
     @click.argument("run_dir", metavar="RUN_DIR")
@@ -89,4 +90,4 @@ def register(group: click.Group) -> None:
         """Write an explore run in another tool's format; prints the path written."""
         from scenario_sim.analysis.ema import export_ema
 
-        click.echo(str(export_ema(resolve_run(run_dir), out)))
+        click.echo(str(export_ema(resolve_run(run_dir, kind="explore"), out)))

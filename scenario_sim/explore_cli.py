@@ -88,7 +88,7 @@ def register(group: click.Group) -> None:
             ex = make_executor(executor, jobs, scheduler)
             try:
                 with _Progress(sys.stderr.isatty() and not quiet, "exploring") as progress:
-                    result = resume_explore(resolve_run(resume_dir), ex, progress=progress)
+                    result = resume_explore(resolve_run(resume_dir, kind="explore"), ex, progress=progress)
             except AlreadyComplete as done:  # nothing to resume: say so and show the run's summary
                 engine_returned()
                 from scenario_sim.runs import RunFolder

@@ -167,7 +167,7 @@ def _resume_folder(resume_dir: str, given: dict[str, Any]) -> Path:
     if extra:
         raise UserError(f"--resume: takes its scenario, items, replications, seed and budgets from the run folder; "
                         f"give only --jobs/--executor/--scheduler with it (not {', '.join(extra)})")
-    run_dir = resolve_run(resume_dir)
+    run_dir = resolve_run(resume_dir, kind="run")
     RunFolder.open(run_dir)  # a damaged folder is one line here, as in run --resume
     try:
         read_frontier(run_dir)

@@ -6,7 +6,9 @@ README's examples can be pasted as they are:
 * ``latest`` alone is the newest run under ``results/`` (the default results root), whatever
   its scenario;
 * ``DIR/latest`` is the newest run in ``DIR``: ``results/reference/latest`` is the newest run
-  of the reference scenario, ``results/latest`` the newest of any scenario there.
+  of the reference scenario, ``results/latest`` the newest of any scenario there;
+* a command that reads one kind of folder (``compare`` a plain run, ``robust`` an explore
+  run) passes ``kind`` and gets the newest folder of that kind.
 
 "Newest" is by the start time in the folder's name (``[explore-]<YYYYmmdd-HHMMSS>-<id>``), then by
 the time its manifest was last written, so two runs started in the same second are told
@@ -59,17 +61,36 @@ def _age_key(folder: Path) -> tuple[str, float, str]:
     return (stamp, written, folder.name)
 
 
-def resolve_run(arg: str) -> Path:
-    """The run folder ``arg`` names: a path as it is, or the newest run for a ``latest`` reference."""
+def folder_kind(folder: Path) -> str:
+    """``explore`` for a folder of ``scenario-sim explore`` (named ``explore-<stamp>-<id>``), else ``run``."""
+    return "explore" if folder.name.startswith("explore-") else "run"
+
+
+_MAKER = {"run": "scenario-sim run", "explore": "scenario-sim explore"}
+
+
+def resolve_run(arg: str, kind: str | None = None) -> Path:
+    """The run folder ``arg`` names: a path as it is, or the newest run for a ``latest`` reference.
+
+    With ``kind`` (``run`` or ``explore``), ``latest`` is the newest folder of that kind, so
+    ``compare latest`` after an explore still finds the newest run, and ``robust latest`` the
+    newest explore.
+    """
     if not is_latest(arg):
         return Path(arg)
     parent = Path(arg).parent
     root = DEFAULT_ROOT if str(parent) in ("", ".") else parent
     runs = run_folders(root)
+    where = f"{root}/" if root.exists() else f"{root}/ (no such folder)"
     if not runs:
-        where = f"{root}/" if root.exists() else f"{root}/ (no such folder)"
-        raise ResultsError(f"{arg}: no run folder under {where}; start one with: scenario-sim run")
-    return runs[-1]
+        raise ResultsError(f"{arg}: no run folder under {where}; start one with: {_MAKER[kind or 'run']}")
+    if kind is None:
+        return runs[-1]
+    wanted = [r for r in runs if folder_kind(r) == kind]
+    if not wanted:
+        raise ResultsError(f"{arg}: no folder of {_MAKER[kind]} under {where} (the newest there, {runs[-1].name}, "
+                           f"is from {_MAKER[folder_kind(runs[-1])]}); start one with: {_MAKER[kind]}")
+    return wanted[-1]
 
 
 # --------------------------------------------------------------------------- listing

@@ -453,6 +453,26 @@ def test_latest_is_the_newest_run_whether_plain_or_explore(tmp_path: Path) -> No
                                                   "explore-20261201-110000-bbbbbb"]
 
 
+def test_latest_of_a_kind_skips_the_other_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """After an explore, `compare latest` still means the newest plain run, `robust latest` the
+    newest explore (a newcomer's `compare latest` failed on the explore folder)."""
+    from scenario_sim.errors import ResultsError
+    from scenario_sim.runrefs import resolve_run
+
+    root = tmp_path / "results"
+    for name in ("20261201-100000-aaaaaa", "explore-20261201-110000-bbbbbb"):
+        (root / name).mkdir(parents=True)
+        (root / name / "manifest.json").write_text("{}")
+    assert resolve_run(str(root / "latest"), kind="run").name == "20261201-100000-aaaaaa"
+    assert resolve_run(str(root / "latest"), kind="explore").name == "explore-20261201-110000-bbbbbb"
+    (root / "20261201-100000-aaaaaa" / "manifest.json").unlink()
+    with pytest.raises(ResultsError, match=r"no folder of scenario-sim run under .*the newest there, "
+                                           r"explore-20261201-110000-bbbbbb, is from scenario-sim explore"):
+        resolve_run(str(root / "latest"), kind="run")
+    code, _, err = cli(["compare", str(root / "latest")], capsys)
+    one_line_error(code, err, "no folder of scenario-sim run under")
+
+
 @pytest.mark.parametrize("command", [["run"], ["explore"], ["show"], ["validate"]])
 def test_a_misspelt_bundled_scenario_gets_a_did_you_mean(command: list[str],
                                                            capsys: pytest.CaptureFixture[str]) -> None:
