@@ -104,14 +104,21 @@ def _child_type(tp: Any, key: str) -> tuple[bool, Any, list[str]]:
     return False, None, []
 
 
-def known_keys(root: type[BaseModel], path: tuple[Any, ...]) -> list[str] | None:
-    """Allowed keys of the mapping at ``path`` (ints/strings), or None if free-form."""
+def _type_at(root: type[BaseModel], path: tuple[Any, ...]) -> tuple[bool, Any]:
+    """(found, the unwrapped type at ``path``) walking the schema from ``root``."""
     tp: Any = root
     for part in path:
         ok, tp, _ = _child_type(tp, str(part))
         if not ok:
-            return None
-    tp = _unwrap(tp)
+            return False, None
+    return True, _unwrap(tp)
+
+
+def known_keys(root: type[BaseModel], path: tuple[Any, ...]) -> list[str] | None:
+    """Allowed keys of the mapping at ``path`` (ints/strings), or None if free-form."""
+    ok, tp = _type_at(root, path)
+    if not ok:
+        return None
     if isinstance(tp, tuple):
         return sorted({(f.alias or n) for m in tp for n, f in m.model_fields.items()})
     if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -122,13 +129,8 @@ def known_keys(root: type[BaseModel], path: tuple[Any, ...]) -> list[str] | None
 def variant_keys(root: type[BaseModel], path: tuple[Any, ...], tag: str) -> tuple[str, list[str]] | None:
     """For a union of models at ``path`` (a distribution), the tag field and the keys of the
     member that tag selects (``("dist", ["dist", "mean"])`` for ``poisson``); None otherwise."""
-    tp: Any = root
-    for part in path:
-        ok, tp, _ = _child_type(tp, str(part))
-        if not ok:
-            return None
-    tp = _unwrap(tp)
-    if not isinstance(tp, tuple):
+    ok, tp = _type_at(root, path)
+    if not ok or not isinstance(tp, tuple):
         return None
     for m in tp:
         for fname, f in m.model_fields.items():
