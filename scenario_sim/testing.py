@@ -403,7 +403,10 @@ def _cli(args: list[str], timeout_s: float) -> tuple[int | None, str, float]:
 
     err, out = io.StringIO(), io.StringIO()
 
+    fired: list[bool] = []
+
     def alarm(signum: int, frame: Any) -> None:
+        fired.append(True)  # a library may wrap the exception (pydantic's serializer does): the flag decides
         raise _Hang()
 
     old = signal.signal(signal.SIGALRM, alarm)
@@ -421,7 +424,7 @@ def _cli(args: list[str], timeout_s: float) -> tuple[int | None, str, float]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
-    return code, err.getvalue(), time.perf_counter() - t0
+    return (None if fired else code), err.getvalue(), time.perf_counter() - t0
 
 
 def check_mutant(m: Mutant, folder: Path, timeout_s: float = 20.0, run_timeout_s: float = 60.0,
