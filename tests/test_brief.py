@@ -112,6 +112,9 @@ def test_brief_reads_a_backtest_by_the_contract(run_dir: Path) -> None:
         text = _brief(run_dir)["Against the record"]
         assert "not every applicable target met" in text and "2025-02-01" in text and "3 of 4 months" in text
         assert "Backtest backtest-20990101-000000-abcdef of brf" in text
+        assert "Chosen automatically" in text  # a Markdown brief alone must say how it was found
+        given = _brief(run_dir, backtest=bt)["Against the record"]
+        assert f"Given with --backtest {bt}" in given and "Chosen automatically" not in given
     finally:
         import shutil
 

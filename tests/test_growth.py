@@ -226,6 +226,7 @@ def test_calibrate_writes_the_regime_shock_from_records_before_its_window_end_on
     assert law["regime_log_shock_per_month"]["high"] == pytest.approx(math.log(2), rel=1e-3)
     assert law["regime_after_days"] == 184
     assert "growth between half-years: sd" in summary_text(cal.data)
+    assert "so neighbouring pairs share months and are not independent" in summary_text(cal.data)
     short = calibrate_records(csv_path, options=CalibrationOptions(since=dt.date(2022, 1, 1),
                                                                    until=dt.date(2022, 6, 30), n_boot=200))
     assert "regime_log_shock_per_month" not in fragment_document(short)["attacker"].get("growth", {})

@@ -97,6 +97,17 @@ def test_a_non_numeric_field_is_located(tmp_path: Path, capsys: Any) -> None:
                     "attacker.surge.enabled is not a number (it is bool); only numbers can be uncertain inputs"]
 
 
+def test_a_path_that_stops_at_a_section_is_one_error_not_two(tmp_path: Path, capsys: Any) -> None:
+    # the first input names a whole mapping; the second, under it, is right and must not be reported
+    # as "a single value" because the first one's check wrote over the section
+    two = (_one("x", "air_defense.systems.guns.pk", "{dist: uniform, low: 0, high: 1}")
+           + _one("y", "air_defense.systems.guns.pk.drone", "{dist: uniform, low: 0.3, high: 0.9}")
+           .removeprefix("uncertainties:\n"))
+    errs, text = _errors(tmp_path, capsys, two)
+    assert errs == [f"{tmp_path}/x.yaml:{_line(text, 'path: air_defense.systems.guns.pk')}:11: uncertainties[x].path: "
+                    "air_defense.systems.guns.pk is not a number (it is dict); only numbers can be uncertain inputs"]
+
+
 def test_a_range_outside_the_fields_bounds_is_located_at_its_end(tmp_path: Path, capsys: Any) -> None:
     errs, text = _errors(tmp_path, capsys, _one("x", "air_defense.systems.guns.pk.drone",
                                                 "{dist: uniform, low: 0.2, high: 1.3}"))

@@ -604,8 +604,18 @@ def _regime_line(reg: dict[str, Any]) -> str:
         return (f"growth between half-years: {reg.get('pairs', 0)} pair(s) of half-years in the records before the "
                 "window's end, fewer than 2: no regime shock")
     return (f"growth between half-years: sd {reg['between_log_sd']:.3f} in monthly log-growth beyond sampling "
-            f"(rms change {reg['rms_change']:.3f}, sampling {reg['rms_sampling']:.3f}, {reg['pairs']} pairs); the "
+            f"(rms change {reg['rms_change']:.3f}, sampling {reg['rms_sampling']:.3f}, {_pairs(reg)}); the "
             "fragment draws it per replication from the window's end (regime_log_shock_per_month)")
+
+
+def _pairs(reg: dict[str, Any]) -> str:
+    """How many pairs, and that they overlap: a reader must not take them for independent changes."""
+    w, step = reg.get("window_months", 6), reg.get("step_months", 3)
+    n = reg["pairs"]
+    if step >= w:
+        return f"{n} pairs"
+    return (f"{n} pairs of consecutive {w}-month windows started every {step} months, so neighbouring pairs "
+            "share months and are not independent")
 
 
 def _growth_uncertainties(result: dict[str, Any]) -> list[dict[str, Any]]:

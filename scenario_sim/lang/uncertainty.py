@@ -373,13 +373,20 @@ def check_ensemble(doc: SourceMap, scenario: Scenario, file: str) -> list[Proble
     unodes = doc.get("uncertainties") or []
     inputs = [_Input(j, u, f"uncertainties[{u.name}]", unodes[j]) for j, u in enumerate(scenario.uncertainties)]
     seen: set[str] = set()
-    scratch = copy.deepcopy(next(iter(docs.values())))
+    first = next(iter(docs.values()))
+    scratch = copy.deepcopy(first)
     for inp in inputs:
         if inp.spec.name in seen:
             problems.append(_problem(file, _loc_mark(inp.node, "name"), f"{inp.where}.name",
                                      f"duplicate uncertainty {inp.spec.name!r}"))
         seen.add(inp.spec.name)
-        problems += [p for p in (_check_path(inp, docs, scratch, file), _order_problem(inp, file)) if p is not None]
+        path_problem = _check_path(inp, docs, scratch, file)
+        if path_problem is not None:
+            # a bad path may have written its 0.0 over a whole section (a path that stops at a
+            # mapping): start the next input from a clean copy, or it reports that section as
+            # "a single value" too, a second error the analyst did not make
+            scratch = copy.deepcopy(first)
+        problems += [p for p in (path_problem, _order_problem(inp, file)) if p is not None]
     if problems:
         return problems
     return _ends_problems(inputs, docs, file)

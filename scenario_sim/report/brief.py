@@ -267,7 +267,12 @@ def _backtest_reader(run_dir: Path, explicit: Path | None) -> str | None:
     if path is None:
         return None
     verdict = str(read_summary(path).get("verdict") or "").strip()
-    return f"{backtest_status(path)} {verdict}".strip()
+    # Say how it was chosen: a reader of the brief alone (Markdown) must know that a backtest
+    # found in the results folder may be of other scenario content than this run.
+    how = (f"Given with --backtest {explicit}." if explicit is not None else
+           f"Chosen automatically (the newest judged backtest of this scenario under {path.parent}; "
+           "report --backtest DIR chooses another).")
+    return f"{backtest_status(path)} {how} {verdict}".strip()
 
 
 def make_brief(data: RunData, table: pd.DataFrame, ranked: pd.DataFrame, rank_by: str,

@@ -20,6 +20,13 @@ plt.rcParams.update({"font.size": 9, "axes.grid": True, "grid.color": "#dddddd",
                      "figure.dpi": 110, "savefig.bbox": "tight"})
 
 
+def _width(labels: list[str], plot_in: float, least_in: float) -> float:
+    """A figure width (inches) that leaves ``plot_in`` for the axes after the longest y label:
+    bundle labels ("a + b + c + d") are long, and a fixed width left tight_layout no room."""
+    chars = max((len(str(x)) for x in labels), default=0)
+    return max(least_in, plot_in + 0.075 * chars + 0.6)  # ~0.07 in a character at 9 pt
+
+
 def png(fig: Any) -> bytes:
     """``fig`` as PNG bytes (the figure is closed): embedded in the report, and written to
     ``plots/`` when the report goes to a folder."""
@@ -41,8 +48,8 @@ def forest(table: pd.DataFrame, outcomes: list[str], order: list[str]) -> Any:
     n = len(outcomes)
     cols = 2 if n > 1 else 1
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7.5 * cols / 1.3, 0.35 * len(order) * rows + 1.2 * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * _width(order, 3.8, 7.5 / 1.3),
+                                                  0.35 * len(order) * rows + 1.2 * rows), squeeze=False)
     for ax, o in zip(axes.flat, outcomes, strict=False):
         sub = table[(table["outcome"] == o) & (table["set"] != "baseline")].set_index("set").reindex(order).dropna(
             subset=["diff"])
@@ -68,7 +75,7 @@ def distributions(frame: pd.DataFrame, outcome: str, unit: str, order: list[str]
     """Box plots of an outcome per set over replications."""
     ok = frame[frame["error"].isna()]
     data = [ok.loc[ok["set"] == s, outcome].to_numpy() for s in order]
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(order) + 1.2))
+    fig, ax = plt.subplots(figsize=(_width(order, 5.5, 7.5), 0.32 * len(order) + 1.2))
     ax.boxplot(data, orientation="horizontal", tick_labels=order, widths=0.6, showfliers=True,
                flierprops={"marker": ".", "markersize": 2, "markerfacecolor": "#555555", "markeredgecolor": "none"},
                medianprops={"color": "black", "lw": 1.5}, boxprops={"color": "black"},
@@ -102,8 +109,8 @@ def fan(ts: pd.DataFrame, series: str, ylabel: str, sets: list[str]) -> Any:
 
 def crn_efficiency(table: pd.DataFrame, outcomes: list[str], order: list[str]) -> Any:
     """Variance of paired differences relative to independent sampling, per set (log scale)."""
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(order) + 1.4))
     sets = [s for s in order if s != "baseline"]
+    fig, ax = plt.subplots(figsize=(_width(sets, 5.5, 7.5), 0.32 * len(order) + 1.4))
     y = np.arange(len(sets))[::-1]
     for k, o in enumerate(outcomes):
         sub = table[table["outcome"] == o].set_index("set").reindex(sets)
