@@ -180,6 +180,17 @@ def _interrupted_before_the_command(args: list[str]) -> str:
     return str(InterruptedBeforeFolder(any(a == "--resume" or a.startswith("--resume=") for a in args)))
 
 
+def _interrupted_inside_click(args: list[str]) -> str:
+    """A Ctrl-C that click turned into ``Abort``: while it parsed the options (before the command:
+    nothing written), or after an engine returned (while the summary or report was made: the
+    replications are kept)."""
+    from scenario_sim.cli_options import results_written
+
+    if results_written():
+        return "scenario-sim: interrupted after the replications were written; they are kept"
+    return _interrupted_before_the_command(args)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line and exit status 2."""
     args = sys.argv[1:] if argv is None else argv
@@ -193,8 +204,8 @@ def main(argv: list[str] | None = None) -> None:
         cmd = exc.ctx.command_path if exc.ctx else "scenario-sim"
         _echo_err(f"{cmd}: error: {exc.format_message()} (see '{cmd} --help')")
         sys.exit(2)
-    except click.exceptions.Abort:
-        _echo_err("scenario-sim: aborted")
+    except click.exceptions.Abort:  # click's word for a Ctrl-C inside cli.main: say what it means
+        _echo_err(_interrupted_inside_click(args))
         sys.exit(130)
     except UserError as exc:
         for line in exc.lines():

@@ -38,9 +38,19 @@ class InterruptedBeforeFolder(UserError):
                          else "interrupted before the run folder was created; nothing was written")
 
 
+_RESULTS_WRITTEN = [False]  # survives the command (the ContextVar is reset): read by cli.main
+
+
 def engine_returned() -> None:
     """Mark that the engine has returned: a later Ctrl-C (while printing, say) is an ordinary one."""
     _ENGINE_RETURNED.set(True)
+    _RESULTS_WRITTEN[0] = True
+
+
+def results_written() -> bool:
+    """Whether an engine returned in this process: a Ctrl-C after that (click's ``Abort``) came
+    while the summary was printed, with the run folder complete."""
+    return _RESULTS_WRITTEN[0]
 
 
 def interrupt_before_folder(func: F) -> F:

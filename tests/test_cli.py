@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 
@@ -541,3 +542,48 @@ def test_ctrl_c_before_any_command_starts_names_what_was_not_written() -> None:
     assert said(["frontier", "reference"]) == "interrupted before the run folder was created; nothing was written"
     assert said(["explore", "--resume=latest"]).endswith("the run folder is unchanged")
     assert said(["validate", "x.yaml"]) == "scenario-sim: interrupted"
+
+
+def test_ctrl_c_while_click_parses_the_options_says_nothing_was_written(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """click turns a Ctrl-C inside its own parsing into Abort; the line says what it means
+    (before any command: nothing written; after an engine returned: the replications are kept)."""
+    import scenario_sim.cli_options as opts
+
+    def interrupted(*a: object, **k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(click.IntRange, "convert", interrupted)
+    monkeypatch.setattr(opts, "_RESULTS_WRITTEN", [False])
+    code, _, err = cli(["run", "scenarios/minimal.yaml", "-n", "2"], capsys)
+    # click's blank line first (it ends the terminal's ^C echo), then one line, not "aborted"
+    assert (code, err) == (130, "\ninterrupted before the run folder was created; nothing was written\n")
+    monkeypatch.setattr(opts, "_RESULTS_WRITTEN", [True])  # as after an engine returned in this process
+    code, _, err = cli(["run", "scenarios/minimal.yaml", "-n", "2"], capsys)
+    assert (code, err) == (130, "\nscenario-sim: interrupted after the replications were written; they are kept\n")
+
+
+@pytest.mark.parametrize("args,where", [
+    (["run", "scenarios/minimal.yaml", "-n", "2"], "scenario_sim.experiment.engine._Run"),
+    (["explore", "reference", "--cases", "2", "--replications", "2"], "scenario_sim.experiment.ensemble._Explore"),
+], ids=["run", "explore"])
+def test_ctrl_c_just_after_the_folder_is_made_removes_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        args: list[str], where: str) -> None:
+    """A Ctrl-C after the folder exists but before the session's handler is in place: the folder
+    goes, so the line "nothing was written" stays true (no stray half-made folder for `latest`)."""
+    import importlib
+
+    module, cls = where.rsplit(".", 1)
+    session = getattr(importlib.import_module(module), cls)
+
+    def interrupted(self: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(session, "execute", interrupted)
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "results"
+    code, _, err = cli([*args, "-j", "1", "-q", "--out", str(out)], capsys)
+    assert code == 130, err
+    assert err == "interrupted before the run folder was created; nothing was written\n", repr(err)
+    assert not out.exists() or not any(p for p in out.rglob("*") if p.is_file()), list(out.rglob("*"))

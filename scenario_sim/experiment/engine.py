@@ -451,6 +451,7 @@ class _Run:
         earlier = tm.get("wall_seconds") or tm.get("last_session_seconds")
         if not segments and earlier:  # a folder written before segments were recorded
             segments.append({"started": tm.get("started"), "seconds": earlier})
+        self.started = False  # set when execute's handler is in place (see run_plan)
         self.segment: dict[str, Any] = {"started": dt.datetime.now().isoformat(timespec="seconds"), "seconds": 0.0,
                                         "executor": {"kind": executor.name, "jobs": executor.jobs}}
         segments.append(self.segment)
@@ -466,6 +467,7 @@ class _Run:
         m.status = "running"
         m.executor = {"kind": self.executor.name, "jobs": self.executor.jobs}
         try:
+            self.started = True
             self._write_timings()
             self._loop()
             self.executor.shutdown()
@@ -819,8 +821,19 @@ def run_plan(plan: ExperimentPlan, executor: Executor | None = None, *, jobs: in
     except BaseException:
         _shutdown_on_error(ex)
         raise
-    with lock:
-        return _Run(folder, manifest, plan.outcomes, ex, progress).execute()
+    run: _Run | None = None
+    try:
+        with lock:
+            run = _Run(folder, manifest, plan.outcomes, ex, progress)
+            return run.execute()
+    except KeyboardInterrupt:
+        if run is not None and run.started:
+            raise
+        # Ctrl-C between the folder's creation and the session's own handler: nothing has run,
+        # so the folder goes and the command's "nothing was written" stays true
+        _shutdown_on_error(ex)
+        shutil.rmtree(folder.path, ignore_errors=True)
+        raise
 
 
 def run_experiment(scenario: str | Path | LoadedScenario, *, replications: int | None = None,

@@ -464,13 +464,15 @@ class _Explore:
         self.schema = _schema(payload.outcomes)
         self.n_points = len(payload.values) * len(payload.worlds)
         self.t0 = time.perf_counter()
+        self.started = False  # set when execute's handler is in place (see run_explore)
 
     def execute(self) -> ExploreResult:
         m = self.m
-        m["status"] = "running"
-        m["executor"] = {"kind": self.executor.name, "jobs": self.executor.jobs}
-        self.folder.write_manifest(m)
         try:
+            self.started = True
+            m["status"] = "running"
+            m["executor"] = {"kind": self.executor.name, "jobs": self.executor.jobs}
+            self.folder.write_manifest(m)
             self._loop()
         except KeyboardInterrupt:
             self.executor.shutdown(cancel=True)
@@ -577,8 +579,9 @@ def run_explore(plan: ExplorePlan, executor: Executor | None = None, *, jobs: in
     except BaseException:
         ex.shutdown(cancel=True)
         raise
-    lock = FolderLock(folder.path).acquire()
+    lock: FolderLock | None = None
     try:
+        lock = FolderLock(folder.path).acquire()
         scen_text = yaml.safe_dump(dump_scenario(base), sort_keys=False, allow_unicode=True)
         store.atomic_write_text(folder.path / store.SCENARIO, scen_text)
         store.write_table_atomic(folder.path / CASES, _cases_table(plan.inputs, plan.values))
@@ -586,13 +589,24 @@ def run_explore(plan: ExplorePlan, executor: Executor | None = None, *, jobs: in
         folder.write_manifest(manifest)
     except BaseException as exc:
         ex.shutdown(cancel=True)
-        lock.release()
+        if lock is not None:
+            lock.release()
         shutil.rmtree(folder.path, ignore_errors=True)  # nothing has run: nothing worth keeping
         if isinstance(exc, OSError):
             raise ResultsError(f"{folder.path}: cannot write the run folder ({exc.strerror or exc})") from None
         raise
-    with lock:
-        return _Explore(folder, manifest, payload, ex, progress).execute()
+    session: _Explore | None = None
+    try:
+        with lock:
+            session = _Explore(folder, manifest, payload, ex, progress)
+            return session.execute()
+    except KeyboardInterrupt:
+        if session is not None and session.started:
+            raise
+        # Ctrl-C before the session's own handler: nothing has run, so "nothing was written" holds
+        ex.shutdown(cancel=True)
+        shutil.rmtree(folder.path, ignore_errors=True)
+        raise
 
 
 def explore(scenario: str | Path | LoadedScenario, executor: Executor | None = None, *, jobs: int | None = None,
