@@ -505,27 +505,39 @@ def test_pairwise_p_values_are_scipys_one_sample_t_test() -> None:
     assert math.isnan(_test(np.ones(1), 0.95)[3])
 
 
-@pytest.mark.parametrize("args", [
-    ["run", "scenarios/minimal.yaml", "-n", "2"],
-    ["explore", "reference", "--cases", "2", "--replications", "2"],
-    ["frontier", "reference", "--items", "readiness_on_contact,stronger_sanctions", "-n", "2"],
-], ids=lambda a: a[0])
-def test_ctrl_c_before_the_run_folder_exists_says_nothing_was_written(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
-    """Ctrl-C while the workers start (before any folder): exit 130 and a line that says what happened,
-    not click's blank line and "aborted"."""
-    from scenario_sim.experiment.executors import InProcess
+_RUN = ["run", "scenarios/minimal.yaml", "-n", "2"]
+_EXPLORE = ["explore", "reference", "--cases", "2", "--replications", "2"]
 
-    def interrupted(self: InProcess, payload: object) -> None:
+
+@pytest.mark.parametrize("args,where", [
+    # while the workers start (before any folder)
+    (_RUN, "scenario_sim.experiment.executors.InProcess.start"),
+    (_EXPLORE, "scenario_sim.experiment.executors.InProcess.start"),
+    (["frontier", "reference", "--items", "readiness_on_contact,stronger_sanctions", "-n", "2"],
+     "scenario_sim.experiment.executors.InProcess.start"),
+    # after the folder exists but before the session's own handler is in place: the folder goes
+    (_RUN, "scenario_sim.experiment.engine._Run.execute"),
+    (_EXPLORE, "scenario_sim.experiment.ensemble._Explore.execute"),
+], ids=["run-start", "explore-start", "frontier-start", "run-folder", "explore-folder"])
+def test_ctrl_c_before_the_session_says_nothing_was_written_and_leaves_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        args: list[str], where: str) -> None:
+    """Ctrl-C before a session can save anything: exit 130 and a line that says what happened (not
+    click's blank line and "aborted"), and no file left behind (no stray folder for `latest`)."""
+    import importlib
+
+    module, cls, method = where.rsplit(".", 2)
+
+    def interrupted(*a: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(InProcess, "start", interrupted)
+    monkeypatch.setattr(getattr(importlib.import_module(module), cls), method, interrupted)
     monkeypatch.chdir(ROOT)
     out = tmp_path / "results"
     code, _, err = cli([*args, "-j", "1", "-q", "--out", str(out)], capsys)
     assert code == 130, err
     assert err == "interrupted before the run folder was created; nothing was written\n", repr(err)
-    assert not out.exists() or not any(out.rglob("manifest.json"))
+    assert not out.exists() or not any(p for p in out.rglob("*") if p.is_file()), list(out.rglob("*"))
 
 
 def test_ctrl_c_before_a_resume_starts_says_the_folder_is_unchanged() -> None:
@@ -561,29 +573,3 @@ def test_ctrl_c_while_click_parses_the_options_says_nothing_was_written(
     monkeypatch.setattr(opts, "_RESULTS_WRITTEN", [True])  # as after an engine returned in this process
     code, _, err = cli(["run", "scenarios/minimal.yaml", "-n", "2"], capsys)
     assert (code, err) == (130, "\nscenario-sim: interrupted after the replications were written; they are kept\n")
-
-
-@pytest.mark.parametrize("args,where", [
-    (["run", "scenarios/minimal.yaml", "-n", "2"], "scenario_sim.experiment.engine._Run"),
-    (["explore", "reference", "--cases", "2", "--replications", "2"], "scenario_sim.experiment.ensemble._Explore"),
-], ids=["run", "explore"])
-def test_ctrl_c_just_after_the_folder_is_made_removes_it(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        args: list[str], where: str) -> None:
-    """A Ctrl-C after the folder exists but before the session's handler is in place: the folder
-    goes, so the line "nothing was written" stays true (no stray half-made folder for `latest`)."""
-    import importlib
-
-    module, cls = where.rsplit(".", 1)
-    session = getattr(importlib.import_module(module), cls)
-
-    def interrupted(self: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(session, "execute", interrupted)
-    monkeypatch.chdir(ROOT)
-    out = tmp_path / "results"
-    code, _, err = cli([*args, "-j", "1", "-q", "--out", str(out)], capsys)
-    assert code == 130, err
-    assert err == "interrupted before the run folder was created; nothing was written\n", repr(err)
-    assert not out.exists() or not any(p for p in out.rglob("*") if p.is_file()), list(out.rglob("*"))
