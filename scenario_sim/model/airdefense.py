@@ -351,38 +351,48 @@ def _stocked_layer(cs: CompiledSystem, draws: dict[int, LayerDraws], remaining: 
     choosing the level by the stock and paying for the shots.  Only a wave where the stock
     runs out inside the wave (and the classes after it in that wave) is recomputed target
     by target.  Updates ``remaining`` in place.
+
+    The walk visits only the *active* waves (some munition of an engaged class left), so
+    the per-wave values it reads are taken for those waves alone, one stacked array per
+    class turned into Python lists at once (the walk is a Python loop; most waves of a
+    missile layer carry no missile, and converting them all cost more than the walk).
     """
     W, C = remaining.shape
-    d = cs.doctrine
-    levels = d.levels()
-    killed_l = {c: [0] * W for c in cs.engages}
+    levels = cs.doctrine.levels()
+    active = np.flatnonzero(remaining[:, cs.engages].sum(axis=1) > 0)
     c_left = cap
-    pre = []
+    pre: _Pre = []
     for c in cs.engages:  # priority order, each class getting the capacity the ones before left
         st = blocks.starts[:, c]
         n_in = remaining[:, c]
         dr = draws[c]
         eng, m = dr.engaged(st, n_in, c_left)
         by_level = dr.level_counts(blocks, st, m, eng, levels)
-        pre.append((c, dr, eng.tolist(), {s: f.tolist() for s, (f, _) in by_level.items()},
-                    {s: k.tolist() for s, (_, k) in by_level.items()}, st.tolist(), n_in.tolist()))
+        rows = np.stack([eng, st, n_in] + [f for f, _ in by_level.values()] + [k for _, k in by_level.values()])
+        el, stl, nl, *per_level = rows[:, active].tolist()
+        L = len(by_level)
+        pre.append((c, dr, el, dict(zip(by_level, per_level[:L], strict=True)),
+                    dict(zip(by_level, per_level[L:], strict=True)), stl, nl))
         c_left = c_left - eng
-    active = np.flatnonzero(remaining[:, cs.engages].sum(axis=1) > 0)
-    shots_l = _walk_stock(cs, pre, active.tolist(), times[active].tolist(), cap.tolist(), deliveries, killed_l)
+    killed_l = {c: [0] * active.shape[0] for c in cs.engages}
+    shots_l = _walk_stock(cs, pre, times[active].tolist(), cap[active].tolist(), deliveries, killed_l)
     killed = np.zeros((W, C), dtype=np.int64)
     for c, col in killed_l.items():
-        killed[:, c] = col
+        killed[active, c] = col
     remaining -= killed
-    return killed, np.asarray(shots_l, dtype=np.int64)
+    shots = np.zeros(W, dtype=np.int64)
+    shots[active] = shots_l
+    return killed, shots
 
 
 _Pre = list[tuple[int, "LayerDraws", list[int], dict[int, list[int]], dict[int, list[int]], list[int], list[int]]]
 
 
-def _walk_stock(cs: CompiledSystem, pre: _Pre, active: list[int], at: list[float], capl: list[int],
+def _walk_stock(cs: CompiledSystem, pre: _Pre, at: list[float], capl: list[int],
                 deliveries: list[tuple[float, int]], killed_l: dict[int, list[int]]) -> list[int]:
-    """The stocked layer's walk over its active waves (indices ``active``, times ``at``), in
-    time order: returns shots per wave and fills ``killed_l``.
+    """The stocked layer's walk over its active waves (times ``at``; every list is indexed
+    by the position among the active waves), in time order: returns shots per active wave
+    and fills ``killed_l``.
 
     With no interceptor left (stock below 1: every engaged target takes at least one shot,
     ``shots_per_target >= 1``), a wave engages nothing, so the walk jumps straight to the
@@ -391,10 +401,11 @@ def _walk_stock(cs: CompiledSystem, pre: _Pre, active: list[int], at: list[float
     d = cs.doctrine
     stock = float(cs.initial_stock)
     di, nd = 0, len(deliveries)
-    shots_l = [0] * len(capl)
-    i, n_act = 0, len(active)
+    n_act = len(at)
+    shots_l = [0] * n_act
+    i = 0
     while i < n_act:
-        w = active[i]
+        w = i
         while di < nd and deliveries[di][0] <= at[i]:
             stock += deliveries[di][1]
             di += 1

@@ -263,7 +263,9 @@ class World:
             np.cumsum(ord_sizes[:-1], axis=0, out=ord_starts[1:])
         starts[ordinary] = ord_starts
         tail = ord_sizes.sum(axis=0)
-        slot_starts = tail + np.vstack([np.zeros((1, C), dtype=np.int64), np.cumsum(slots, axis=0)])
+        slot_starts = np.zeros((slots.shape[0] + 1, C), dtype=np.int64)
+        np.cumsum(slots, axis=0, out=slot_starts[1:])
+        slot_starts += tail
         starts[~ordinary] = slot_starts[slot[~ordinary]]
         totals = tail + slots.sum(axis=0)
         if (totals > self.model.limits.munitions).any():
@@ -271,7 +273,7 @@ class World:
             raise ModelLimitError(f"{totals[c]} {self.model.classes[c]} munitions in one replication; the model's "
                                   f"limit is {self.model.limits.munitions:.3g} per class")
         surge_rows = np.flatnonzero(~ordinary)
-        order = np.r_[np.flatnonzero(ordinary), surge_rows[np.argsort(slot[surge_rows], kind="stable")]]
+        order = np.concatenate((np.flatnonzero(ordinary), surge_rows[np.argsort(slot[surge_rows], kind="stable")]))
         return Blocks(starts, totals, order.astype(np.int64))
 
     def _timeseries(self, times: Any, launched: Any, leaked: Any, layers: Any) -> dict[str, np.ndarray[Any, Any]]:
