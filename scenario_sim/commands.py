@@ -6,7 +6,10 @@ import, and so each layer's command sits next to the others that print results.
 
 from __future__ import annotations
 
+import importlib
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,33 +40,72 @@ def _split(values: tuple[str, ...], option: str = "--sets", hint: str | None = N
 
 
 class _Progress:
-    """A rich progress bar on stderr when it is a terminal (and not --quiet)."""
+    """A rich progress bar on stderr when it is a terminal (and not --quiet).
 
-    def __init__(self, enabled: bool, label: str):
+    The bar (and rich's refresh thread) starts at the first update, which the engines send
+    once their workers have started: a process pool may then fork its workers from a
+    process with a single thread (:func:`~scenario_sim.experiment.executors.fork_is_safe`).
+    """
+
+    def __init__(self, enabled: bool, label: str, on_start: Callable[[], None] | None = None):
         self.enabled = enabled
         self.label = label
+        self.on_start = on_start  # called once, at the first update (the workers are running)
         self._p: Any = None
         self._task: Any = None
 
     def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                               TextColumn("replications·sets"), TimeRemainingColumn(),
-                               console=Console(stderr=True), transient=True)
-            self._p.__enter__()
-            self._task = self._p.add_task(self.label, total=None)
         return self
 
+    def _start(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("replications·sets"), TimeRemainingColumn(),
+                           console=Console(stderr=True), transient=True)
+        self._p.__enter__()
+        self._task = self._p.add_task(self.label, total=None)
+
     def __call__(self, done: int, total: int) -> None:
+        if self.on_start is not None:
+            start, self.on_start = self.on_start, None
+            start()
+        if self.enabled and self._p is None:
+            self._start()
         if self._p is not None:
             self._p.update(self._task, completed=done, total=total)
 
     def __exit__(self, *exc: object) -> None:
         if self._p is not None:
             self._p.__exit__(None, None, None)
+            self._p = None
+        self.enabled = False  # a late update (none is expected) must not restart the bar
+
+
+_RANKING_IMPORTS = ("scipy.special", "scenario_sim.analysis", "scenario_sim.analysis.frontier",
+                    "scenario_sim.report.table", "scenario_sim.report.costs")
+"""What printing a run's ranking imports (pandas, scipy.special and the analysis layer: ~0.5 s of
+CPU), beyond what running it needs."""
+
+
+def _warm_imports(modules: tuple[str, ...] = _RANKING_IMPORTS) -> None:
+    """Import ``modules`` in a daemon thread while the workers run the replications.
+
+    The parent waits for its workers for seconds; the ranking it prints afterwards would
+    otherwise import pandas and the analysis layer then, with both cores idle but one.  The
+    import system's module locks make a concurrent import of the same module wait for this
+    one; a module that fails to import here is imported (and its error raised) where it is used.
+    """
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # reported where the module is used
+                return
+
+    threading.Thread(target=load, name="scenario-sim-warm-imports", daemon=True).start()
 
 
 def _check_outcome(option: str, name: str, outcomes: list[Any], ranked: bool) -> None:
@@ -320,7 +362,7 @@ def register(group: click.Group) -> None:
         from scenario_sim.errors import AlreadyComplete
 
         try:
-            with _Progress(show, "running") as progress:
+            with _Progress(show, "running", on_start=_warm_imports) as progress:
                 if plan is None:
                     result = resume_experiment(run_dir, ex, progress=progress)
                 else:

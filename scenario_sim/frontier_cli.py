@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from scenario_sim.analysis.frontier import FRONTIER_JSON
 from scenario_sim.bundled import resolve
 from scenario_sim.cli_options import engine_returned, executor_options, interrupt_before_folder
 
@@ -261,6 +260,8 @@ def register(group: click.Group) -> None:
         ex = make_executor(executor, jobs, scheduler)
         plan = plan_experiment(bundled, replications=replications, seed=seed, sets=list(members)[1:], out=out,
                                chunk_size=chunk_size, timeseries=False)
+        from scenario_sim.analysis.frontier import FRONTIER_JSON
+
         plan.records = {FRONTIER_JSON: _record(bundled, chosen, members, budgets)}
         with _Progress(sys.stderr.isatty() and not quiet, "bundles") as progress:
             result = run_plan(plan, ex, progress=progress)

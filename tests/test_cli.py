@@ -573,3 +573,41 @@ def test_ctrl_c_while_click_parses_the_options_says_nothing_was_written(
     monkeypatch.setattr(opts, "_RESULTS_WRITTEN", [True])  # as after an engine returned in this process
     code, _, err = cli(["run", "scenarios/minimal.yaml", "-n", "2"], capsys)
     assert (code, err) == (130, "\nscenario-sim: interrupted after the replications were written; they are kept\n")
+
+
+# --------------------------------------------------------------------------- the run's parent (issue 15)
+
+
+def test_the_progress_bar_starts_at_its_first_update_and_on_start_runs_once_before_it() -> None:
+    """No thread before the first update (a process pool forks only a single-threaded process);
+    ``on_start`` (the ranking's imports) runs once, at that update, before the bar starts."""
+    import threading
+
+    from scenario_sim.commands import _Progress
+
+    before = threading.active_count()
+    calls: list[int] = []
+    with _Progress(True, "running", on_start=lambda: calls.append(threading.active_count())) as progress:
+        assert threading.active_count() == before
+        progress(0, 10)
+        progress(5, 10)
+        assert calls == [before]
+        assert threading.active_count() > before  # rich's refresh thread, now
+    assert threading.active_count() == before
+    quiet: list[int] = []
+    with _Progress(False, "running", on_start=lambda: quiet.append(1)) as progress:
+        progress(0, 10)
+        progress(10, 10)
+    assert quiet == [1]
+
+
+def test_the_ranking_imports_are_warmed_in_a_thread_and_a_missing_module_stops_them_quietly() -> None:
+    code = ("import sys, threading\nfrom scenario_sim.commands import _warm_imports\n"
+            "_warm_imports(('scenario_sim.report.costs', 'scenario_sim.no_such_module', 'scenario_sim.report.html'))\n"
+            "for t in threading.enumerate():\n"
+            "    if t.name == 'scenario-sim-warm-imports':\n        t.join()\n"
+            "print('scenario_sim.report.costs' in sys.modules, 'scenario_sim.report.html' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True,
+                       check=False)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.stdout.split() == ["True", "False"], r.stdout

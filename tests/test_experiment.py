@@ -75,6 +75,68 @@ def test_results_identical_across_jobs_chunks_and_executors(small: Path, tmp_pat
     assert list(df.columns[:3]) == ["set", "replication", "error"]
 
 
+_START_METHOD = """
+import sys, threading
+from scenario_sim.experiment import make_executor, run_experiment
+
+if __name__ == "__main__":
+    ex = make_executor("process", 2)  # what the command line builds: start_method auto
+    if sys.argv[3] == "thread":  # a second Python thread (a progress bar, a notebook kernel)
+        stop = threading.Event()
+        threading.Thread(target=stop.wait, daemon=True).start()
+    run = run_experiment(sys.argv[1], executor=ex, out=sys.argv[2], chunk_size=5)
+    print(ex.started_with, run.run_dir)
+"""
+
+
+def test_the_command_lines_pool_forks_only_a_single_threaded_process_and_the_bytes_match(
+        small: Path, tmp_path: Path) -> None:
+    """make_executor (the command line) forks its workers when the process runs one Python thread,
+    and spawns them otherwise; a library LocalPool spawns. The bytes are the same every way."""
+    script = tmp_path / "start.py"
+    script.write_text(_START_METHOD)
+    dirs = {}
+    for mode in ("alone", "thread"):
+        r = subprocess.run([sys.executable, str(script), str(small), str(tmp_path / mode), mode], capture_output=True,
+                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300, check=False)
+        assert r.returncode == 0, r.stderr
+        method, run_dir = r.stdout.split()
+        assert method == {"alone": "fork", "thread": "spawn"}[mode], r.stdout
+        dirs[mode] = Path(run_dir)
+    pool = LocalPool(2)
+    c = run_experiment(small, executor=pool, out=tmp_path / "lib", chunk_size=7)
+    assert pool.started_with == "spawn"
+    assert _bytes(dirs["alone"]) == _bytes(dirs["thread"]) == _bytes(c.run_dir)
+    assert (dirs["alone"] / "summary.csv").read_bytes() == (c.run_dir / "summary.csv").read_bytes()
+    with pytest.raises(UserError, match="start_method: expected one of spawn, fork, auto"):
+        LocalPool(2, start_method="forkserver")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_keep_the_run_folder_lock(tmp_path: Path) -> None:
+    """A forked worker closes its copy of the lock's descriptor at once: if the parent is killed, the
+    folder is free again however long the worker lives (the parent's lock itself stays held)."""
+    from scenario_sim.experiment.lock import FolderLock
+
+    with FolderLock(tmp_path) as lock:
+        fd = lock._fd
+        assert fd is not None
+        pid = os.fork()
+        if pid == 0:  # the child: the descriptor must be gone
+            try:
+                os.fstat(fd)
+            except OSError:
+                os._exit(0)
+            os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, "the forked child kept the lock's descriptor"
+        os.fstat(fd)  # still open (and locked) in the parent
+        from scenario_sim.experiment.lock import RunLocked
+
+        with pytest.raises(RunLocked):
+            FolderLock(tmp_path).acquire()
+
+
 @pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_bytes(small: Path, tmp_path: Path) -> None:
     a = run_experiment(small, jobs=1, out=tmp_path / "a")
@@ -453,10 +515,11 @@ def _start_long_run(out: Path) -> tuple[subprocess.Popen[bytes], set[int]]:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 90
     kids: set[int] = set()
-    while time.time() < deadline and len(kids) < 3:  # two workers and the resource tracker
+    # two workers (the command forks them; spawned ones come with the resource tracker too)
+    while time.time() < deadline and len(kids) < 2:
         time.sleep(0.2)
         kids = _alive(_children(proc.pid))
-    assert len(kids) >= 3, f"workers did not start: {kids}"
+    assert len(kids) >= 2, f"workers did not start: {kids}"
     time.sleep(2)  # let the workers compile and start their first chunk
     return proc, kids
 

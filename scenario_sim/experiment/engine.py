@@ -69,10 +69,9 @@ from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -90,6 +89,9 @@ from scenario_sim.outcomes import Outcome
 from scenario_sim.runs import Manifest
 from scenario_sim.stats import t_interval
 from scenario_sim.text import did_you_mean
+
+if TYPE_CHECKING:  # pandas is imported where it is used: a run's parent needs it only to read results
+    import pandas as pd
 
 ProgressFn = Callable[[int, int], None]
 """Called with (replications done over all sets, total) as chunks finish."""
@@ -123,15 +125,21 @@ class ExperimentResult:
 
     def replications(self) -> pd.DataFrame:
         """One row per (set, replication), every outcome a column."""
+        import pandas as pd
+
         return pd.read_parquet(self.run_dir / runs.REPLICATIONS)
 
     def summary(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.read_csv(self.run_dir / runs.SUMMARY)
 
     def timeseries(self) -> pd.DataFrame:
         p = self.run_dir / runs.TIMESERIES
         if not p.exists():
             raise ResultsError(f"{p}: no time series in this run (run with --timeseries)")
+        import pandas as pd
+
         return pd.read_parquet(p)
 
 
@@ -608,6 +616,8 @@ class _Run:
 
     def _wide(self, metric: str, n: int) -> pd.DataFrame:
         """``metric`` of replications [0, n) of every set that ran it without error: replication x set."""
+        import pandas as pd
+
         frames = []
         for s, c in sorted(self.done.items()):
             if s < n:
@@ -640,6 +650,8 @@ class _Run:
         return min(kn.max_replications, target + selection.next_target(verdict, have, cfg, self.m.batch_size) - have)
 
     def _precision(self, adaptive: runs.Adaptive, n: int) -> dict[str, Any]:
+        import pandas as pd
+
         wide = self._wide(adaptive.metric, n)
         base = wide[BASELINE] if BASELINE in wide else pd.Series(dtype=float)
         base_mean = float(base.mean()) if base.size else math.nan

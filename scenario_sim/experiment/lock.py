@@ -4,8 +4,10 @@ The lock is ``flock(2)`` on the run folder itself (a directory file descriptor),
 lock file: the kernel releases it when the holder exits however it exits (``kill -9``
 included), so a stale lock cannot outlive its process, and there is no window in which two
 processes can both believe they hold it (the race of deleting and re-creating a lock file).
-The descriptor is not inherited by worker processes (Python opens it non-inheritable and
-workers are spawned), so an orphaned worker cannot keep a folder locked.
+The descriptor is not inherited by worker processes, so an orphaned worker cannot keep a
+folder locked: Python opens it non-inheritable (closed across exec, for spawned workers),
+and a forked worker closes its copy at once (an ``os.register_at_fork`` hook; closing a
+copy drops the child's reference to the lock without releasing the parent's).
 
 Who holds it (pid, host, start time) is written next to it in ``.lock.json`` for the error
 message a second writer gets; that file is only information (the flock decides) and is
@@ -33,6 +35,21 @@ except ImportError:  # pragma: no cover - Windows: no flock; runs are then not p
 
 HOLDER = ".lock.json"
 
+_HELD: set[int] = set()  # descriptors of the locks this process holds
+
+
+def _close_in_forked_child() -> None:
+    """In a forked child: close the inherited lock descriptors (never LOCK_UN: that would release
+    the parent's lock, which belongs to the shared open file description)."""
+    for fd in list(_HELD):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_in_forked_child)
+
 
 class RunLocked(UserError):
     """Another process is writing this run folder."""
@@ -59,6 +76,7 @@ class FolderLock:
                                 "(or stop it, then resume)") from None
             raise
         self._fd = fd
+        _HELD.add(fd)
         info = {"pid": os.getpid(), "host": socket.gethostname(),
                 "started": dt.datetime.now().isoformat(timespec="seconds")}
         with contextlib.suppress(OSError):  # only information; a full or read-only disk is reported elsewhere
@@ -78,6 +96,7 @@ class FolderLock:
         if self._fd is None or fcntl is None:
             return
         (self.folder / HOLDER).unlink(missing_ok=True)
+        _HELD.discard(self._fd)
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
