@@ -29,6 +29,15 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _regime_law(cal: dict[str, Any], frag: dict[str, Any]) -> str:
+    law = frag["attacker"]["growth"]["regime_log_shock_per_month"]
+    if law["dist"] == "triangular":
+        return f"triangular, ±{law['high']:.3f}"
+    if law["dist"] == "student_t":
+        return f"Student-t with {law['df']:g} degrees of freedom, cut to ±{law['high']:.3f}"
+    return f"{law['dist']}, cut to ±{law['high']:.3f}"
+
+
 def block(cal: dict[str, Any] | None = None, frag: dict[str, Any] | None = None) -> str:
     """The generated Markdown between the markers (markers included)."""
     cal = cal if cal is not None else json.loads((CAL / "calibration.json").read_text(encoding="utf-8"))
@@ -64,11 +73,14 @@ def block(cal: dict[str, Any] | None = None, frag: dict[str, Any] | None = None)
         f"  (cruise {_pct(w['cruise']['growth']['growth_per_month'])}, ballistic "
         f"{_pct(w['ballistic']['growth']['growth_per_month'])} a month), and from the window's end (day "
         f"{frag['attacker']['growth']['regime_after_days']})",
-        f"  a regime shock of sd {cal['growth_regimes']['between_log_sd']:.3f} in monthly log-growth (triangular, "
-        f"±{frag['attacker']['growth']['regime_log_shock_per_month']['high']:.3f}): the change",
+        f"  a regime shock of sd {cal['growth_regimes']['between_log_sd']:.3f} in monthly log-growth "
+        f"({_regime_law(cal, frag)}): the change",
         f"  between consecutive half-years in the records to {hi} ({cal['growth_regimes']['pairs']} pairs, rms "
         f"{cal['growth_regimes']['rms_change']:.3f}, of which",
-        f"  sampling explains {cal['growth_regimes']['rms_sampling']:.3f}; §4).",
+        f"  sampling explains {cal['growth_regimes']['rms_sampling']:.3f}; §4). Its law is the one that best",
+        "  forecast each held-out pair's change from the other pairs (mean log score: "
+        + ", ".join(f"{k} {v['log_score']:.3f}" for k, v in cal["growth_regimes"]["law_selection"]["scores"].items())
+        + ").",
         "* **Kill probabilities** `[data]` + `[assumption]`: the record gives *overall*",
         "  interception per class, and for drones also the split between shot down (`destroyed`)",
         "  and lost to electronic warfare (`not_reach_goal`). calibrate turns that split into the",

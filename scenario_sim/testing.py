@@ -51,7 +51,7 @@ def distributions(draw: st.DrawFn, low: float = 0.0, high: float = 50.0, counts:
                   bounded: bool = False) -> Any:
     """A distribution spec: support inside [low, high] if ``bounded``, else non-negative with
     values around that range (``counts``: count distributions allowed)."""
-    kinds = ["fixed", "uniform", "triangular", "empirical"]
+    kinds = ["fixed", "uniform", "triangular", "empirical", "normal", "student_t"]
     if not bounded:
         kinds += ["poisson", "negbin"] if counts else ["lognormal"]
     kind = draw(st.sampled_from(kinds))
@@ -66,6 +66,9 @@ def distributions(draw: st.DrawFn, low: float = 0.0, high: float = 50.0, counts:
         return {"dist": "triangular", "low": lo, "mode": (lo + hi) / 2, "high": hi}
     if kind == "empirical":
         return {"dist": "empirical", "values": [lo, hi], "probs": [0.5, 0.5]}
+    if kind in ("normal", "student_t"):  # cut to [lo, hi], so bounded and non-negative
+        law = {"dist": kind, "mean": (lo + hi) / 2, "sd": (hi - lo) / 4, "low": lo, "high": hi}
+        return {**law, "df": draw(st.floats(2.5, 30.0))} if kind == "student_t" else law
     if kind == "poisson":
         return {"dist": "poisson", "mean": a}
     if kind == "negbin":

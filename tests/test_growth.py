@@ -191,8 +191,13 @@ def test_shipped_fragment_carries_the_regime_shock_and_per_class_growth() -> Non
     frag = yaml.safe_load((root / "fragment.yaml").read_text())
     reg = cal["growth_regimes"]
     shock = frag["attacker"]["growth"]["regime_log_shock_per_month"]
-    assert shock["dist"] == "triangular" and shock["mode"] == 0.0 and shock["low"] == -shock["high"]
-    assert shock["high"] == pytest.approx(math.sqrt(6) * reg["between_log_sd"], rel=1e-3)  # the measured sd
+    from scenario_sim.calibrate.regime import law_spec
+
+    # the law chosen on held-out pairs of the same records, with the measured sd, centred on 0
+    sel = reg["law_selection"]
+    assert reg["law"] == sel["best"] and sel["chosen_by"].startswith("highest mean log score")
+    assert sel["scores"][reg["law"]]["log_score"] == max(v["log_score"] for v in sel["scores"].values())
+    assert shock == law_spec(reg["law"], reg["between_log_sd"]) and shock["low"] == -shock["high"]
     assert reg["between_log_sd"] ** 2 == pytest.approx(reg["rms_change"] ** 2 - reg["rms_sampling"] ** 2)
     assert max(reg["windows"]) <= cal["provenance"]["date_span"][1] and "reasoning" in reg
     span = [pd.Timestamp(x) for x in cal["provenance"]["date_span"]]
@@ -231,3 +236,115 @@ def test_calibrate_writes_the_regime_shock_from_records_before_its_window_end_on
                                                                    until=dt.date(2022, 6, 30), n_boot=200))
     assert "regime_log_shock_per_month" not in fragment_document(short)["attacker"].get("growth", {})
     assert "fewer than 2: no regime shock" in summary_text(short.data)
+
+
+# --------------------------------------------------------------------------- the regime shock's law
+
+
+def test_normal_and_student_t_draw_their_sd_inside_their_cut_and_t_has_heavier_tails() -> None:
+    """The two laws the regime shock may take besides the triangular: the uncut laws have the
+    stated mean and sd, a cut law never draws outside its bounds (a draw outside is redrawn, so
+    the law keeps its shape inside), and at one sd the t puts more of its spread in the tails."""
+    from pydantic import TypeAdapter
+
+    from scenario_sim.lang.distributions import Distribution
+
+    ta: Any = TypeAdapter(Distribution)
+    rng = np.random.default_rng(3)
+    normal = ta.validate_python({"dist": "normal", "mean": 0.1, "sd": 0.25}).sample(rng, 200_000)
+    t = ta.validate_python({"dist": "student_t", "mean": 0.1, "sd": 0.25, "df": 5}).sample(rng, 200_000)
+    for x in (normal, t):
+        assert x.mean() == pytest.approx(0.1, abs=0.003) and x.std() == pytest.approx(0.25, rel=0.03)
+    assert np.mean(np.abs(t - 0.1) > 0.75) > 3 * np.mean(np.abs(normal - 0.1) > 0.75)  # beyond 3 sd
+    cut = ta.validate_python({"dist": "student_t", "mean": 0, "sd": 0.25, "df": 5, "low": -0.3, "high": 0.5})
+    x = cut.sample(np.random.default_rng(4), 100_000)
+    assert x.min() >= -0.3 and x.max() <= 0.5 and cut.support() == (-0.3, 0.5)
+    # inside the cut the shape is the uncut law's: the share below 0 among draws in [-0.3, 0]
+    uncut = t - 0.1
+    inside = uncut[(uncut >= -0.3) & (uncut <= 0.5)]
+    assert np.mean(x < 0) == pytest.approx(np.mean(inside < 0), abs=0.01)
+    same = ta.validate_python({"dist": "normal", "mean": 0, "sd": 0.3, "low": -0.4, "high": 0.4})
+    assert np.array_equal(same.sample(np.random.default_rng(9), 50), same.sample(np.random.default_rng(9), 50))
+    assert np.all(ta.validate_python({"dist": "normal", "mean": 2, "sd": 0}).sample(rng, 5) == 2)
+
+
+@pytest.mark.parametrize(("law", "message"), [
+    ({"dist": "normal", "mean": 0.9, "sd": 0.2, "low": -0.5, "high": 0.5}, "need low <= mean <= high"),
+    ({"dist": "normal", "mean": 0, "sd": 0.5, "low": -0.1, "high": 0.1}, "high - low must be at least sd"),
+    ({"dist": "student_t", "mean": 0, "sd": 0.2, "df": 2}, "must be > 2"),
+    ({"dist": "student_t", "mean": 0, "sd": 0.2, "df": 5}, "at or below log 2"),  # uncut: may reach any growth
+    ({"dist": "normal", "mean": 0, "sd": 0.2, "low": -0.5, "high": 1.0}, "at or below log 2"),
+    ({"dist": "normal", "mean": 0, "sd": -0.2}, "must be >= 0"),
+])
+def test_a_bad_regime_law_is_a_located_one_line_error(tmp_path: Any, capsys: pytest.CaptureFixture[str],
+                                                      law: dict[str, Any], message: str) -> None:
+    """A regime law that breaks its rules, or that could draw more than doubling a month (the work
+    budget assumes at most that), is ``file:line:col: field: message``, exit 2, before any run."""
+    import yaml
+
+    from scenario_sim.cli import main
+
+    d = minimal_doc()
+    d["attacker"]["growth"] = {"regime_log_shock_per_month": law, "regime_after_days": 30}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", str(path)])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"{path}:") and "regime_log_shock_per_month" in err and message in err, err
+
+
+def test_choose_law_by_held_out_pairs() -> None:
+    """Mostly small changes and one large one: the heavy-tailed law forecasts the held-out pairs
+    best and is chosen; changes all of one size (no tails): it is not.  A forced law is used but
+    the scores are still given; with fewer than 3 pairs nothing can be held out: the fallback."""
+    from scenario_sim.calibrate.regime import FALLBACK, MIN_PAIRS, choose_law
+
+    heavy = choose_law([0.02, -0.03, 0.01, 0.45, -0.02, 0.03], [0.03] * 6)
+    s = heavy["scores"]
+    assert heavy["law"] == "student_t" and s["student_t"]["log_score"] > max(s["normal"]["log_score"],
+                                                                           s["triangular"]["log_score"])
+    assert s["student_t"]["held_out"] == 6 and len(s["student_t"]["log_score_by_pair"]) == 6
+    even = choose_law([0.3, -0.3, 0.3, -0.3, 0.3, -0.3], [0.02] * 6)
+    assert even["law"] != "student_t" and even["chosen_by"].startswith("highest mean log score")
+    forced = choose_law([0.02, -0.03, 0.01, 0.45, -0.02, 0.03], [0.03] * 6, forced="triangular")
+    assert forced["law"] == "triangular" and forced["best"] == "student_t" and forced["chosen_by"] == "--regime-law"
+    few = choose_law([0.5, -0.2], [0.1, 0.1])
+    assert MIN_PAIRS == 3 and few["law"] == FALLBACK and "fallback" in few["chosen_by"] and "scores" not in few
+
+
+def test_calibrate_writes_the_chosen_regime_law_and_regime_law_option(tmp_path: Any,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Through calibrate: growth_regimes records every pair's change, the scores and the law; the
+    fragment draws that law with the measured sd, cut to +-log 2; --regime-law forces a law; a bad
+    value is a one-line option error, exit 2."""
+    import datetime as dt
+
+    from scenario_sim.calibrate.command import CalibrationOptions, calibrate_records, fragment_document, summary_text
+    from scenario_sim.calibrate.regime import law_spec
+    from scenario_sim.cli import main
+    from tests.test_calibrate import _write
+
+    series = _regime_series([0.3, -0.1] * 3 + [0.5], level=20.0, seed=4)
+    rows = [(f"{d.date()} 20:00", "Shahed-136/131", int(x), int(0.8 * x)) for d, x in series.items() if x > 0]
+    csv_path = tmp_path / "attacks.csv"
+    _write(csv_path, rows)
+    opts = CalibrationOptions(since=dt.date(2024, 7, 1), until=dt.date(2024, 12, 31), n_boot=200)
+    reg = calibrate_records(csv_path, options=opts).data["growth_regimes"]
+    assert len(reg["changes"]) == reg["pairs"] and set(reg["law_selection"]["scores"]) == {
+        "triangular", "normal", "student_t"}
+    assert reg["law"] == reg["law_selection"]["best"]
+    for law in ("triangular", "normal", "student_t"):
+        cal = calibrate_records(csv_path, options=CalibrationOptions(**{**opts.__dict__, "regime_law": law}))
+        drawn = fragment_document(cal)["attacker"]["growth"]["regime_log_shock_per_month"]
+        assert drawn == law_spec(law, cal.data["growth_regimes"]["between_log_sd"]) and drawn["dist"] == law
+        assert drawn["high"] == pytest.approx(math.log(2), rel=1e-3)
+        assert f"law {law} (--regime-law;" in summary_text(cal.data)
+    assert law_spec("normal", 0.2)["sd"] == 0.2 and law_spec("triangular", 0.2)["high"] == pytest.approx(
+        math.sqrt(6) * 0.2, rel=1e-3)
+    with pytest.raises(SystemExit) as exc:
+        main(["calibrate", str(csv_path), "--regime-law", "cauchy", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "--regime-law" in err, err
+    assert not (tmp_path / "o").exists()

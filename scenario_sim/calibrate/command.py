@@ -49,6 +49,7 @@ from scenario_sim.calibrate.estimate import (
 )
 from scenario_sim.calibrate.eventstudy import EventStudyOptions, event_study
 from scenario_sim.calibrate.records import RecordSet, read_records
+from scenario_sim.calibrate.regime import REGIME_LAWS, law_spec
 from scenario_sim.errors import DataError, UserError
 from scenario_sim.experiment.store import atomic_write_text
 
@@ -101,11 +102,12 @@ class CalibrationOptions:
     ew_layer: str | None = "electronic_warfare"
     gun_layer: str | None = "mobile_fire_groups"
     drone_classes: tuple[str, ...] = ("shahed",)
+    regime_law: str = "auto"
 
     def __post_init__(self) -> None:
         choices = {"period": ("month", "quarter", "half"), "sources": ("national", "all"),
                    "dating": ("launch", "report"), "status": ("confirmed", "all"),
-                   "defeated": ("destroyed", "destroyed+not_reach_goal")}
+                   "defeated": ("destroyed", "destroyed+not_reach_goal"), "regime_law": ("auto", *REGIME_LAWS)}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise UserError(f"{key}: expected one of {', '.join(allowed)} (got {getattr(self, key)!r})")
@@ -448,7 +450,8 @@ def calibrate_records(records: str | Path | RecordSet, contacts: str | Path | li
         "waves": waves,
         "growth_total": growth(daily.sum(axis=1)),
         # every record up to the window's end (none after it): how growth changes between half-years
-        "growth_regimes": growth_regimes(full.sum(axis=1)),
+        "growth_regimes": growth_regimes(full.sum(axis=1), law=None if o.regime_law == "auto" else o.regime_law,
+                                         seed=o.seed),
         "combined_strikes": _combined(daily, classes, waves, o),
         "hits": {c: hits_per_leaker(df[df["cls"] == c], o.seed) for c in classes},
     }
@@ -589,13 +592,14 @@ def _growth_range(g: dict[str, Any], centre: float | None) -> dict[str, Any] | N
 
 
 def _regime_shock(reg: dict[str, Any]) -> dict[str, Any] | None:
-    """The between-half-year change of the log-growth rate (``growth_regimes``) as a symmetric
-    triangular law with mode 0 and the measured sd (bounds ``±√6 · sd``), or None without two pairs."""
+    """The between-half-year change of the log-growth rate (``growth_regimes``) as a law centred
+    on 0 with the measured sd, cut to the schema's growth limit ``±log 2`` (at most doubling a
+    month); the law is ``growth_regimes``' ``law`` (calibrate/regime.py chooses it), triangular
+    in a result written before there was a choice.  None without two pairs."""
     sd = reg.get("between_log_sd", math.nan)
     if not (math.isfinite(sd) and sd > 0):
         return None
-    a = _r(min(math.sqrt(6.0) * sd, math.log(2.0)))  # the schema's growth limit: at most doubling a month
-    return {"dist": "triangular", "low": -a, "mode": 0.0, "high": a}
+    return law_spec(str(reg.get("law", "triangular")), sd)
 
 
 def _regime_line(reg: dict[str, Any]) -> str:
@@ -603,9 +607,16 @@ def _regime_line(reg: dict[str, Any]) -> str:
     if "between_log_sd" not in reg:
         return (f"growth between half-years: {reg.get('pairs', 0)} pair(s) of half-years in the records before the "
                 "window's end, fewer than 2: no regime shock")
+    sel = reg.get("law_selection", {})
+    scores = sel.get("scores", {})
+    told = ", ".join(f"{k} {v['log_score']:.3f}" for k, v in scores.items())
+    why = f"mean log score leaving one pair out: {told}" if told else sel.get("chosen_by", "")
+    if scores and sel.get("chosen_by") == "--regime-law":
+        why = f"--regime-law; {why}"
     return (f"growth between half-years: sd {reg['between_log_sd']:.3f} in monthly log-growth beyond sampling "
             f"(rms change {reg['rms_change']:.3f}, sampling {reg['rms_sampling']:.3f}, {_pairs(reg)}); the "
-            "fragment draws it per replication from the window's end (regime_log_shock_per_month)")
+            f"fragment draws it per replication from the window's end (regime_log_shock_per_month), law "
+            f"{reg.get('law', 'triangular')} ({why})")
 
 
 def _pairs(reg: dict[str, Any]) -> str:
@@ -676,6 +687,9 @@ def _fragment_head(result: dict[str, Any]) -> list[str]:
                     f"{reg['between_log_sd']:.3g}, the change between consecutive half-years in the records up to "
                     f"the window's end ({reg['pairs']} pairs, sampling variance removed); each class's waves grow "
                     "at its own rate.")
+        head.append(f"# Regime law: {reg.get('law', 'triangular')}, "
+                    f"{reg.get('law_selection', {}).get('chosen_by', 'as before the choice')} "
+                    "(calibration.json, growth_regimes.law_selection).")
     for spec in result.get("layers", {}).values():
         head.append(f"# Layer {spec['layer']}: pk = {spec['rule']}.")
     for w in result.get("warnings", []):
@@ -805,6 +819,8 @@ def summary_text(result: dict[str, Any]) -> str:
               help="Assumed surge wave size (x an ordinary wave) when turning the event study into a probability.")
 @click.option("--min-dispersion", type=click.FloatRange(min=1e-6, max=100.0), default=0.2, show_default=True,
               help="Lower bound of a wave-size dispersion; a fit below it is reported and clamped.")
+@click.option("--regime-law", type=click.Choice(["auto", *REGIME_LAWS]), default="auto", show_default=True,
+              help="Law of the regime shock on growth; auto: chosen by leaving one half-year pair out.")
 def calibrate(attacks_csv: str, contacts_csv: str | None, out: str, national_channels: str,
               event_classes: str | None, placebo: int, **kw: Any) -> None:
     """Estimate scenario parameters from Air Force attack records, and test whether leader

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from scenario_sim.calibrate.regime import between_sd, choose_law
+
 Z95 = 1.959963984540054
 
 
@@ -178,10 +180,12 @@ REGIME_REASONING = (
     "monthly log-growth rate of consecutive half-years changes by more than the fits' sampling intervals allow. "
     "between_log_sd is that change's sd (mean squared change minus both fits' sampling variances), measured on "
     "total launches in the records up to the window's end only; the fragment draws it once per replication as "
-    "attacker.growth.regime_log_shock_per_month (triangular, mode 0, the same sd), applied from the window's end.")
+    "attacker.growth.regime_log_shock_per_month, centred on 0 with the same sd, applied from the window's end. Its "
+    "law (triangular, normal or Student-t) is chosen on the same records by leaving one pair out (law_selection).")
 
 
-def growth_regimes(daily: pd.Series, window_months: int = 6, step_months: int = 3) -> dict[str, Any]:
+def growth_regimes(daily: pd.Series, window_months: int = 6, step_months: int = 3, law: str | None = None,
+                   seed: int = 0) -> dict[str, Any]:
     """How much the growth rate changes from one half-year to the next, in the records given.
 
     Windows of ``window_months`` calendar months start every ``step_months`` from the first
@@ -193,6 +197,10 @@ def growth_regimes(daily: pd.Series, window_months: int = 6, step_months: int = 
     is ``mean(Δ²) − mean(se₁² + se₂²)`` (at least 0): the between-window spread a new
     half-year's growth has beyond the training window's sampling interval.  Overlapping
     pairs are not independent, so ``pairs`` overstates the information.
+
+    ``changes`` lists every pair's change and sampling sd; ``law_selection`` is
+    :func:`scenario_sim.calibrate.regime.choose_law` over them (``law`` forces a candidate,
+    ``seed`` seeds its CRPS draws), and ``law`` the regime shock's law the fragment writes.
     """
     if daily.empty:
         return {"pairs": 0}
@@ -215,10 +223,14 @@ def growth_regimes(daily: pd.Series, window_months: int = 6, step_months: int = 
                            "windows": {k: round(math.log1p(g["growth_per_month"]), 4) for k, g in fits}}
     if len(pairs) < 2:
         return out
-    d2 = [(math.log1p(by[b]["growth_per_month"]) - math.log1p(by[a]["growth_per_month"])) ** 2 for a, b in pairs]
+    d = [math.log1p(by[b]["growth_per_month"]) - math.log1p(by[a]["growth_per_month"]) for a, b in pairs]
     s2 = [by[a]["log_growth_se"] ** 2 + by[b]["log_growth_se"] ** 2 for a, b in pairs]
-    out.update(rms_change=math.sqrt(float(np.mean(d2))), rms_sampling=math.sqrt(float(np.mean(s2))),
-               between_log_sd=math.sqrt(max(0.0, float(np.mean(d2)) - float(np.mean(s2)))))
+    out.update(rms_change=math.sqrt(float(np.mean(np.square(d)))), rms_sampling=math.sqrt(float(np.mean(s2))),
+               between_log_sd=between_sd(np.asarray(d), np.asarray(s2)),
+               changes=[{"from": a, "to": b, "change": round(x, 4), "sampling_sd": round(math.sqrt(v), 4)}
+                        for (a, b), x, v in zip(pairs, d, s2, strict=True)])
+    sel = choose_law(d, [math.sqrt(v) for v in s2], forced=law, seed=seed)
+    out.update(law=sel["law"], law_selection=sel)
     return out
 
 

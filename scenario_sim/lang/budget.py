@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from scenario_sim.lang.distributions import Empirical, Fixed, LogNormal, Triangular, Uniform
+from scenario_sim.lang.distributions import Empirical, Fixed, LogNormal, Normal, StudentT, Triangular, Uniform
 from scenario_sim.lang.schema import Scenario
 
 MAX_DRAWS_PER_REPLICATION = 40_000_000
@@ -78,8 +78,8 @@ def _factor(g: float, days: np.ndarray[Any, Any], half: float | None) -> np.ndar
 
 
 def _upper(dist: Any) -> float:
-    """The largest value a distribution draws in practice (inf for unbounded counts)."""
-    if isinstance(dist, (Fixed, Uniform, Triangular, Empirical)):
+    """The largest value a distribution draws in practice (inf for unbounded counts and uncut laws)."""
+    if isinstance(dist, (Fixed, Uniform, Triangular, Empirical, Normal, StudentT)):
         return dist.support()[1]
     if isinstance(dist, LogNormal):  # 6 standard deviations of the underlying normal (p ~ 1e-9)
         mu, sigma = dist._mu_sigma()

@@ -6,6 +6,7 @@ document (list items by index), so the loader can map it to the line it was writ
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -36,6 +37,8 @@ def _support(dist: Any, low: float, high: float | None, path: Path, what: str) -
 
 
 Found = Iterator[tuple[Path, str]]
+
+_LOG2 = math.log(2.0)
 
 BASELINE = "baseline"
 """The implicit recommendation set that changes nothing (a set may not take its name)."""
@@ -88,6 +91,11 @@ def distribution_supports(s: Scenario) -> Found:
     """Random quantities stay in their natural ranges."""
     for c, cw in s.attacker.waves.classes.items():
         yield from _support(cw.size, 0, None, ("attacker", "waves", "classes", c, "size"), "wave size")
+    regime = s.attacker.growth.regime_log_shock_per_month
+    if regime is not None and regime.support()[1] > _LOG2:
+        yield (("attacker", "growth", "regime_log_shock_per_month"),
+               f"a monthly log-growth shock must lie at or below log 2 = {_LOG2:.4g} (growth at most doubles a month; "
+               f"this distribution reaches {regime.support()[1]:g}: cut a normal or student_t with high)")
     surge = s.attacker.surge
     yield from _support(surge.probability, 0, 1, ("attacker", "surge", "probability"), "probability")
     yield from _support(surge.lag_days, 0, None, ("attacker", "surge", "lag_days"), "lag")

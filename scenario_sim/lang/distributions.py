@@ -17,8 +17,14 @@ negbin     mean, dispersion                      counts; variance = mean + mean*
 uniform    low, high                             continuous on [low, high]
 triangular low, mode, high                       continuous on [low, high], peak at mode
 lognormal  mean, sd                              positive reals with that mean and sd
+normal     mean, sd, [low, high]                 reals; cut to [low, high] when given
+student_t  mean, sd, df, [low, high]             heavy-tailed reals (sd of the uncut law, df > 2)
 empirical  values, probs                         one of ``values`` with probabilities ``probs``
 ========== ===================================== ==========================================
+
+``normal`` and ``student_t`` may be cut (truncated) to ``[low, high]``: a draw outside is
+redrawn, so the law inside keeps its shape.  The bounds must hold the mean and lie at least
+one sd apart, so a draw lands inside with probability above 0.3 and redrawing ends.
 """
 
 from __future__ import annotations
@@ -193,6 +199,75 @@ class LogNormal(_Dist):
         return (0.0, math.inf)
 
 
+class _Cut(_Dist):
+    """Shared by the symmetric laws that may be cut to ``[low, high]`` (see the module notes)."""
+
+    mean_: Value = Field(alias="mean")
+    sd: Magnitude
+    low: Value | None = None
+    high: Value | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> _Cut:
+        lo, hi = self.support()
+        if not lo <= self.mean_ <= hi:
+            raise ValueError(f"need low <= mean <= high (got {lo:g}, {self.mean_:g}, {hi:g})")
+        if self.sd > 0 and hi - lo < self.sd:
+            raise ValueError(f"high - low must be at least sd (got {hi - lo:g} < {self.sd:g}): "
+                             "so narrow a cut is not this law")
+        return self
+
+    def _standard(self, rng: np.random.Generator, size: int) -> FloatArray:  # pragma: no cover
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        if self.sd == 0:
+            return np.full(size, self.mean_, dtype=float)
+        lo, hi = self.support()
+        out = self.mean_ + self.sd * self._standard(rng, size)
+        bad = (out < lo) | (out > hi)
+        for _ in range(10_000):  # each round keeps a share above 0.3 of what is left (the bounds' rule)
+            if not bad.any():
+                break
+            out[bad] = self.mean_ + self.sd * self._standard(rng, int(bad.sum()))
+            bad = (out < lo) | (out > hi)
+        return np.clip(out, lo, hi)  # never reached in practice: 0.7 ** 10_000
+
+    def mean(self) -> float:
+        return self.mean_  # symmetric laws, and the rule puts the mean inside the cut
+
+    def support(self) -> tuple[float, float]:
+        return (-math.inf if self.low is None else self.low, math.inf if self.high is None else self.high)
+
+
+class Normal(_Cut):
+    """Normal with mean ``mean`` and standard deviation ``sd``, cut to ``[low, high]`` if given.
+
+    A cut that is not symmetric about the mean moves the mean of the draws off ``mean``;
+    :meth:`mean` reports ``mean`` (calibrate writes symmetric cuts only).
+    """
+
+    dist: Literal["normal"]
+
+    def _standard(self, rng: np.random.Generator, size: int) -> FloatArray:
+        return rng.standard_normal(size)
+
+
+class StudentT(_Cut):
+    """Student's t with ``df`` degrees of freedom, shifted to ``mean`` and scaled so the uncut
+    law's standard deviation is ``sd`` (scale ``sd * sqrt((df - 2) / df)``); cut to
+    ``[low, high]`` if given.  Heavier tails than a normal of the same sd: more of the spread
+    comes from rare large values."""
+
+    dist: Literal["student_t"]
+    df: float = Field(gt=2, le=1e6)
+
+    def _standard(self, rng: np.random.Generator, size: int) -> FloatArray:
+        return rng.standard_t(self.df, size) * math.sqrt((self.df - 2) / self.df)
+
+
 class Empirical(_Dist):
     """A discrete distribution over listed ``values`` with probabilities ``probs`` (sum 1)."""
 
@@ -232,7 +307,7 @@ def _coerce(value: Any) -> Any:
 
 
 Distribution = Annotated[
-    Fixed | Poisson | NegBin | Uniform | Triangular | LogNormal | Empirical,
+    Fixed | Poisson | NegBin | Uniform | Triangular | LogNormal | Normal | StudentT | Empirical,
     Field(discriminator="dist"),
     BeforeValidator(_coerce),
 ]

@@ -74,8 +74,8 @@ def _is_tag(node: Any, part: Any) -> bool:
     return isinstance(part, str) and (not part.isidentifier() or "[" in part or part in _UNION_TAGS)
 
 
-_UNION_TAGS = {"fixed", "poisson", "negbin", "uniform", "triangular", "lognormal", "empirical", "date", "int",
-               "loguniform", "discrete"}
+_UNION_TAGS = {"fixed", "poisson", "negbin", "uniform", "triangular", "lognormal", "normal", "student_t", "empirical",
+               "date", "int", "loguniform", "discrete"}
 
 
 def _problem(doc: Any, loc: tuple[Any, ...], message: str, file: str) -> Problem:
