@@ -343,6 +343,12 @@ def test_calibrate_writes_the_chosen_regime_law_and_regime_law_option(tmp_path: 
         assert f"law {law} (--regime-law;" in summary_text(cal.data)
     assert law_spec("normal", 0.2)["sd"] == 0.2 and law_spec("triangular", 0.2)["high"] == pytest.approx(
         math.sqrt(6) * 0.2, rel=1e-3)
+    # every candidate lives on the triangular's support, so the work budget is the same whichever is chosen
+    for sd in (0.1, 0.238, 0.5):
+        supports = {(law_spec(law, sd)["low"], law_spec(law, sd)["high"]) for law in ("triangular", "normal",
+                                                                                   "student_t")}
+        ((low, high),) = supports
+        assert low == -high and high == pytest.approx(min(math.sqrt(6) * sd, math.log(2)), rel=1e-3)
     with pytest.raises(SystemExit) as exc:
         main(["calibrate", str(csv_path), "--regime-law", "cauchy", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
