@@ -155,6 +155,22 @@ def test_regime_shock_applies_only_from_its_day_and_draws_from_its_own_stream() 
     assert np.ptp(np.log(ratios[:, -1])) > 0.5
 
 
+
+@pytest.mark.parametrize("half_life", [None, 180.0, 45.0])
+def test_regime_factor_precomputed_per_scenario_is_growth_factor_bit_for_bit(half_life: float | None) -> None:
+    """``GrowthTerms.regime_factor`` (its days-since term computed once per compiled scenario)
+    gives exactly the floats ``growth_factor`` computes from scratch, with and without a half-life."""
+    from scenario_sim.model.compiled import GrowthTerms
+
+    law: dict[str, Any] = {"regime_log_shock_per_month": 0.3, "regime_after_days": 100.5}
+    if half_life is not None:
+        law["half_life_days"] = half_life
+    terms = GrowthTerms.of(validate_document(_doc(growth=law), "<test>"))
+    after = np.maximum(np.arange(360, dtype=float) - 100.5, 0.0)
+    for g in (math.expm1(0.3), math.expm1(-0.2), 0.0, math.expm1(math.log(0.01))):
+        assert np.array_equal(terms.regime_factor(g), growth_factor(g, after, half_life))
+
+
 def _regime_series(rates: list[float], months_each: int = 6, level: float = 2000.0, seed: int = 0) -> pd.Series:
     """Daily Poisson launches whose monthly log-growth rate is ``rates[k]`` in half-year k."""
     rng = np.random.default_rng(seed)

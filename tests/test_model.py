@@ -576,3 +576,18 @@ def test_processes_stop_at_the_limits_for_unlucky_tails() -> None:
                                     np.random.default_rng(1), 0.0, limit=1000))
     with pytest.raises(ModelLimitError, match="contact candidates"):
         env.run()
+
+
+def test_rows_by_source_is_the_string_array_comparison() -> None:
+    """``rows_by_source`` gives, source by source in order of first appearance, the rows that
+    ``np.flatnonzero(np.array(sources) == source)`` gives (what the model used to build)."""
+    from scenario_sim.model.contacts import rows_by_source
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 7, 40):
+        sources = [["scheduled", "stochastic", "other"][k] for k in rng.integers(0, 3, n)]
+        got = rows_by_source(sources)
+        assert list(got) == list(dict.fromkeys(sources))
+        for source, rows in got.items():
+            assert rows.dtype == np.int64
+            assert np.array_equal(rows, np.flatnonzero(np.array(sources) == source))

@@ -57,7 +57,7 @@ from scenario_sim.model.compiled import CompiledScenario, CompiledSystem
 
 if TYPE_CHECKING:
     from scenario_sim.model.attacker import SurgePlans
-from scenario_sim.model.contacts import Contact
+from scenario_sim.model.contacts import Contact, rows_by_source
 from scenario_sim.model.doctrine import Doctrine, kill_probability
 from scenario_sim.model.draws import (
     FULL,
@@ -74,6 +74,22 @@ from scenario_sim.model.rng import Streams
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def _delivery_plan(model: CompiledScenario) -> list[tuple[str, str, FloatArray, Any, int]]:
+    """(system, resupply stream, due times (read only), lead-time law, quantity) of every system
+    with deliveries inside the horizon, in scenario order."""
+    out = []
+    for cs in model.systems:
+        if not (cs.limited and cs.deliveries_due):
+            continue
+        inter = cs.spec.interceptors
+        assert inter is not None and inter.resupply is not None
+        due = np.asarray(cs.deliveries_due)
+        due.flags.writeable = False
+        out.append((cs.spec.name, f"air_defense.{cs.spec.name}.resupply", due, inter.resupply.lead_time_days,
+                    cs.delivery_quantity))
+    return out
 
 
 class AirDefense:
@@ -101,16 +117,13 @@ class AirDefense:
         process waiting ``t - now`` at each delivery reaches (``now + (t - now)``, as SimPy
         adds a timeout's delay to the clock), stopping where ``run(until=horizon)`` stops."""
         h = self.model.horizon
-        for cs in self.model.systems:
-            if not (cs.limited and cs.deliveries_due):
-                continue
-            inter = cs.spec.interceptors
-            assert inter is not None and inter.resupply is not None
-            due = np.asarray(cs.deliveries_due)
-            lead = inter.resupply.lead_time_days.sample(self.streams.rng(f"air_defense.{cs.spec.name}.resupply"),
-                                                        due.shape[0])
-            log = self.deliveries[cs.spec.name]
-            now, q = self.env.now, cs.delivery_quantity
+        plan = self.model.memo.get("deliveries")
+        if plan is None:  # draw-independent: per system with deliveries, its stream, due times, lead law
+            plan = self.model.memo["deliveries"] = _delivery_plan(self.model)
+        for name, stream, due, lead_law, q in plan:
+            lead = lead_law.sample(self.streams.rng(stream), due.shape[0])
+            log = self.deliveries[name]
+            now = self.env.now
             for t in np.sort(due + lead).tolist():
                 if t >= h:
                     break
@@ -136,6 +149,12 @@ class AirDefense:
             r[on] = np.maximum(r[on], level)
         return r
 
+    @property
+    def hears_contacts(self) -> bool:
+        """Whether :meth:`on_contact` can do anything: the after-contact rule is on and not a placebo."""
+        rule = self.model.scenario.air_defense.readiness.after_contact
+        return rule.enabled and not rule.placebo
+
     def on_contact(self, contact: Contact) -> None:
         rule = self.model.scenario.air_defense.readiness.after_contact
         if rule.enabled and not rule.placebo:  # a placebo fires on other days (model.placebo)
@@ -145,19 +164,16 @@ class AirDefense:
     def on_surges_planned(self, plans: SurgePlans) -> None:
         """Listener: the early-warning rule.  Each planned surge is detected with
         ``detection_probability``, from a uniform per contact (``air_defense.early_warning.
-        <source>``, indexed by the contact's key) drawn whether or not the rule is on, so
-        switching it on, or a surge appearing elsewhere, shifts nothing."""
+        <source>``, indexed by the contact's key), so a surge appearing elsewhere shifts
+        nothing.  The streams serve this rule alone and are keyed by name, so with the rule
+        off they are not opened: switching it on draws the very values it would have drawn."""
         ew = self.model.scenario.air_defense.readiness.early_warning
-        if not plans.slot.shape[0]:
+        if not plans.slot.shape[0] or not ew.enabled:
             return
         u = np.zeros(plans.slot.shape[0])
-        src = np.array(plans.source)
-        for source in dict.fromkeys(plans.source):
-            rows = np.flatnonzero(src == source)
+        for source, rows in rows_by_source(plans.source).items():
             k = plans.key[rows]
             u[rows] = self.streams.rng(f"air_defense.early_warning.{source}").random(int(k.max()) + 1)[k]
-        if not ew.enabled:
-            return
         detected = np.flatnonzero(u < ew.detection_probability)
         if ew.placebo:  # fired as often, on random non-contact nights instead (model.placebo)
             self.placebo_detected = int(detected.shape[0])
@@ -303,15 +319,20 @@ def density_kills(cs: CompiledSystem, dr: LayerDraws, c: int, blocks: Blocks, st
     # draws before the first block and the pad after the last are never below.
     ost = blocks.starts[o, c]
     a, end = int(ost[0]), int(blocks.totals[c])
-    below_t = np.zeros(dr.u.shape[0], dtype=bool)
-    np.less(dr.u[a:end], np.repeat(t_w[o], np.diff(ost, append=end)), out=below_t[a:end])
+    span = np.empty(W, dtype=np.int64)  # np.diff(ost, append=end), without its Python wrapper
+    np.subtract(ost[1:], ost[:-1], out=span[:-1])
+    span[-1] = end - ost[-1]
+    below_t = np.empty(dr.u.shape[0], dtype=bool)
+    below_t[:a] = False
+    below_t[end:] = False
+    np.less(dr.u[a:end], t_w[o].repeat(span), out=below_t[a:end])
     # One reduceat pass in layout order, as count_below does for scalar thresholds.
     so, mo = st[o], m[o]
     idx = np.empty(2 * W, dtype=np.int64)
     idx[0::2] = so
     idx[1::2] = so + mo
     sums = np.add.reduceat(below_t.view(np.int8), idx, dtype=np.int32)[0::2]
-    sums[mo <= 0] = 0
+    sums *= mo > 0  # an empty range [a, a) gives x[a] in reduceat: count it as 0
     out = np.empty(W, dtype=np.int64)
     out[o] = sums
     return out

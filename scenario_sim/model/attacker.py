@@ -44,7 +44,7 @@ import simpy
 
 from scenario_sim.model.clock import WAVE_TIME
 from scenario_sim.model.compiled import CompiledScenario
-from scenario_sim.model.contacts import Contact
+from scenario_sim.model.contacts import Contact, rows_by_source
 from scenario_sim.model.limits import ModelLimitError
 from scenario_sim.model.response import Responses
 from scenario_sim.model.rng import Streams
@@ -159,41 +159,43 @@ def _normal_cdf(x: FloatArray) -> FloatArray:
     return 0.5 * np.array([erfc(v) for v in (-x / math.sqrt(2.0)).tolist()], dtype=np.float64)
 
 
-# Abramowitz and Stegun 7.1.26: erfc(a) ~ t (b1 + t (b2 + ...)) exp(-a^2), t = 1 / (1 + p a),
-# a >= 0, with an absolute error below 1.5e-7 (so below 0.75e-7 for the cdf).
-_AS_P = 0.3275911
-_AS_B = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
-_SCREEN = 1e-6
-"""A uniform farther than this from the approximate cdf is on the same side of the exact one
-(the approximation's error is 0.75e-7); nearer ones are compared with the exact value."""
+_GRID_FROM, _GRID_STEP, _GRID_N = -9.0, 1.0 / 1024, 18 * 1024 + 1
+_GRID_SLACK = 1e-9
+"""Bounds are widened by this much: far more than the last-bit wobble of a computed cdf, far
+less than a uniform's chance of falling between two neighbouring grid values."""
+
+
+@functools.lru_cache(maxsize=1)
+def _cdf_grid() -> FloatArray:
+    """The exact cdf (:func:`_normal_cdf`) at ``_GRID_FROM + k _GRID_STEP``, k = 0 .. _GRID_N - 1,
+    with 0 before and 1 after: ``grid[k + 1] <= Phi(x) <= grid[k + 2]`` for x in cell k (built
+    once per process, ~20,000 ``math.erfc`` calls)."""
+    x: FloatArray = _GRID_FROM + _GRID_STEP * np.arange(_GRID_N, dtype=np.float64)
+    g = np.empty(_GRID_N + 2)
+    g[0], g[1:-1], g[-1] = 0.0, _normal_cdf(x), 1.0
+    g.flags.writeable = False
+    return g
 
 
 def below_normal_cdf(u: FloatArray, x: FloatArray) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """``u < Phi(x)`` elementwise, exactly as :func:`_normal_cdf` decides it.
+    """``u < Phi(x)`` elementwise, exactly as comparing ``u`` with :func:`_normal_cdf` decides it.
 
-    A vectorised approximation of the cdf decides every uniform that is not within
-    ``_SCREEN`` of it; only those (about two in a million) are compared with
-    ``0.5 math.erfc(-x / sqrt 2)`` itself, so the answer is the exact comparison's, bit
-    for bit, at a fraction of the cost of ``math.erfc`` on every value."""
-    y = -x / math.sqrt(2.0)  # the exact argument, as _normal_cdf computes it
-    a = np.abs(y)
-    t = 1.0 / (1.0 + _AS_P * a)
-    poly = np.full_like(t, _AS_B[0])
-    for b in _AS_B[1:]:
-        poly *= t
-        poly += b
-    poly *= t
-    e = poly * np.exp(-(a * a))  # ~ erfc(|y|)
-    approx = 0.5 * np.where(y >= 0.0, e, 2.0 - e)
-    d = u - approx
-    out: np.ndarray[Any, np.dtype[np.bool_]] = d < 0.0
-    close = np.flatnonzero(np.abs(d) <= _SCREEN)  # flat indices (the arrays are contiguous)
-    if close.shape[0]:
-        erfc = math.erfc
+    Phi is increasing, so the exact cdf at the grid points either side of ``x`` bounds
+    ``Phi(x)`` (:func:`_cdf_grid`, widened by ``_GRID_SLACK``): a uniform below the lower
+    bound is below ``Phi(x)``, one at or above the upper bound is not.  Only a uniform
+    between the two (probability < 0.4 / 1024 a value) is compared with
+    ``0.5 math.erfc(-x / sqrt 2)`` itself, so the answer is the exact comparison's, bit for
+    bit, without ``math.erfc`` on every value."""
+    grid = _cdf_grid()
+    cell = np.floor((x - _GRID_FROM) * (1.0 / _GRID_STEP))
+    np.clip(cell, -1.0, _GRID_N - 1.0, out=cell)
+    k = cell.astype(np.intp)
+    k += 1
+    out: np.ndarray[Any, np.dtype[np.bool_]] = u < grid[k] - _GRID_SLACK
+    undecided = np.flatnonzero(~out & (u < grid[k + 1] + _GRID_SLACK))  # flat indices (contiguous arrays)
+    if undecided.shape[0]:
         flat = out.reshape(-1)
-        for i, ui, yi in zip(close.tolist(), u.reshape(-1)[close].tolist(), y.reshape(-1)[close].tolist(),
-                             strict=True):
-            flat[i] = ui < 0.5 * erfc(yi)
+        flat[undecided] = u.reshape(-1)[undecided] < _normal_cdf(x.reshape(-1)[undecided])
     return out
 
 
@@ -334,11 +336,9 @@ class Attacker:
         if not keys:
             return out
         surge = self.model.scenario.attacker.surge
-        sources = np.array([k[0] for k in keys])
         key = np.array([k[1] for k in keys], dtype=np.int64)
         growth = self.model.size_growth[np.array([k[2] for k in keys], dtype=np.int64)]
-        for source in dict.fromkeys(sources.tolist()):
-            rows = np.flatnonzero(sources == source)
+        for source, rows in rows_by_source([k[0] for k in keys]).items():
             n = int(key[rows].max()) + 1
             mult = surge.size_multiplier.sample(self.streams.rng(f"attacker.surge.{source}.multiplier"), n)[key[rows]]
             for c, dist in enumerate(self._surge_size):
@@ -395,19 +395,18 @@ class Attacker:
         order.  The stock on day *d* is ``initial + produced before d - launched so far``;
         a request of ``n`` launches ``n`` if that leaves the reserve, else what is above it."""
         launched = requests.copy()
-        cum = self.model.cum_production_array
-        for c in range(self.model.n_classes):
-            n = requests[:, c]
-            if not n.any():
-                continue
-            used = np.zeros(n.shape[0], dtype=np.int64)
-            np.cumsum(n[:-1], out=used[1:])
-            # The sequential rule's arithmetic, evaluated for every wave at once assuming no
-            # earlier wave was capped; only from the first capped wave on is a loop needed.
-            avail = ((self.initial[c] + cum[plan.days, c]) - used) - self.reserve[c]
-            capped = np.flatnonzero((n > 0) & (n > avail))
-            if capped.shape[0]:
-                launched[:, c] = self._launch_from(c, int(capped[0]), n, plan.days, int(used[capped[0]]))
+        used = np.zeros_like(requests)
+        np.cumsum(requests[:-1], axis=0, out=used[1:])
+        # The sequential rule's arithmetic, evaluated for every wave and class at once assuming
+        # no earlier wave was capped (per element the same float operations as class by class);
+        # only from a class's first capped wave on is a loop needed.
+        initial = np.array(self.initial)
+        reserve = np.array(self.reserve)
+        avail = ((initial + self.model.cum_production_array[plan.days]) - used) - reserve
+        capped = (requests > 0) & (requests > avail)
+        for c in np.flatnonzero(capped.any(axis=0)).tolist():
+            w0 = int(np.argmax(capped[:, c]))
+            launched[:, c] = self._launch_from(c, w0, requests[:, c], plan.days, int(used[w0, c]))
         return launched
 
     def _launch_from(self, c: int, w0: int, n: IntArray, days: IntArray, used: int) -> IntArray:
@@ -458,8 +457,7 @@ class Attacker:
         sources = [c.source for c in contacts]
         key = np.array([c.key for c in contacts], dtype=np.int64)
         u, lag = np.zeros(n), np.zeros(n)
-        for source in dict.fromkeys(sources):
-            rows = np.flatnonzero(np.array(sources) == source)
+        for source, rows in rows_by_source(sources).items():
             k = key[rows]
             size = int(k.max()) + 1
             u[rows] = self.streams.rng(f"attacker.surge.{source}.trigger").random(size)[k]

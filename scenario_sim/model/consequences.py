@@ -49,6 +49,11 @@ class CivilDefense:
         self.spec = model.scenario.consequences.civil_defense
         self.windows: list[tuple[float, float]] = []
 
+    @property
+    def hears_contacts(self) -> bool:
+        """Whether :meth:`on_contact` can do anything: the after-contact rule is on and not a placebo."""
+        return self.spec.after_contact.enabled and not self.spec.after_contact.placebo
+
     def on_contact(self, contact: Contact) -> None:
         rule = self.spec.after_contact
         if rule.enabled and not rule.placebo:  # a placebo fires on other days (model.placebo)

@@ -17,7 +17,7 @@ Two sources feed the broadcast:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,16 @@ class Contact:
 Listener = Callable[[Contact], None]
 
 
+def rows_by_source(sources: Sequence[str]) -> dict[str, np.ndarray[Any, np.dtype[np.int64]]]:
+    """The row numbers of each contact source in ``sources``, sources in order of first
+    appearance: what ``np.flatnonzero(np.array(sources) == source)`` gives for each of
+    ``dict.fromkeys(sources)``, without building and comparing an array of strings."""
+    rows: dict[str, list[int]] = {}
+    for i, source in enumerate(sources):
+        rows.setdefault(source, []).append(i)
+    return {source: np.array(r, dtype=np.int64) for source, r in rows.items()}
+
+
 class ContactBus:
     """Broadcasts each contact to every listener, in subscription order."""
 
@@ -75,9 +85,10 @@ def scheduled_contacts(env: simpy.Environment, bus: ContactBus,
 
 
 def stochastic_contacts(env: simpy.Environment, bus: ContactBus, rate_per_day: float, kind: str,
-                        rate_factor: FloatArray, horizon: float, rng: np.random.Generator,
+                        rate_factor: Sequence[float], horizon: float, rng: np.random.Generator,
                         start: float = 0.0, limit: int | None = None) -> Generator[simpy.Event, Any, None]:
-    """Process: Poisson contacts at ``rate_per_day * rate_factor[day]`` from ``start``, by thinning.
+    """Process: Poisson contacts at ``rate_per_day * rate_factor[day]`` from ``start``, by thinning
+    (``rate_factor`` an array or, cheaper to index one day at a time, a list of floats).
 
     ``limit`` caps the candidates of one replication (:class:`ModelLimitError` past it),
     so an extreme rate stops with a message instead of running for ever.

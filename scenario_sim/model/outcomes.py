@@ -143,24 +143,6 @@ class Definition:
             out.append(Outcome(f"{self.name}.total", self.total.unit, self.direction, desc))
         return out
 
-    def evaluate(self, tally: Tally, out: dict[str, float]) -> None:
-        """Add this definition's values to ``out`` (``total`` last)."""
-        if self.members is None:
-            out[self.name] = float(self.value(tally))
-            return
-        names = tuple(tally.member_names[self.members])
-        keys = _KEYS.get((self.name, names))
-        if keys is None:  # the outcome names of a family, built once per process and member list
-            keys = _KEYS[(self.name, names)] = tuple(f"{self.name}.{n}" for n in names)
-        vals = [float(v) for v in self.value(tally)]
-        for k, v in zip(keys, vals, strict=True):
-            out[k] = v
-        if self.total is not None:
-            out[f"{self.name}.total"] = float(sum(vals))
-
-
-_KEYS: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
-
 
 def _ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
@@ -227,13 +209,43 @@ def catalogue(classes: Sequence[str], systems: Sequence[str], stocked_systems: S
     return [o for d in OUTCOMES if costed or not d.costed for o in d.expand(classes, systems, stocked_systems)]
 
 
-def evaluate(tally: Tally) -> dict[str, float]:
-    """Every outcome of a resolved replication, in catalogue order."""
-    out: dict[str, float] = {}
+_Plan = list[tuple[Definition, "tuple[str, ...] | None", "str | None"]]
+
+
+def _plan(tally: Tally) -> _Plan:
+    """The definitions a compiled scenario evaluates, each with its outcome names (None: a
+    single outcome) and its ``.total``'s name (None: no total): worked out once per compiled
+    scenario (``CompiledScenario.memo``), not for every replication."""
     costed = tally.model.costed
+    plan: _Plan = []
     for d in OUTCOMES:
-        if costed or not d.costed:
-            d.evaluate(tally, out)
+        if not (costed or not d.costed):
+            continue
+        if d.members is None:
+            plan.append((d, None, None))
+        else:
+            keys = tuple(f"{d.name}.{n}" for n in tally.member_names[d.members])
+            plan.append((d, keys, f"{d.name}.total" if d.total is not None else None))
+    return plan
+
+
+def evaluate(tally: Tally) -> dict[str, float]:
+    """Every outcome of a resolved replication, in catalogue order: a definition's value,
+    or for a family one value per member and then the ``.total`` of them."""
+    memo = tally.model.memo
+    plan: _Plan | None = memo.get("outcomes")
+    if plan is None:
+        plan = memo["outcomes"] = _plan(tally)
+    out: dict[str, float] = {}
+    for d, keys, total in plan:
+        if keys is None:
+            out[d.name] = float(d.value(tally))
+            continue
+        vals = [float(v) for v in d.value(tally)]
+        for k, v in zip(keys, vals, strict=True):
+            out[k] = v
+        if total is not None:
+            out[total] = float(sum(vals))
     return out
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from numpy.random.bit_generator import ISeedSequence
@@ -59,12 +59,12 @@ class StreamSeed(ISeedSequence):
         else:
             h = prefix.copy()
             h.update(name.encode())
-        self.words = np.frombuffer(h.digest(), dtype=_U64)
+        self.words = np.frombuffer(h.digest(), _U64)
 
     def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray[Any, Any]:
         if n_words > 3 or (dtype is not np.uint64 and np.dtype(dtype) != np.uint64):
             raise ValueError("StreamSeed provides up to 3 uint64 words")  # SFC64 asks for exactly that
-        return self.words[:n_words]
+        return self.words if n_words == 3 else self.words[:n_words]
 
 
 class Buffer:
@@ -113,8 +113,7 @@ class Streams:
 
     def _bit_generator(self, name: str) -> np.random.SFC64:
         # numpy accepts any ISeedSequence; its stubs name only SeedSequence.
-        return np.random.SFC64(cast(np.random.SeedSequence, StreamSeed(self.seed, self.replication, name,
-                                                                       self._prefix)))
+        return np.random.SFC64(StreamSeed(self.seed, self.replication, name, self._prefix))  # type: ignore[arg-type]
 
     def rng(self, name: str) -> np.random.Generator:
         """The generator of stream ``name`` (created on first use)."""

@@ -155,9 +155,13 @@ class World:
         self.civil_defense = components.civil_defense
         # Listener order is fixed (and irrelevant to the draws: each listener has its own
         # stream); the attacker goes first so a surge planned on a contact is known at once.
+        # A listener whose rule cannot fire on a contact (off, or a placebo firing on other
+        # days) would do nothing with it, so it is not called for each contact.
         self.bus.subscribe(self.attacker.on_contact)
-        self.bus.subscribe(self.air_defense.on_contact)
-        self.bus.subscribe(self.civil_defense.on_contact)
+        if self.air_defense.hears_contacts:
+            self.bus.subscribe(self.air_defense.on_contact)
+        if self.civil_defense.hears_contacts:
+            self.bus.subscribe(self.civil_defense.on_contact)
         self.attacker.surge_planned_listeners.append(self.air_defense.on_surges_planned)
 
     @classmethod
@@ -180,9 +184,11 @@ class World:
         env.process(scheduled_contacts(env, self.bus, m.scheduled))
         st = s.contacts.stochastic
         if st is not None:
-            env.process(stochastic_contacts(env, self.bus, st.rate_per_day, st.kind, m.contact_rate_factor,
-                                            float(m.horizon), self.streams.rng("contacts.stochastic"),
-                                            float(s.day_of(st.start)), m.limits.contacts))
+            start = m.memo.get("contacts.stochastic")
+            if start is None:  # draw-independent: the start day and the rate factor as Python floats
+                start = m.memo["contacts.stochastic"] = (float(s.day_of(st.start)), m.contact_rate_factor.tolist())
+            env.process(stochastic_contacts(env, self.bus, st.rate_per_day, st.kind, start[1], float(m.horizon),
+                                            self.streams.rng("contacts.stochastic"), start[0], m.limits.contacts))
         self.air_defense.deliver()
         for p in self.air_defense.processes():
             env.process(p)
