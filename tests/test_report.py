@@ -66,6 +66,43 @@ def test_paired_interval_equals_a_hand_computation() -> None:
     assert "Bonferroni" in row["adjustment"]
 
 
+def _one_bootstrap(d: np.ndarray, level: float, seed: int, n_boot: int) -> tuple[float, float]:  # type: ignore[type-arg]
+    """The percentile bootstrap of one array, written out: what compare's shared draws must equal."""
+    if np.all(d == d[0]):
+        return float(d[0]), float(d[0])
+    idx = np.random.default_rng(seed).integers(0, d.size, size=(n_boot, d.size))
+    lo, hi = np.quantile(d[idx].mean(axis=1), [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def test_bootstrap_intervals_shared_per_set_equal_one_bootstrap_per_outcome() -> None:
+    """compare draws each set's resampling indices once for all its bootstrapped outcomes; every
+    interval must be exactly the one-array bootstrap of that paired difference (same seed), also
+    for an outcome whose pairs are fewer (a missing value) and one that does not differ at all."""
+    rng = np.random.default_rng(3)
+    n = 40
+    sets = ["baseline", "a", "b"]
+    vals = {o: {s: rng.gamma(2.0, 3.0, n) for s in sets} for o in ("x", "y", "z")}
+    vals["y"]["b"][5] = np.nan  # one pair fewer for y
+    vals["z"]["a"] = vals["z"]["baseline"].copy()  # no difference at all on z
+    frame = pd.DataFrame({"set": [s for s in sets for _ in range(n)],
+                          "replication": [r for _ in sets for r in range(n)], "error": [None] * (n * len(sets)),
+                          **{o: np.concatenate([vals[o][s] for s in sets]) for o in vals}})
+    ref = ScenarioRef("fake", "fake.yaml", None, "")
+    m = Manifest(scenario=ref, seed=11, seed_source="test", replications_asked=n, replications_target=n,
+                 batch_size=n, chunk_size=n, sets=sets, primary="x", key=["y", "z"])
+    outcomes = [OutcomeInfo(o, "units", "lower", "test", True) for o in vals]
+    t = compare(RunData(Path("."), m, sets, outcomes, frame), n_boot=300)  # type: ignore[arg-type]
+    level = 1 - 0.05 / 2
+    for j, s in enumerate(sets[1:], start=1):
+        for o in vals:
+            keep = ~np.isnan(vals[o]["b"]) if o == "y" else np.ones(n, dtype=bool)
+            d = (vals[o][s] - vals[o]["baseline"])[keep]
+            row = t[(t["set"] == s) & (t["outcome"] == o)].iloc[0]
+            assert (row["boot_low"], row["boot_high"]) == _one_bootstrap(d, level, 11 + 7919 * j, 300), (s, o)
+    assert t[t["set"] == "baseline"]["boot_low"].isna().all()
+
+
 def test_higher_is_better_direction_flips_beating() -> None:
     t = compare(_fake({"baseline": [1.0, 2.0, 3.0], "up": [2.0, 3.0, 4.0]}, direction="higher"))
     up = t[t["set"] == "up"].iloc[0]

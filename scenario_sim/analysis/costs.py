@@ -141,7 +141,10 @@ class Objectives:
 def read_objectives(run_dir: Any) -> Objectives | None:
     """The objectives of the scenario recorded in ``run_dir`` (None when it has none)."""
     path = runs.RunFolder.open(run_dir).path / runs.SCENARIO
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    # libyaml's parser when there is one (the same safe constructor; ~5x faster on a scenario
+    # file, which every `run` parsed in pure Python after its replications just for these lines)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) if path.exists() else None
     raw = ((doc or {}).get("outputs") or {}).get("objectives") if isinstance(doc, dict) else None
     if not raw:
         return None
