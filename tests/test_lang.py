@@ -812,3 +812,92 @@ def test_work_budget_bounds_each_class_with_its_own_growth() -> None:
                                "regime_after_days": 300}
     wk = work(validate_document(d, "<test>"))
     assert wk["growth"]["drone"] == pytest.approx(math.exp(0.2 * 59 / 30))
+
+
+# --------------------------------------------------------------------------- fast tree helpers (explore's path)
+
+
+def _reference_walk(raw: Any, done: Any, path: tuple[Any, ...]) -> Any:
+    """The coercion walk as first written (nested generators): the rewrite must match it."""
+    if isinstance(raw, dict):
+        if isinstance(done, dict):
+            for k, v in raw.items():
+                if k in done:
+                    yield from _reference_walk(v, done[k], (*path, k))
+        return
+    if isinstance(raw, list):
+        if isinstance(done, (list, tuple)) and len(done) == len(raw):
+            for i, (a, b) in enumerate(zip(raw, done, strict=True)):
+                yield from _reference_walk(a, b, (*path, i))
+        return
+    if isinstance(done, dict) and done.get("dist") == "fixed":
+        done = done.get("value")
+    if not (isinstance(done, (int, float)) and not isinstance(done, bool)):
+        return
+    if isinstance(raw, bool):
+        word = "true" if raw else "false"
+        yield path, f"expected a number (got {word}: YAML reads yes/no/on/off/true/false as booleans)"
+    elif isinstance(raw, str):
+        yield path, f"expected a number (got {raw!r}: a quoted number is text; write it without quotes)"
+
+
+_LEAVES = st.one_of(st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False), st.none(),
+                    st.sampled_from(["1", "x", "2.5", "fixed", ""]))
+_KEYS = st.sampled_from(["a", "b", "dist", "value"])
+_TREES = st.recursive(_LEAVES, lambda kids: st.one_of(st.lists(kids, max_size=3),
+                                                      st.dictionaries(_KEYS, kids, max_size=4)), max_leaves=12)
+
+
+@given(_TREES, _TREES)
+def test_coercion_walk_matches_the_generator_walk(raw: Any, done: Any) -> None:
+    """Same findings in the same order as the original walk, on random pairs of trees that
+    share keys (so dicts overlap, lists sometimes match in length, fixed distributions occur)."""
+    from scenario_sim.lang.coercion import _walk
+
+    out: list[Any] = []
+    _walk(raw, done, [], out)
+    assert out == list(_reference_walk(raw, done, ()))
+
+
+def test_coercion_walk_reports_the_shipped_documents_planted_slips() -> None:
+    """On every shipped scenario with a boolean and a quoted number planted where numbers are,
+    the walk reports both at their paths, and nothing on the file as shipped."""
+    from scenario_sim.lang.coercion import coercions
+
+    for path in SHIPPED:
+        loaded = load_scenario(path)
+        assert coercions(loaded.document, loaded.baseline) == []
+        doc = plain(loaded.document)
+        doc["horizon_days"] = True
+        doc["seed"] = "7"
+        found = coercions(doc, loaded.baseline)
+        assert sorted(p for p, _ in found) == [("horizon_days",), ("seed",)], (path.name, found)
+        assert found == list(_reference_walk(doc, loaded.baseline.model_dump(by_alias=True), ()))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_copy_tree_copies_every_container_and_keeps_marks(path: Path) -> None:
+    """copy_tree gives equal, independent containers with equal (copied) marks, and shares the scalars."""
+    from scenario_sim.lang.yamlsource import SourceList, SourceMap, copy_tree
+
+    doc = load_scenario(path).document
+    copy = copy_tree(doc)
+
+    def same(a: Any, b: Any) -> None:
+        assert type(a) is type(b)
+        if isinstance(a, (dict, list)):
+            assert a is not b and len(a) == len(b)
+            if isinstance(a, (SourceMap, SourceList)):
+                assert a.mark == b.mark and a.marks == b.marks and a.marks is not b.marks
+            pairs = [(a[k], b[k]) for k in a] if isinstance(a, dict) else list(zip(a, b, strict=True))
+            if isinstance(a, dict):
+                assert list(a) == list(b)
+            for x, y in pairs:
+                same(x, y)
+        else:
+            assert a is b
+
+    same(doc, copy)
+    copy["name"] = "changed"
+    copy.marks.clear()
+    assert doc["name"] != "changed" and doc.marks

@@ -514,14 +514,18 @@ class _Explore:
         if self.progress:
             self.progress(finished, total)
         beat = time.perf_counter()
+        # Units done so far, counted here: listing the part files (and reading each one's footer)
+        # every ten seconds cost the parent a read per finished unit, on the workers' cores.
+        units_done = len(units) - len(todo)
         for res in self.executor.run(todo):
             self.folder.write_part(res.start, res.count, pa.Table.from_pydict(res.columns, schema=self.schema), None)
+            units_done += 1
             finished += res.count * per
             if self.progress:
                 self.progress(finished, total)
             if time.perf_counter() - beat > 10:  # the manifest says how far a long run got
                 beat = time.perf_counter()
-                self.m["units"]["done"] = len(self.folder.done_chunks())
+                self.m["units"]["done"] = units_done
                 self._timings()
                 self.folder.write_manifest(self.m)
 

@@ -16,7 +16,6 @@ validated scenario does not have (none today) are skipped rather than guessed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -45,31 +44,55 @@ def _suspects(raw: Any) -> bool:
     return False
 
 
-def _walk(raw: Any, done: Any, path: Path) -> Iterator[tuple[Path, str]]:
-    if isinstance(raw, dict):
-        if isinstance(done, dict):
-            for k, v in raw.items():
-                if k in done:
-                    yield from _walk(v, done[k], (*path, k))
-        return
-    if isinstance(raw, list):
-        if isinstance(done, (list, tuple)) and len(done) == len(raw):
-            for i, (a, b) in enumerate(zip(raw, done, strict=True)):
-                yield from _walk(a, b, (*path, i))
-        return
+def _leaf(raw: Any, done: Any, path: list[Any], out: list[tuple[Path, str]]) -> None:
     if isinstance(done, dict) and done.get("dist") == "fixed":
         done = done.get("value")
     if not _is_number(done):
         return
     if isinstance(raw, bool):
         word = "true" if raw else "false"
-        yield path, f"expected a number (got {word}: YAML reads yes/no/on/off/true/false as booleans)"
+        out.append((tuple(path), f"expected a number (got {word}: YAML reads yes/no/on/off/true/false as booleans)"))
     elif isinstance(raw, str):
-        yield path, f"expected a number (got {raw!r}: a quoted number is text; write it without quotes)"
+        out.append((tuple(path), f"expected a number (got {raw!r}: a quoted number is text; write it without "
+                                 "quotes)"))
+
+
+_REPORTABLE = (dict, list, bool, str)
+"""What a document value must be for the walk to report anything at or under it (a number,
+None or a date never is): the walk does not descend into the others at all."""
+
+
+def _walk(raw: Any, done: Any, path: list[Any], out: list[tuple[Path, str]]) -> None:
+    """Append to ``out``, in document order, every (path, message) under ``raw``.
+
+    One recursive function over a shared path list (copied only for a finding), not nested
+    generators: a scenario is validated once per set, and ``scenario-sim explore`` validates
+    every set again in every case, so this walk is on the explore's per-case path.
+    """
+    if isinstance(raw, dict):
+        if isinstance(done, dict):
+            for k, v in raw.items():
+                if k in done and isinstance(v, _REPORTABLE):
+                    path.append(k)
+                    _walk(v, done[k], path, out)
+                    path.pop()
+        return
+    if isinstance(raw, list):
+        if isinstance(done, (list, tuple)) and len(done) == len(raw):
+            for i, (a, b) in enumerate(zip(raw, done, strict=True)):
+                if isinstance(a, _REPORTABLE):
+                    path.append(i)
+                    _walk(a, b, path, out)
+                    path.pop()
+        return
+    _leaf(raw, done, path, out)
 
 
 def coercions(doc: Any, validated: BaseModel) -> list[tuple[Path, str]]:
     """Every place where ``doc`` held a boolean or a text that ``validated`` reads as a number."""
     if not _suspects(doc):
         return []
-    return list(_walk(doc, validated.model_dump(by_alias=True), ()))
+    out: list[tuple[Path, str]] = []
+    if isinstance(doc, _REPORTABLE):
+        _walk(doc, validated.model_dump(by_alias=True), [], out)
+    return out

@@ -101,24 +101,32 @@ def copy_tree(value: Any) -> Any:
     Documents are trees (an alias is built into a fresh copy, see ``_Builder``) of
     SourceMap/SourceList/dict/list over immutable scalars (text, numbers, booleans, None,
     dates) and frozen marks, so no memo is needed and marks and scalars are shared.
-    Validating a set copies the baseline document once; this keeps that cheap.
+    Validating a set copies the baseline document once, and ``scenario-sim explore`` does
+    so for every set in every case: scalars are taken as they are without a call, and the
+    containers are filled by comprehensions without running their ``__init__``.
     """
     t = type(value)
     if t is SourceMap:
-        out = SourceMap(mark=value.mark)
-        for k, v in value.items():
-            out[k] = copy_tree(v)
+        out = SourceMap.__new__(SourceMap)
+        dict.update(out, {k: copy_tree(v) if type(v) in _TREES else v for k, v in value.items()})
+        out.mark = value.mark
         out.marks = dict(value.marks)
         return out
     if t is SourceList:
-        lst = SourceList([copy_tree(v) for v in value], mark=value.mark)
+        lst = SourceList.__new__(SourceList)
+        list.extend(lst, [copy_tree(v) if type(v) in _TREES else v for v in value])
+        lst.mark = value.mark
         lst.marks = list(value.marks)
         return lst
     if t is dict:
-        return {k: copy_tree(v) for k, v in value.items()}
+        return {k: copy_tree(v) if type(v) in _TREES else v for k, v in value.items()}
     if t is list:
-        return [copy_tree(v) for v in value]
+        return [copy_tree(v) if type(v) in _TREES else v for v in value]
     return value
+
+
+_TREES = frozenset({SourceMap, SourceList, dict, list})
+"""The container types :func:`copy_tree` copies (anything else is shared as immutable)."""
 
 
 def _mark(file: str, node: yaml.Node) -> Mark:
