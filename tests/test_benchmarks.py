@@ -33,3 +33,21 @@ def test_peak_memory_child_reports_one_json_line_of_a_real_run() -> None:
     bad = subprocess.run([sys.executable, str(BENCH / "peak_memory.py"), "walk", "2"], capture_output=True,
                          text=True, env=subprocess_env(), check=False)
     assert bad.returncode != 0 and "usage:" in bad.stderr
+
+
+@pytest.mark.slow
+def test_explore_ratio_benchmark_times_both_commands_and_splits_the_ratio() -> None:
+    """`bench_explore.py ratio` runs explore and run on the same set-replications and prints the
+    CPU ratio, the model-only split (sampled inputs vs central values) and the overhead beyond it."""
+    r = subprocess.run([sys.executable, str(BENCH / "bench_explore.py"), "ratio", "--cases", "1", "--reps", "2",
+                        "--rounds", "1"], capture_output=True, text=True, env=subprocess_env(), check=False,
+                       cwd=BENCH)
+    assert r.returncode == 0, r.stderr
+    assert "1 cases x 9 sets x 2 replications = 18 set-replications against run -n 2 (18)" in r.stdout, r.stdout
+    total = float(r.stdout.split("explore / run by CPU: ")[1].split()[0])
+    inputs = float(r.stdout.split("the inputs cost ")[1].split("x")[0])
+    overhead = float(r.stdout.split("beyond its inputs: ")[1].split("x")[0])
+    assert total > 0 and inputs > 0 and abs(overhead - total / inputs) < 0.002, r.stdout
+    bad = subprocess.run([sys.executable, str(BENCH / "bench_explore.py"), "ratio", "--cases", "0"],
+                         capture_output=True, text=True, env=subprocess_env(), check=False, cwd=BENCH)
+    assert bad.returncode != 0 and "at least 1" in bad.stderr
