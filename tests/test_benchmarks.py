@@ -51,3 +51,14 @@ def test_explore_ratio_benchmark_times_both_commands_and_splits_the_ratio() -> N
     bad = subprocess.run([sys.executable, str(BENCH / "bench_explore.py"), "ratio", "--cases", "0"],
                          capture_output=True, text=True, env=subprocess_env(), check=False, cwd=BENCH)
     assert bad.returncode != 0 and "at least 1" in bad.stderr
+
+
+def test_instruction_count_benchmark_refuses_bad_input_in_one_line_before_any_run() -> None:
+    """bench_instructions.py checks its options before the first minute-long valgrind child:
+    each bad one is a single line on stderr and exit status 2."""
+    for args, msg in ((["--reps", "0"], "--reps: must be at least 1"), (["--reps", "ten"], "not a whole number"),
+                      (["--scenario", "no/such.yaml"], "--scenario no/such.yaml: no such file"),
+                      (["--rev", "no-such-revision-xyz"], "--rev no-such-revision-xyz: not a revision")):
+        r = subprocess.run([sys.executable, str(BENCH / "bench_instructions.py"), *args], capture_output=True,
+                           text=True, env=subprocess_env(), check=False, cwd=BENCH.parent, timeout=120)
+        assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
