@@ -279,3 +279,25 @@ def test_documented_command_runs(tour_box: Path, where: str, line: int, cmd: str
 
         m = json.loads((resolve_run(str(tour_box / "results" / "latest")) / "manifest.json").read_text())
         assert m["replications_done"] > m["replications_asked"], f"{where}:{line}: {run} added no replications"
+        _precision_quotes_hold(m, run)
+
+
+def _precision_quotes_hold(manifest: dict[str, object], run: str) -> None:
+    """The README quotes the reference's --precision run (how many replications it took, and its
+    closing message): both must be what the run gives, or they go stale when the model changes."""
+    text = (ROOT / "README.md").read_text()
+    command = run.split("#")[0].strip()
+    lines = [t for t in text.splitlines() if t.startswith(command) and re.search(r"here \d+ -> \d+", t)]
+    if not lines:
+        return
+    said = re.search(r"here (\d+) -> (\d+)", lines[0])
+    assert said is not None and int(said.group(2)) == manifest["replications_done"], (
+        lines[0], manifest["replications_done"])
+    readme = " ".join(text.split())
+    quote = re.search(r"said `(precision met after [^`]*)`", readme)
+    assert quote is not None, "README: the --precision run's closing message is no longer quoted"
+    adaptive = manifest["adaptive"]
+    assert isinstance(adaptive, dict)
+    reason = str(adaptive["stop_reason"])
+    for piece in quote.group(1).split(" ... "):
+        assert piece in reason, f"README quotes {piece!r}; the run said {reason!r}"

@@ -252,7 +252,8 @@ def test_adaptive_precision_adds_batches_until_met(small: Path, tmp_path: Path) 
     assert a.history[-1]["met"] and a.stop_reason and a.stop_reason.startswith("precision met")
     # the message says the target is relative to the baseline mean, with its value (not "within 0.02")
     bm = abs(a.history[-1]["baseline_mean"])
-    assert f"half-width of at most 0.02 x |baseline mean| = {bm:.4g}" in a.stop_reason, a.stop_reason
+    assert (f"half-width of at most 0.02 x |baseline mean| = 0.02 x {bm:.4g} = {0.02 * bm:.4g} "
+            in a.stop_reason), a.stop_reason
     assert "relative half-width" in a.stop_reason and "target 2%" in a.stop_reason
     assert not any(h["met"] for h in a.history[:-1])
     df = r.replications()

@@ -598,7 +598,10 @@ class _Run:
                                     f"{adaptive.metric} (see failures)")
             return True
         bm = verdict["baseline_mean"]
-        scale = f"|baseline mean| = {abs(bm):.4g}" if bm is not None else "|baseline mean|"
+        # the bound in the outcome's own terms: "0.02 x |baseline mean| = 1807" read as a bound of 1807
+        scale = (f"|baseline mean| = {adaptive.precision:g} x {abs(bm):.4g} = {adaptive.precision * abs(bm):.4g}"
+                 if bm is not None else "|baseline mean|")
+        of = f"|baseline mean| ({abs(bm):.4g})" if bm is not None else "|baseline mean|"
         if verdict["met"]:
             # relative, not absolute: the half-width divided by the baseline's mean (as --precision is)
             adaptive.stop_reason = (f"precision met after {target} replications: every set's 95% interval for its "
@@ -609,7 +612,7 @@ class _Run:
         if target >= adaptive.max_replications:
             adaptive.stop_reason = (f"maximum of {adaptive.max_replications} replications reached "
                                     f"before the precision was met (widest relative half-width "
-                                    f"{_percent(verdict['worst'])} of {scale}, target "
+                                    f"{_percent(verdict['worst'])} of {of}, target "
                                     f"{_percent(adaptive.precision)})")
             return True
         return False
