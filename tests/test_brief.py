@@ -75,6 +75,8 @@ def test_bundle_interaction_matches_a_hand_computation(run_dir: Path) -> None:
 
 
 def test_brief_uses_an_explore_run_beside_the_run(run_dir: Path) -> None:
+    import shutil
+
     cases = pd.DataFrame({"case": [0, 1, 2], "x1": [0.1, 0.5, 0.9]})
     means = {(c, ""): {"baseline": 10.0, "better_guns": 8.0, "more_guns": 7.0 + 4 * (c == 2), "both": 9.0}
              for c in range(3)}
@@ -88,9 +90,16 @@ def test_brief_uses_an_explore_run_beside_the_run(run_dir: Path) -> None:
         assert "least maximum regret (minimax regret)" in items["Contested assumptions"]
         md = build_report(run_dir).html
         assert "From the explore run" in md
+        # a newer explore of fewer sets (a smoke test) does not replace it unless given
+        smoke = write_explore(run_dir.parent / "explore-20990102-000000-abcdef", cases,
+                              reps[reps["set"].isin(["baseline", "better_guns"])], ["baseline", "better_guns"],
+                              [leaked])
+        text = _brief(run_dir)["Contested assumptions"]
+        assert text.startswith("From the explore run explore-20990101-000000-abcdef") and "chosen automatically" in text
+        given = _brief(run_dir, explore=smoke)["Contested assumptions"]
+        assert "given with --explore" in given and "It ran 2 of this run's" in given and "(not " in given, given
+        shutil.rmtree(smoke)
     finally:
-        import shutil
-
         shutil.rmtree(folder)
 
 
@@ -115,6 +124,12 @@ def test_brief_reads_a_backtest_by_the_contract(run_dir: Path) -> None:
         assert "Chosen automatically" in text  # a Markdown brief alone must say how it was found
         given = _brief(run_dir, backtest=bt)["Against the record"]
         assert f"Given with --backtest {bt}" in given and "Chosen automatically" not in given
+        # a backtest too short to judge is not attached, and the brief says it is there
+        summary = json.loads((bt / "backtest.json").read_text())
+        (bt / "backtest.json").write_text(json.dumps({**summary, "targets": {"judged": False}}))
+        short = _brief(run_dir)["Against the record"]
+        assert short.startswith(f"The backtest {bt.name} of this scenario is too short to judge"), short
+        assert f"report --backtest {bt}" in short
     finally:
         import shutil
 

@@ -17,8 +17,9 @@ plain-text items); :func:`brief_html` renders the report's first screen and
 :func:`brief_markdown` the e-mail form of ``report --format md``.  Both say the same words.
 
 *Sources it reads.*  The run folder (comparison, manifest, sets, ``outputs.objectives`` through
-:mod:`scenario_sim.analysis.costs`); an explore run (the newest ``explore-*`` folder next to the
-run, or the one given) through the existing robustness analysis
+:mod:`scenario_sim.analysis.costs`); an explore run (the one given, else the newest
+``explore-*`` folder next to the run that ran all its sets, else its recommended set, else
+the newest; the brief says what it covered) through the existing robustness analysis
 (:mod:`scenario_sim.analysis.robust`); a backtest (the newest of the same scenario in the
 results root, or the one given) through :mod:`scenario_sim.report.validation`.
 """
@@ -223,19 +224,58 @@ def _bundle_sentence(b: dict[str, Any], unit: str, direction: str) -> str:
             "Its parts overlap: the bundle's rank says little about what to do first.")
 
 
-def find_explore(run_dir: Path, explicit: Path | None = None) -> Path | None:
-    """The explore run for this run's scenario: ``explicit``, else the newest ``explore-*`` folder
-    beside the run (``results/<scenario>/``)."""
+def _explore_sets(path: Path) -> list[str]:
+    """The sets an explore run ran (its manifest), or [] when it cannot be read."""
+    import json
+
+    try:
+        sets = json.loads((path / "manifest.json").read_text()).get("sets")
+    except (OSError, ValueError):
+        return []
+    return [str(x) for x in sets] if isinstance(sets, list) else []
+
+
+def find_explore(run_dir: Path, explicit: Path | None = None, sets: list[str] | None = None,
+                 recommended: str | None = None) -> Path | None:
+    """The explore run for this run's scenario: ``explicit``, else among the ``explore-*``
+    folders beside the run (``results/<scenario>/``) the newest that ran every one of ``sets``,
+    else the newest that ran ``recommended``, else the newest.  (Newest alone let a two-set
+    smoke test replace a full explore in a forwarded brief: a newcomer found it.)"""
     if explicit is not None:
         return explicit
     from scenario_sim.analysis.ensemble import is_explore_run
     from scenario_sim.runrefs import run_folders
 
     found = [p for p in run_folders(run_dir.parent) if p.name.startswith("explore-") and is_explore_run(p)]
+    ran = {p: set(_explore_sets(p)) for p in found}
+    for wanted in (set(sets or []), {recommended} if recommended else set()):
+        covering = [p for p in found if wanted and wanted <= ran[p]]
+        if covering:
+            return covering[-1]
     return found[-1] if found else None
 
 
-def _assumptions(explore: Path | None, rank_by: str, sets: list[str]) -> str:
+def _coverage(run: Any, sets: list[str], recommended: str | None, objective: bool, rank_by: str) -> str:
+    """What the explore run does and does not cover of this run: sets, worlds, replications,
+    and that its rules compare sets on one outcome, not under the run's objective."""
+    missing = [x for x in sets if x not in run.sets]
+    worlds = [w for w in run.worlds if w]
+    reps = run.manifest.get("replications_target") or run.manifest.get("replications_asked")
+    out = [f"It ran {len(run.sets)} of this run's {len(sets)} sets"
+           + (f" (not {', '.join(missing)})" if missing else " (all)")
+           + ", " + (f"{len(worlds)} world(s) ({', '.join(worlds)})" if worlds else "no alternative worlds")
+           + f" and {reps} replications a case."]
+    if recommended is not None and recommended not in run.sets:
+        out.append(f"It did not run the recommended set {recommended}, so it says nothing about that "
+                   "recommendation; run scenario-sim explore with it, or give --explore.")
+    if objective:
+        out.append(f"Its rules compare sets on {rank_by} alone: the objective's weights and constraints that "
+                   "chose the recommendation above are not applied, so its best set may differ.")
+    return " ".join(out)
+
+
+def _assumptions(explore: Path | None, rank_by: str, sets: list[str], recommended: str | None = None,
+                 objective: bool = False, chosen: bool = True) -> str:
     if explore is None:
         return ("No explore run of this scenario was found, so none of the conclusions above has been tested "
                 "against the contested assumptions: they hold for the inputs as written. Run scenario-sim "
@@ -251,7 +291,10 @@ def _assumptions(explore: Path | None, rank_by: str, sets: list[str]) -> str:
             return f"The explore run {explore} has no outcome {rank_by}; its conclusions are not summarised here."
         common = [s for s in sets if s in run.sets]
         rb = robustness(run, rank_by, common, n_boot=200)
-        return (f"From the explore run {explore.name} ({len(rb.means)} cases x worlds): "
+        how = ("chosen automatically: the newest beside this run that ran all its sets, else its recommended "
+               "set; --explore DIR chooses another" if chosen else "given with --explore")
+        return (f"From the explore run {explore.name} ({len(rb.means)} cases x worlds; {how}). "
+                + _coverage(run, sets, recommended, objective, rank_by) + " "
                 + conclusions_paragraph(run, rank_by, common) + " " + choice_sentence(rb))
     except (ResultsError, UserError) as exc:
         return f"The explore run {explore} could not be read ({exc}); no conclusion about assumptions is drawn."
@@ -273,6 +316,19 @@ def _backtest_reader(run_dir: Path, explicit: Path | None) -> str | None:
            f"Chosen automatically (the newest judged backtest of this scenario under {path.parent}; "
            "report --backtest DIR chooses another).")
     return f"{backtest_status(path)} {how} {verdict}".strip()
+
+
+def _no_backtest(run_dir: Path) -> str:
+    """Why no backtest is shown: none beside the run, or only one too short to judge."""
+    from scenario_sim.report.validation import unjudged_backtest
+
+    short = unjudged_backtest(run_dir)
+    if short is not None:
+        return (f"The backtest {short.name} of this scenario is too short to judge the monthly targets (stated for "
+                "six months), so it is not attached automatically: the model's status against observed attacks is "
+                f"not shown (report --backtest {short} shows it; docs/validation.md).")
+    return ("No backtest of this scenario was found in this results folder: the model's status against observed "
+            "attacks is not shown (scenario-sim backtest makes one; docs/validation.md).")
 
 
 def make_brief(data: RunData, table: pd.DataFrame, ranked: pd.DataFrame, rank_by: str,
@@ -316,11 +372,13 @@ def make_brief(data: RunData, table: pd.DataFrame, ranked: pd.DataFrame, rank_by
         b.items.append(("Placebo controls", f"{', '.join(sorted(twins))} ran as controls (the same rules fired on "
                         "random non-contact days); the placebo section splits each rule's benefit into firing at "
                         "all and firing on contacts."))
-    b.items.append(("Contested assumptions", _assumptions(find_explore(data.path, explore), rank_by, data.sets)))
-    status = _backtest_reader(data.path, backtest)
-    b.items.append(("Against the record", status or "No backtest of this scenario was found in this results "
-                    "folder: the model's status against observed attacks is not shown (scenario-sim backtest makes "
-                    "one; docs/validation.md)."))
+    from scenario_sim.analysis import costs
+
+    has_objective = costs.read_objectives(data.path) is not None
+    found = find_explore(data.path, explore, data.sets, rec)
+    b.items.append(("Contested assumptions", _assumptions(found, rank_by, data.sets, rec, has_objective,
+                                                          chosen=explore is None)))
+    b.items.append(("Against the record", _backtest_reader(data.path, backtest) or _no_backtest(data.path)))
     n = int(ranked["n"].min())
     b.items.append(("Basis", f"{n} paired replications per set on common random numbers, {len(data.sets)} sets "
                     "including the baseline."))

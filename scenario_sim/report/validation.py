@@ -115,6 +115,14 @@ def find_backtest(run_folder: Path, explicit: Path | None) -> Path | None:
     return _newest(run_folder.parent.parent, _run_scenario(run_folder), judged_only=True)
 
 
+def unjudged_backtest(run_folder: Path) -> Path | None:
+    """The newest backtest of the run's scenario beside it that is too short to be attached
+    automatically (its monthly targets not judged), or None: the brief names it rather than
+    say that no backtest was found."""
+    run_folder = Path(run_folder)
+    return _newest(run_folder.parent.parent, _run_scenario(run_folder), judged_only=False)
+
+
 _STATUS = {"met": "all applicable targets met", "concerns": "the targets are met, with concerns",
            "not met": "not every applicable target met",
            "not judged": "too short to judge the monthly targets (stated for six months)"}
