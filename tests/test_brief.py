@@ -153,6 +153,11 @@ def test_report_rank_by(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert exc.value.code == 0
     html = (tmp_path / "r" / "report.html").read_text()
     assert "Ranking by energy.mean" in html and "the best mean on energy.mean" in html
+    assert "replaced" not in capsys.readouterr().err  # a new folder: nothing replaced
+    with pytest.raises(SystemExit) as exc:  # again into the same folder: the earlier report is gone, and it says so
+        main(["report", str(run_dir), "--out", str(tmp_path / "r")])
+    assert exc.value.code == 0
+    assert f"note: replaced the earlier {tmp_path / 'r' / 'report.html'}" in capsys.readouterr().err
     for bad, message in (("energy.maen", "did you mean 'energy.mean'"), ("waves", "no better direction")):
         with pytest.raises(SystemExit) as exc:
             main(["report", str(run_dir), "--rank-by", bad, "--out", str(tmp_path / "bad")])

@@ -568,4 +568,6 @@ def report_command(run_dir: str | Path, out: str | None, backtest: Path | None =
         return str(target / BRIEF_MD), notes
     if target is None:
         return build_report(data, backtest, rank_by=rank_by, explore=explore).html, notes
+    if (target / runs.REPORT).exists():  # say so: a report made earlier (say by run --report) is gone
+        notes.append(f"note: replaced the earlier {target / runs.REPORT} (give --out DIR to keep both)")
     return str(write_report(data, target, backtest, rank_by=rank_by, explore=explore)), notes
