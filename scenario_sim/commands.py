@@ -207,8 +207,10 @@ def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, out: str |
 def _already_complete(done: Any, rank_by: str | None, fmt_name: str) -> None:
     """``run --resume`` of a complete run: say so, print its ranking again, exit 0 (1 when the run
     recorded failed replications, as the run itself exited)."""
+    from scenario_sim.analysis import load_run
     from scenario_sim.runs import RunFolder
 
+    load_run(Path(done.path))  # a damaged folder is its one-line error, not "complete" and then the error
     click.echo(f"{done.path}: the run is already complete (status {done.status}); nothing to resume. "
                "Its ranking:", err=True)
     _print_ranking(Path(done.path), rank_by, fmt_name)

@@ -183,6 +183,15 @@ def test_resume_of_a_complete_run_says_so_and_reprints_the_ranking(
     assert (complete / "replications.parquet").read_bytes() == before
     code, out, _ = cli(["run", "--resume", str(complete), "--format", "csv"], capsys)
     assert code == 0 and out.startswith("rank,set,")
+    # a complete folder that lost a file is that one line, not "already complete" and then the error
+    import shutil
+
+    broken = two_runs.parent / "broken"
+    shutil.copytree(complete, broken)
+    (broken / "replications.parquet").unlink()
+    code, out, err = cli(["run", "--resume", str(broken), "-q"], capsys)
+    assert code == 2 and "already complete" not in err and len(err.strip().splitlines()) == 1, err
+    assert "replications.parquet: missing" in err
     # a real error is still exit 2: a folder that is not a run
     code, _, err = cli(["run", "--resume", str(two_runs / "nowhere")], capsys)
     assert code == 2
