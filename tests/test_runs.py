@@ -310,6 +310,18 @@ def test_report_of_a_copied_folder_whose_scenario_changed(tmp_path: Path, no_sce
     assert no_scenario_loads == []
 
 
+def test_a_run_folder_without_its_scenario_is_one_line_not_a_ranking_without_its_objective(
+        run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """scenario.yaml holds the stated objective: without it compare would rank by the outcome alone,
+    a silent change of meaning (a newcomer found it)."""
+    copy = tmp_path / "noscen"
+    shutil.copytree(run_dir, copy)
+    (copy / runs.SCENARIO).unlink()
+    code, out, err = _cli(["compare", str(copy)], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"{copy / runs.SCENARIO}: missing" in err
+
+
 # --------------------------------------------------------------------------- read-only folders
 
 

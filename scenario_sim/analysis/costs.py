@@ -144,7 +144,10 @@ def read_objectives(run_dir: Any) -> Objectives | None:
     # libyaml's parser when there is one (the same safe constructor; ~5x faster on a scenario
     # file, which every `run` parsed in pure Python after its replications just for these lines)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) if path.exists() else None
+    if not path.exists():  # every run writes it: without it the objective would silently drop out
+        raise ResultsError(f"{path}: missing (the run wrote its scenario there; without it the stated "
+                           "objective cannot be read, so nothing is ranked by it)")
+    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     raw = ((doc or {}).get("outputs") or {}).get("objectives") if isinstance(doc, dict) else None
     if not raw:
         return None
