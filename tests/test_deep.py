@@ -170,6 +170,18 @@ def test_world_weights_enter_ev_and_evpi(tmp_path: Path) -> None:
     assert v.loc["x", "value"] == pytest.approx(0.0)
 
 
+def test_a_value_of_information_of_zero_reads_0_with_its_reason(tmp_path: Path) -> None:
+    from scenario_sim.report.ensemble import robustness_text, voi_cells
+
+    means = {(case, ""): {"baseline": 10.0, "A": 6.0} for case in (0, 1)}  # A best in every case
+    cases = pd.DataFrame({"case": [0, 1], "x": [0.2, 0.8]})
+    data = load_ensemble(write_explore(tmp_path / "z", cases, reps_from_means(means), ["baseline", "A"], [HARM]))
+    voi = value_of_information(data)
+    assert set(voi_cells(voi)["value"]) == {"0"}  # not "0.00000000"
+    assert "All 0: knowing them would never change the choice." in " ".join(
+        robustness_text(robustness(data, n_boot=0), voi, "table").split())
+
+
 def test_bad_thresholds_and_unknown_names_are_one_line_errors(hand_run: Path) -> None:
     from scenario_sim.analysis.ensemble import parse_thresholds
     from scenario_sim.errors import UserError

@@ -161,7 +161,9 @@ def robustness_text(rb: Robustness, voi: pd.DataFrame | None, fmt_name: str) -> 
     if voi is not None:
         out.append(_render(voi_cells(voi), fmt_name, f"Value of information on {rb.outcome} ({rb.unit})",
                            "EVPI: the gain if every input and the world were known before choosing; partial "
-                           "EVPI: if only that one were known.", VOI_PRIORITY))
+                           "EVPI: if only that one were known." + (" All 0: knowing them would never change the "
+                                                                   "choice." if (voi["value"] == 0).all() else ""),
+                           VOI_PRIORITY))
     return "\n".join(out)
 
 
@@ -169,9 +171,11 @@ def voi_cells(voi: pd.DataFrame) -> pd.DataFrame:
     """The value-of-information table with formatted cells (one number rule for the value column)."""
     rows = []
     f = column_format(voi["value"], [], str(voi["unit"].iloc[0]) if len(voi) else "")
+    # all zero (one set best in every case): "0", not eight decimals of zeros from the column rule
+    zero = bool(len(voi)) and bool((voi["value"].abs() == 0).all())
     for r in voi.to_dict("records"):
         rows.append({"information": "everything (EVPI)" if r["information"] == "all" else r["information"],
-                     "value": f(r["value"]),
+                     "value": "0" if zero else f(r["value"]),
                      "share of EVPI": "–" if math.isnan(r["share_of_evpi"]) else f"{r['share_of_evpi']:.0%}",
                      "groups": r["groups"], "chosen set(s)": r["choice"]})
     return pd.DataFrame(rows)
