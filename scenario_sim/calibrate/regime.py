@@ -37,7 +37,11 @@ no test window after it is ever looked at:
 Limits: the pairs overlap (half-years starting every quarter), so a held-out pair shares
 months with its neighbours and the scores are optimistic for every candidate alike; with
 the few pairs the records give (4 up to June 2024, 8 up to June 2025) differences of a few
-hundredths of a nat are not evidence of much.
+hundredths of a nat are not evidence of much.  The shared support also changes what the
+candidates are: cut at ``±√6 s`` the Student-t's sd is ``0.85 s`` and the normal's
+``0.95 s`` (the triangular's ``s``), and a change beyond ``1.5 s`` has probability 8.8%, 12.1%
+and 15.0%: the heavy-tailed candidate is, once cut, the narrowest for changes of that size
+(measured after session 11's scoring; matching the laws on their cut sd is the open question).
 """
 
 from __future__ import annotations
