@@ -93,6 +93,13 @@ def test_loader_counts_and_rates_match_a_hand_computation() -> None:
     assert reasons["launched is empty"] == 2
     assert any(k.startswith("combines classes") for k in reasons)
     assert res["rows"]["used"] + sum(reasons.values()) == res["rows"]["read"]
+    # nine days: cruise has no destroyed record and no size fit, no class a growth rate; the summary
+    # says n/a where the numbers do not exist (the warnings say why), never "nan [nan, nan]"
+    from scenario_sim.calibrate.command import summary_text
+
+    text = summary_text(res)
+    assert "nan" not in text.replace("n/a", ""), text
+    assert "mean n/a, dispersion n/a; growth n/a" in text and "growth n/a" in text
 
 
 def test_event_study_ratio_matches_a_hand_computation(tmp_path: Path) -> None:

@@ -344,7 +344,7 @@ def _fit_warnings(waves: dict[str, Any], observed: dict[str, Any] | None = None)
         if ob is not None and not ob["launched_with_destroyed"]:
             gaps.append("no record reports destroyed: no interception rate")
         if gaps:
-            out.append(f"{c}: too little data in the window ({'; '.join(gaps)}); printed as nan, null in "
+            out.append(f"{c}: too little data in the window ({'; '.join(gaps)}); printed as n/a, null in "
                        "calibration.json")
     return out
 
@@ -746,9 +746,20 @@ def write_outputs(cal: Calibration, folder: str | Path) -> Path:
 # --------------------------------------------------------------------------- text summary
 
 
+def _n(x: Any, spec: str) -> str:
+    """``x`` formatted, or ``n/a`` where there was too little data (a warning says why)."""
+    return format(x, spec) if isinstance(x, (int, float)) and math.isfinite(x) else "n/a"
+
+
+def _with_ci(x: Any, ci: Any, spec: str) -> str:
+    """``x [lo, hi]``, or ``n/a`` alone when neither the value nor its interval exists."""
+    lo, hi = ci
+    cells = [_n(v, spec) for v in (x, lo, hi)]
+    return "n/a" if cells == ["n/a"] * 3 else f"{cells[0]} [{cells[1]}, {cells[2]}]"
+
+
 def _rate(o: dict[str, Any], key: str) -> str:
-    lo, hi = o[f"{key}_ci"]
-    return f"{o[key]:.3f} [{lo:.3f}, {hi:.3f}]"
+    return _with_ci(o[key], o[f"{key}_ci"], ".3f")
 
 
 def summary_text(result: dict[str, Any]) -> str:
@@ -772,10 +783,11 @@ def summary_text(result: dict[str, Any]) -> str:
         w = result["waves"][c]
         f = w["negbin_positive_days"]
         g = w["growth"]
-        lines.append(f"  {c:10s} attack on {w['share_of_days']:.1%} of {w['days']} days; mean {f['mean']:.4g} "
-                     f"[{f['mean_ci'][0]:.4g}, {f['mean_ci'][1]:.4g}], dispersion {f['dispersion']:.3g} "
-                     f"[{f['dispersion_ci'][0]:.3g}, {f['dispersion_ci'][1]:.3g}]; growth "
-                     f"{g.get('growth_per_month', math.nan):+.1%}/month"
+        growth = g.get("growth_per_month", math.nan)
+        lines.append(f"  {c:10s} attack on {w['share_of_days']:.1%} of {w['days']} days; mean "
+                     f"{_with_ci(f['mean'], f['mean_ci'], '.4g')}, dispersion "
+                     f"{_with_ci(f['dispersion'], f['dispersion_ci'], '.3g')}; growth "
+                     + (f"{growth:+.1%}/month" if math.isfinite(growth) else "n/a")
                      + (" (degenerate: the fragment uses the fallback, see the warning)" if "degenerate" in f else ""))
     lines.append(_regime_line(result.get("growth_regimes", {})))
     for spec in result.get("layers", {}).values():
