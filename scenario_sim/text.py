@@ -14,3 +14,12 @@ def did_you_mean(key: str, known: list[str]) -> str:
 def counted(n: object, noun: str) -> str:
     """``n noun`` with the noun plural unless ``n`` is 1 (``1 world``, ``2 worlds``, ``? worlds``)."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def number_or_na(x: object, spec: str) -> str:
+    """``x`` formatted with ``spec``, or ``n/a`` where it is missing or not finite (too little data)."""
+    import math
+
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        return "n/a"
+    return format(x, spec)

@@ -62,6 +62,7 @@ from scenario_sim.experiment.executors import Executor
 from scenario_sim.experiment.store import scenario_yaml
 from scenario_sim.lang.loader import dump_scenario, load_scenario
 from scenario_sim.lang.schema import Scenario
+from scenario_sim.text import number_or_na
 
 Row = dict[str, Any]
 IN_SAMPLE_SHARE = 5 / 6
@@ -255,7 +256,7 @@ def _rows_read(rows: pd.DataFrame, win: Windows) -> pd.Series:  # type: ignore[t
 
 
 def _fmt(x: float, nd: int = 3) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:.{nd}g}"
+    return number_or_na(x, f".{nd}g")
 
 
 def _verdict_targets(summary: dict[str, Any]) -> list[str]:

@@ -52,6 +52,7 @@ from scenario_sim.calibrate.records import RecordSet, read_records
 from scenario_sim.calibrate.regime import REGIME_LAWS, law_spec
 from scenario_sim.errors import DataError, UserError
 from scenario_sim.experiment.store import atomic_write_text
+from scenario_sim.text import number_or_na
 
 ATTRIBUTION = ("Ukrainian Air Force daily reports, compiled by Petro Ivaniuk, Kaggle dataset "
                "'Massive Missile Attacks on Ukraine'")
@@ -746,15 +747,10 @@ def write_outputs(cal: Calibration, folder: str | Path) -> Path:
 # --------------------------------------------------------------------------- text summary
 
 
-def _n(x: Any, spec: str) -> str:
-    """``x`` formatted, or ``n/a`` where there was too little data (a warning says why)."""
-    return format(x, spec) if isinstance(x, (int, float)) and math.isfinite(x) else "n/a"
-
-
 def _with_ci(x: Any, ci: Any, spec: str) -> str:
     """``x [lo, hi]``, or ``n/a`` alone when neither the value nor its interval exists."""
     lo, hi = ci
-    cells = [_n(v, spec) for v in (x, lo, hi)]
+    cells = [number_or_na(v, spec) for v in (x, lo, hi)]
     return "n/a" if cells == ["n/a"] * 3 else f"{cells[0]} [{cells[1]}, {cells[2]}]"
 
 

@@ -226,11 +226,12 @@ def _bundle_sentence(b: dict[str, Any], unit: str, direction: str) -> str:
 
 def _explore_sets(path: Path) -> list[str]:
     """The sets an explore run ran (its manifest), or [] when it cannot be read."""
-    import json
+    from scenario_sim.errors import ResultsError
+    from scenario_sim.runs import RunFolder
 
     try:
-        sets = json.loads((path / "manifest.json").read_text()).get("sets")
-    except (OSError, ValueError):
+        sets = RunFolder(path).raw_manifest().get("sets")
+    except ResultsError:
         return []
     return [str(x) for x in sets] if isinstance(sets, list) else []
 
