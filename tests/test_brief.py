@@ -219,10 +219,16 @@ def test_cost_and_burdens_are_read_when_present() -> None:
         {"set": "b", "outcome": "civilian_harm", "unit": "casualties", "mean": 1.0, "diff": -1.0,
          "ci_low": -2.0, "ci_high": 0.0},
     ])
-    cost = _cost(table, "a")
-    assert cost is not None and cost.startswith("$3.00m over the horizon; $2.00m [$1.50m, $2.50m]")
+    cost = _cost(table, "a", "365-day horizon from 2025-01-01")
+    assert cost == ("$3.00m over the 365-day horizon from 2025-01-01 (the scenario's cost assumptions); "
+                    "$2.00m [$1.50m, $2.50m] against the baseline.")
     assert _burdens(table, "a") == "burden.alert_nights 44.0 [40.0, 48.0] nights"
-    assert _cost(table, "b") is None and _burdens(table, "b") is None
+    assert _cost(table, "b", "horizon") is None and _burdens(table, "b") is None
+    # a fixed cost over a baseline that costs nothing is stated once, not as "$x; $x [$x, $x]"
+    fixed = pd.DataFrame([{"set": "s", "outcome": "cost_usd", "unit": "USD", "mean": 2e8, "diff": 2e8,
+                           "ci_low": 2e8, "ci_high": 2e8}])
+    assert _cost(fixed, "s", "horizon") == ("$200.00m over the horizon (the scenario's cost assumptions); "
+                                            "the baseline costs nothing.")
 
 
 @pytest.mark.parametrize("usd_weight", [None, 1e-9])

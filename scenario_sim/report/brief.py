@@ -77,12 +77,17 @@ def _effect(table: pd.DataFrame, name: str, outcome: str) -> str:
             f"(mean {fmt(r['mean'], str(r['unit']))} against {fmt(r['mean'] - r['diff'], str(r['unit']))}).")
 
 
-def _cost(table: pd.DataFrame, name: str) -> str | None:
+def _cost(table: pd.DataFrame, name: str, horizon: str) -> str | None:
+    """The set's cost over the horizon; its difference from the baseline only when that says
+    something more (the baseline costs something, or the cost varies between replications)."""
     r = _row(table, name, COST)
     if r is None:
         return None
-    return (f"{fmt(r['mean'], 'USD')} over the horizon; {interval_cell(r)} against the baseline "
-            "(the scenario's cost assumptions).")
+    total = f"{fmt(r['mean'], 'USD')} over the {horizon} (the scenario's cost assumptions)"
+    baseline_free = float(r["mean"] - r["diff"]) == 0.0
+    if baseline_free and float(r["ci_low"]) == float(r["ci_high"]):
+        return total + "; the baseline costs nothing."
+    return f"{total}; {interval_cell(r)} against the baseline."
 
 
 def _burdens(table: pd.DataFrame, name: str) -> str | None:
@@ -316,7 +321,7 @@ def _backtest_reader(run_dir: Path, explicit: Path | None) -> str | None:
     how = (f"Given with --backtest {explicit}." if explicit is not None else
            f"Chosen automatically (the newest judged backtest of this scenario under {path.parent}; "
            "report --backtest DIR chooses another).")
-    return f"{backtest_status(path)} {how} {verdict}".strip()
+    return f"{backtest_status(path, coverage=not verdict)} {how} {verdict}".strip()
 
 
 def _no_backtest(run_dir: Path) -> str:
@@ -352,7 +357,10 @@ def make_brief(data: RunData, table: pd.DataFrame, ranked: pd.DataFrame, rank_by
     who = f"{shown}" if rec is not None else f"{shown} (leads the ranking on {rank_by}; not recommended, see above)"
     if shown != "baseline":
         b.items.append(("Effect", f"{who}: " + _effect(table, shown, rank_by)))
-        cost, burdens, ratio = _cost(table, shown), _burdens(table, shown), _cost_effectiveness(data, shown)
+        sc = data.manifest.scenario
+        horizon = f"{sc.horizon_days}-day horizon from {sc.start_date}" if sc.horizon_days else "horizon"
+        cost, burdens, ratio = (_cost(table, shown, horizon), _burdens(table, shown),
+                                _cost_effectiveness(data, shown))
         if cost is not None or burdens is not None:
             parts = [x for x in (cost, None if ratio is None else f"Cost-effectiveness: {ratio}.",
                                  None if burdens is None else f"Burdens against the baseline: {burdens}.")
