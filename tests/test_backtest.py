@@ -221,6 +221,7 @@ def test_backtest_cli_on_the_excerpt(tmp_path: Path, capsys: pytest.CaptureFixtu
     # nine days are not six months: the monthly targets are not judged, the month is marked partial
     assert "Too short to judge the monthly targets: 1 month(s), 1 partial" in out
     assert "2025-02 partial, 9 of 28 nights" in out and "All applicable targets met" not in out
+    assert "not judged" not in out and out.lower().count("too short") == 1  # said once, at the end
     assert summary["ok"] is False and summary["status"] == "not judged"
     assert summary["calibration_window"] == ["2025-01-01", "2025-06-29"] and summary["kind"] == "in sample"
     assert {"format", "format_version", "scenario", "set", "train", "test", "replications", "verdict",
@@ -489,6 +490,10 @@ def test_report_with_and_without_a_backtest(tmp_path: Path, capsys: pytest.Captu
                                           "2025-02-08..2025-02-16 with 3 replications: too short to judge")
     code, out, err = _cli(["report", str(run), "--out", "-"], capsys)
     assert code == 0 and "Validation against the records" not in out
+    code, out, err = _cli(["report", str(run), "--format", "md", "--out", "-", "--backtest", str(bt)], capsys)
+    record = out[out.index("**Against the record.**"):].split("\n")[0]
+    # the brief's status line names the backtest; its verdict gives the months and why it is not judged, once
+    assert code == 0 and record.count("months inside the 90% band") == 0 and record.lower().count("too short") == 1
     code, out, err = _cli(["report", str(run), "--out", "-", "--backtest", str(bt)], capsys)
     assert code == 0 and f"Given with --backtest {bt}" in out
     assert out.count('src="data:image/png;base64,') >= 3 + 3   # the run's plots and the backtest's three

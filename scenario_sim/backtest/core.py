@@ -266,16 +266,17 @@ def _verdict_targets(summary: dict[str, Any]) -> list[str]:
     need = "4/6" if summary["train"] else "5/6"
     months = t["months"]
     part = [f"{m['month']} partial, {m['nights']} of {m['days']} nights" for m in months if m["partial"]]
-    part_note = f"; {'; '.join(part)}" if part else ""
     p = summary["pit"]
     judged = t["judged"]
     pit_note = (f"target at most 1/3: {'met' if t['pit_ok'] else 'NOT met'}" if t["pit_checked"] and judged
                 else "a U shape means bands too narrow")
-    cov_note = (f"target at least {need} of the months per class: {'met' if t['coverage_ok'] else 'NOT met'}"
-                if judged else f"targets stated for {t['target_months']} months: not judged")
+    # A window too short to judge says so once, at the verdict's end (_verdict_end).
+    notes = ([f"target at least {need} of the months per class: {'met' if t['coverage_ok'] else 'NOT met'}"]
+             if judged else []) + part
+    cov_note = f" ({'; '.join(notes)})" if notes else ""
     return [f"{_kind(summary)} ({summary['scenario']}, set {summary['set']}, {where}{summary['test'][0]}.."
             f"{summary['test'][1]}, {summary['replications']} replications):",
-            f"monthly launches inside the simulated 90% band: {cov} ({cov_note}{part_note}).",
+            f"monthly launches inside the simulated 90% band: {cov}{cov_note}.",
             f"PIT: {p['outer_deciles']} of {p['n']} class-months in the outer deciles "
             f"({_fmt(100 * p['outer_share'])}%; {pit_note})."]
 

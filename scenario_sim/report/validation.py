@@ -138,15 +138,20 @@ def _kind(s: dict[str, Any]) -> str:
     return "in sample"
 
 
-def backtest_status(path: Path) -> str:
-    """One plain sentence: which backtest, in or out of sample, and whether its targets are met."""
+def backtest_status(path: Path, coverage: bool = True) -> str:
+    """One plain sentence: which backtest, in or out of sample, and whether its targets are met;
+    with ``coverage``, also the months inside the band per class (leave it out where the
+    backtest's own verdict follows: the verdict gives them, and why a short one is not judged)."""
     s = read_summary(path)
     kind = _kind(s)
+    status = str(s.get("status"))
+    ok = _STATUS.get(status, "all applicable targets met" if s.get("ok") else "not every applicable target met")
+    head = (f"Backtest {Path(path).name} of {s['scenario']} ({s['set']}), {kind}, tested on {s['test'][0]}.."
+            f"{s['test'][1]} with {s['replications']} replications")
+    if not coverage:
+        return f"{head}: {'not judged' if status == 'not judged' else ok}."
     cov = ", ".join(f"{c} {v['inside']}/{v['months']}" for c, v in s["coverage"].items())
-    ok = _STATUS.get(str(s.get("status")), "all applicable targets met" if s.get("ok")
-                     else "not every applicable target met")
-    return (f"Backtest {Path(path).name} of {s['scenario']} ({s['set']}), {kind}, tested on {s['test'][0]}.."
-            f"{s['test'][1]} with {s['replications']} replications: {ok}; months inside the 90% band: {cov}.")
+    return f"{head}: {ok}; months inside the 90% band: {cov}."
 
 
 def _num(x: Any) -> str:
