@@ -188,7 +188,8 @@ def test_a_scenario_without_costs_has_no_frontier(tmp_path: Path, capsys: pytest
 
 
 def test_frontier_run_writes_a_self_describing_folder_and_reports(tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                                 capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     doc = costed_doc()
     doc.setdefault("outputs", {})["objectives"] = {"weights": {"civilian_harm": 1.0, "cost_usd": 1e-3}}
     p = write(tmp_path, "c.yaml", yaml.safe_dump(doc, sort_keys=False))
@@ -239,6 +240,19 @@ def test_frontier_run_writes_a_self_describing_folder_and_reports(tmp_path: Path
     code, out, err = _cli(["report", str(folder), "--format", "md", "--out", "-"], capsys)
     brief = out[:out.index("Run folder:")]
     assert code == 0 and "__" not in brief and "alerts + " in brief, brief
+    # long bundle labels are keyed by letters on the plots' axes (a 64-bundle frontier's report
+    # was 5.9 MB with full labels), the key under each plot; tables keep the full labels
+    assert "Bundles are named by their items" not in html
+    def png_width(path: Path) -> int:
+        return int.from_bytes(path.read_bytes()[16:20], "big")  # the IHDR chunk's width
+
+    wide = png_width(folder / "plots" / "forest.png")
+    monkeypatch.setattr(fr, "PLOT_LABEL_CHARS", 10)
+    code, out, err = _cli(["report", str(folder)], capsys)
+    html = (folder / "report.html").read_text()
+    assert code == 0 and "Bundles are named by their items: A = alerts, B = ready, C = free." in html
+    assert "alerts + ready + free" in html  # the tables
+    assert png_width(folder / "plots" / "forest.png") < wide
 
 
 def test_bundle_ids_are_relabelled_only_as_whole_names() -> None:

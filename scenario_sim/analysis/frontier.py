@@ -276,6 +276,25 @@ def display_names(run_dir: str | Path) -> dict[str, str]:
     return {str(k): " + ".join(v) for k, v in rec.get("bundles", {}).items() if len(v) > 1}
 
 
+PLOT_LABEL_CHARS = 40
+"""Bundle labels longer than this are keyed by letters in plots (their axes have no room)."""
+
+
+def plot_keys(run_dir: str | Path) -> dict[str, str]:
+    """Item -> letter (``A``, ``B``, ... in ``--items`` order) for a frontier run whose longest
+    bundle label is over :data:`PLOT_LABEL_CHARS` characters; empty otherwise.  A plot's axis
+    with 63 labels of "a + b + c + d + e + f" is wider than a page (a 64-bundle frontier's
+    report was 5.9 MB, 2.2 MB of it one forest plot); "A + C + E" with the key under the plot
+    is not.  Tables keep the full labels."""
+    names = display_names(run_dir)
+    if not names or max(len(v) for v in names.values()) <= PLOT_LABEL_CHARS:
+        return {}
+    items = [str(x) for x in read_frontier(run_dir).get("items", [])]
+    if len(items) > 26:
+        return {}
+    return {item: chr(ord("A") + i) for i, item in enumerate(items)}
+
+
 def relabel(text: str, names: dict[str, str]) -> str:
     """``text`` with every bundle id of ``names`` (``a__b``) written as its label (``a + b``), for
     what a planner reads; an id is replaced only as a whole name (``a__b`` is left alone inside

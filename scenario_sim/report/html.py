@@ -100,6 +100,7 @@ class _Ctx:
     backtest: Path | None = None  # the backtest the validation section shows (report.validation)
     backtest_note: str = ""
     names: dict[str, str] = field(default_factory=dict)  # bundle id -> label (a frontier run's "a + b")
+    keys: dict[str, str] = field(default_factory=dict)  # item -> letter, for long bundle labels in plots
 
     @property
     def order(self) -> list[str]:
@@ -109,9 +110,26 @@ class _Ctx:
         """The name a reader sees: a frontier bundle's label, else the set's own name."""
         return self.names.get(str(name), str(name))
 
+    def plot_label(self, name: Any) -> str:
+        """The name on a plot's axis: a bundle's items as letters when its label is long (``keys``)."""
+        if not self.keys:
+            return self.label(name)
+        return " + ".join(self.keys.get(x, x) for x in self.label(name).split(" + "))
+
     def labelled(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` with its ``set`` column as labels (for plots)."""
-        return frame.assign(set=frame["set"].map(self.label)) if self.names else frame
+        """``frame`` with its ``set`` column as plot labels, and the plots' order of sets."""
+        return frame.assign(set=frame["set"].map(self.plot_label)) if self.names else frame
+
+    @property
+    def plot_order(self) -> list[str]:
+        return [self.plot_label(s) for s in self.order]
+
+    def key_note(self) -> str:
+        """The letters' key under a plot that uses them (empty when the plots show full labels)."""
+        if not self.keys:
+            return ""
+        return ('<p class="muted">Bundles are named by their items: '
+                + ", ".join(f"{v} = {_e(k)}" for k, v in self.keys.items()) + ".</p>")
 
     @property
     def n(self) -> int:
@@ -149,10 +167,10 @@ def _context(data: RunData, rank_by: str | None = None, explore: Path | None = N
     ranked = ranking(table, key_name)
     with_dir = {o.name for o in data.outcomes if o.direction != "none"}
     key = [k for k in dict.fromkeys([key_name, *data.key]) if k in with_dir]
-    from scenario_sim.analysis.frontier import display_names
+    from scenario_sim.analysis.frontier import display_names, plot_keys
 
     return _Ctx(data, table, ranked, key_name, key, make_brief(data, table, ranked, key_name, explore, backtest),
-                names=display_names(data.path))
+                names=display_names(data.path), keys=plot_keys(data.path))
 
 
 def _set_changes(info: runs.SetInfo) -> str:
@@ -258,18 +276,19 @@ def _ranking(c: _Ctx) -> str:
 
 
 def _forest(c: _Ctx) -> str:
-    img = c.image("forest.png", plots.forest(c.labelled(c.table), c.key, [c.label(s) for s in c.order]),
+    img = c.image("forest.png", plots.forest(c.labelled(c.table), c.key, c.plot_order),
                   "forest plot of paired differences")
     return ("<h2>Paired differences from the baseline</h2>"
             "<p>Each point is a set's mean paired difference from the baseline; bars are the adjusted "
-            "95% intervals. Bars crossing the dashed zero line are not clear differences.</p>" + img)
+            "95% intervals. Bars crossing the dashed zero line are not clear differences.</p>" + img
+            + c.key_note())
 
 
 def _distributions(c: _Ctx) -> str:
-    frame, order = c.labelled(c.data.frame), [c.label(s) for s in c.order]
+    frame, order = c.labelled(c.data.frame), c.plot_order
     dist = [c.image(f"distribution-{o}.png", plots.distributions(frame, o, c.outcome(o).unit, order),
                     f"distribution of {o}") for o in c.key[:4]]
-    return "<h2>Distributions over replications</h2>" + "".join(dist)
+    return "<h2>Distributions over replications</h2>" + "".join(dist) + c.key_note()
 
 
 _FANS = (("energy", "energy capacity (share of pre-war grid)", "energy"),
@@ -388,8 +407,8 @@ def _crn(c: _Ctx) -> str:
         sub = c.table[(c.table["set"] == s) & (c.table["outcome"].isin(c.key))]
         ratio = dict(zip(sub["outcome"], sub["crn_variance_ratio"].astype(float), strict=True))
         crn_rows.append([c.label(s), *[_crn_cell(ratio.get(o, math.nan)) for o in c.key]])
-    img = c.image("crn-efficiency.png", plots.crn_efficiency(c.labelled(c.table), c.key, [c.label(s) for s in c.order]),
-                  "CRN efficiency")
+    img = c.image("crn-efficiency.png", plots.crn_efficiency(c.labelled(c.table), c.key, c.plot_order),
+                  "CRN efficiency") + c.key_note()
     return ("<h2>Efficiency from common random numbers</h2>"
             "<p>Every set ran on the same random streams as the baseline. The ratio below is the variance "
             "of the paired difference over the variance independent runs would have had; its inverse "
