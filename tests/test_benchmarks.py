@@ -62,3 +62,34 @@ def test_instruction_count_benchmark_refuses_bad_input_in_one_line_before_any_ru
         r = subprocess.run([sys.executable, str(BENCH / "bench_instructions.py"), *args], capture_output=True,
                            text=True, env=subprocess_env(), check=False, cwd=BENCH.parent, timeout=120)
         assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def _harness(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(BENCH / "bench_harness.py"), *args], capture_output=True, text=True,
+                          env=subprocess_env(), check=False, cwd=BENCH.parent, timeout=600)
+
+
+def test_harness_benchmark_refuses_bad_options_in_one_line() -> None:
+    for args, msg in ((["--reps", "0"], "--reps: must be at least 1"), (["--rounds", "two"], "not a whole number"),
+                      (["--anchors", "pool,emma"], "--anchors: expected some of pool, ema, ema3, pool3, ours3")):
+        r = _harness(*args)
+        assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_harness_benchmark_times_ours_against_the_pool_and_skips_ema3_without_a_python_for_it() -> None:
+    """A real (tiny) round: both arms run, the ratio is printed; the EMA Workbench 3 arms are skipped
+    in one line when the Python given for them does not run (no venv is made)."""
+    r = _harness("--reps", "4", "--rounds", "1", "--anchors", "pool,ema3,ours3", "--ema3-python", "/no/such/python")
+    assert r.returncode == 0, r.stderr
+    assert "--ema3-python /no/such/python: does not run: ema3, ours3 skipped\n" in r.stdout, r.stdout
+    assert "reference baseline, 4 replications, 2 processes, 1 rounds" in r.stdout, r.stdout
+    ratio = r.stdout.split("ours / pool: wall ")[1]
+    assert float(ratio.split("x")[0]) > 0 and "ema3" not in r.stdout.split("(medians)")[1], r.stdout
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="needs an interpreter older than EMA Workbench 3 supports")
+def test_harness_benchmark_refuses_a_python_older_than_ema3_needs() -> None:
+    r = _harness("--reps", "2", "--rounds", "1", "--anchors", "ema3", "--ema3-python", sys.executable)
+    v = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert r.returncode == 0, r.stderr
+    assert f"is Python {v}; EMA Workbench 3 needs >= 3.12: ema3 skipped" in r.stdout, r.stdout
