@@ -78,7 +78,12 @@ class _Progress:
 
     def __exit__(self, *exc: object) -> None:
         if self._p is not None:
+            # rich's stop() only signals its refresh thread; join it, so that a process that
+            # forks after the bar (a second pool) has a single thread again
+            thread = getattr(self._p.live, "_refresh_thread", None)
             self._p.__exit__(None, None, None)
+            if thread is not None:
+                thread.join(timeout=5.0)
             self._p = None
         self.enabled = False  # a late update (none is expected) must not restart the bar
 
@@ -197,11 +202,12 @@ def _print_ranking(run_dir: Path, rank_by: str | None, fmt_name: str, out: str |
         from scenario_sim.analysis.frontier import display_names
         from scenario_sim.report.costs import render_costs
 
-        click.echo(render_costs(c.costs, c.objectives, names=display_names(c.data.path)))
+        click.echo(render_costs(c.costs, c.objectives, names=display_names(c.data.path),
+                                markdown=fmt_name == "markdown"))
     if fmt_name in ("table", "markdown") and c.placebo is not None:
         from scenario_sim.report.placebo import render_placebo
 
-        click.echo(render_placebo(c.placebo))
+        click.echo(render_placebo(c.placebo, markdown=fmt_name == "markdown"))
 
 
 def _already_complete(done: Any, rank_by: str | None, fmt_name: str) -> None:
