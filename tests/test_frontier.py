@@ -234,6 +234,11 @@ def test_frontier_run_writes_a_self_describing_folder_and_reports(tmp_path: Path
     for args in (["--against", "alerts__free"], ["--pairwise"], ["--format", "markdown"]):
         code, out, err = _cli(["compare", str(folder), *args], capsys)
         assert code == 0 and "__" not in out and "alerts + free" in out, (args, out)
+    # --format markdown: every table is a Markdown table, the cost and objective tables included
+    code, out, err = _cli(["compare", str(folder), "--format", "markdown"], capsys)
+    assert code == 0 and "\n\n**Cost-effectiveness against the baseline" in out
+    assert "| set | added cost [95% CI] |" in out and "| set | objective | vs baseline [95% CI] |" in out
+    assert not [ln for ln in out.splitlines() if ln.startswith("set  ")], out  # no fixed-width header left
     code, out, err = _cli(["compare", str(folder), "--format", "csv"], capsys)
     assert code == 0 and "alerts__ready__free" in out and " + " not in out
     assert "alerts__ready__free" in pd.read_csv(folder / "comparison.csv")["set"].tolist()

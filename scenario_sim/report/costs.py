@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from scenario_sim.report.table import ColumnFormat, column_format, fmt
+from scenario_sim.report.table import ColumnFormat, column_format, fmt, markdown_table
 
 
 def _rule(frame: pd.DataFrame, col: str, low: str, high: str, unit: str = "") -> ColumnFormat:
@@ -68,7 +68,10 @@ def objective_rows(obj: pd.DataFrame, names: dict[str, str] | None = None) -> li
     return out
 
 
-def _plain(rows: list[dict[str, str]]) -> str:
+def _plain(rows: list[dict[str, str]], markdown: bool = False) -> str:
+    """Rows as fixed-width text for the terminal, or as a Markdown table (``compare --format markdown``)."""
+    if markdown:
+        return "\n" + markdown_table(rows) + "\n"
     cols = list(rows[0])
     w = {c: max(len(c), *(len(r.get(c, "")) for r in rows)) for c in cols}
     lines = ["  ".join(c.ljust(w[c]) for c in cols)]
@@ -82,21 +85,22 @@ METHOD_NOTE = ("Ratios are mean benefit over mean added cost (paired on common r
 
 
 def render_costs(ce: pd.DataFrame | None, obj: pd.DataFrame | None, unit: str = "",
-                 names: dict[str, str] | None = None) -> str:
-    """The cost tables as plain text for the terminal (empty when the run has no costs);
-    ``names`` as for :func:`cost_rows` (given for a frontier run, which also gets the note on
-    why the best under the objective and the best under a budget can differ)."""
+                 names: dict[str, str] | None = None, markdown: bool = False) -> str:
+    """The cost tables as plain text for the terminal, or Markdown with ``markdown`` (empty when
+    the run has no costs); ``names`` as for :func:`cost_rows` (given for a frontier run, which
+    also gets the note on why the best under the objective and the best under a budget can differ)."""
     from scenario_sim.analysis.frontier import CRITERIA_NOTE
 
     names = names or {}
-    parts = []
+    parts = [""] if markdown else []  # a blank line: Markdown would run the heading into the note above
+    bold = "**" if markdown else ""
     if ce is not None and len(ce):
-        parts += ["Cost-effectiveness against the baseline (per $1M of added cost)", _plain(cost_rows(ce, names)),
-                  METHOD_NOTE]
+        parts += [f"{bold}Cost-effectiveness against the baseline (per $1M of added cost){bold}",
+                  _plain(cost_rows(ce, names), markdown), METHOD_NOTE]
     if obj is not None and len(obj):
         best = obj.loc[obj["best"], "set"]
-        head = f"Objective ({unit or obj['unit'].iloc[0]}, lower is better) and constraints"
-        parts += ["", head, _plain(objective_rows(obj, names)),
+        head = f"{bold}Objective ({unit or obj['unit'].iloc[0]}, lower is better) and constraints{bold}"
+        parts += ["", head, _plain(objective_rows(obj, names), markdown),
                   f"Best under the objective among the sets that meet every constraint: "
                   f"{names.get(best.iloc[0], best.iloc[0]) if len(best) else 'none (no set meets every constraint)'}."]
         if names:

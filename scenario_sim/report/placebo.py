@@ -53,12 +53,13 @@ def placebo_rows(table: pd.DataFrame) -> list[dict[str, str]]:
     return rows
 
 
-def render_placebo(table: pd.DataFrame) -> str:
-    """The placebo table as plain text (after the ranking)."""
+def render_placebo(table: pd.DataFrame, markdown: bool = False) -> str:
+    """The placebo table as plain text (after the ranking), or Markdown with ``markdown``."""
     if table.empty:
         return ""
     outcome = str(table["outcome"].iloc[0])
-    return "\n".join(["", f"Placebo control of the contact rules, on {outcome}:", _plain(placebo_rows(table)), NOTE])
+    head = f"Placebo control of the contact rules, on {outcome}:"
+    return "\n".join(["", f"**{head}**" if markdown else head, _plain(placebo_rows(table), markdown), NOTE])
 
 
 def placebo_section(c: Any) -> str:

@@ -208,6 +208,18 @@ def fit_columns(rows: list[dict[str, str]], width: int,
     return [c for c in order if c in keep], [c for c in ranked if c not in keep]
 
 
+def markdown_table(rows: list[dict[str, str]]) -> str:
+    """``rows`` (one dict a row, the first row's keys the columns) as a Markdown table; a ``|``
+    inside a cell is escaped so that it cannot split the cell."""
+    cols = list(rows[0]) if rows else []
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(cols), "|" + "|".join("---" for _ in cols) + "|",
+                      *(line([r.get(c, "") for c in cols]) for r in rows)])
+
+
 def render(ranked: pd.DataFrame, fmt_name: str, title: str, note: str | Callable[[list[str]], str],
            width: int | None = None, tied: set[str] | None = None, side: dict[str, str] | None = None) -> str:
     """The ranking in the requested format (``table`` is for terminals, ``width`` columns
@@ -229,11 +241,7 @@ def render(ranked: pd.DataFrame, fmt_name: str, title: str, note: str | Callable
         note += " Side effects (key outcomes significantly worse than the baseline, Holm-adjusted): " + "; ".join(
             f"{k}: {v}" for k, v in side.items()) + "."
     if fmt_name == "markdown":
-        cols = list(rows[0]) if rows else []
-        lines = [f"**{title}**", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-        lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
-        lines += ["", note]
-        return "\n".join(lines)
+        return "\n".join([f"**{title}**", "", markdown_table(rows), "", note])
     if dropped:
         note += f" Not shown at this width: {', '.join(dropped)} (--format csv gives every statistic)."
     return _rich_table(rows, cols, title, note, w)
