@@ -27,7 +27,9 @@ addressed by one integer ``start = (case·W + world)·n + r0`` so the executors 
 :mod:`scenario_sim.experiment.executors` (in process, a process pool, Dask) run it unchanged
 through :class:`EnsemblePayload`.  A worker builds a point's scenarios (baseline document,
 world patch, the case's values, each set's patch, validation, compilation) once and reuses
-them for the point's next unit.
+them for the point's next unit; the sets are validated once per world and worker, and each
+case re-validates only the leaves its values change (:mod:`scenario_sim.lang.cases`: the same
+scenarios, or the same located errors, as validating every set's document).
 
 *The folder.*  The same kind of run folder as ``scenario-sim run`` (``manifest.json`` with
 ``kind: explore``, ``scenario.yaml``), plus ``cases.parquet`` (``case`` and one column per
@@ -69,13 +71,12 @@ from scenario_sim.experiment.guard import refuse_in_worker_bootstrap
 from scenario_sim.experiment.lock import FolderLock
 from scenario_sim.experiment.worker import ChunkResult, Payload, _error_text
 from scenario_sim.lang import BASELINE, LoadedScenario, dump_scenario, load_scenario
-from scenario_sim.lang.loader import SetResolver, validate_document, validated_set
+from scenario_sim.lang.cases import CaseBuilder
 from scenario_sim.lang.patch import did_you_mean
-from scenario_sim.lang.schema import DiscreteRange, Scenario, TriangularRange, Uncertainty
+from scenario_sim.lang.schema import DiscreteRange, TriangularRange, Uncertainty
 from scenario_sim.lang.uncertainty import (
     DEFAULT_WORLD,
     applies,
-    apply_values,
     ppf,
     world_document,
     world_names,
@@ -207,8 +208,17 @@ class EnsemblePayload(Payload):
     replications: int = 1
 
     def compile(self) -> dict[str, Any]:
-        """Per-worker state: the point whose scenarios were built last."""
-        return {"point": None, "models": None, "error": None}
+        """Per-worker state: the point whose scenarios were built last, and each world's builder."""
+        return {"point": None, "models": None, "error": None, "builders": {}}
+
+    def builder(self, state: dict[str, Any], w: int) -> CaseBuilder:
+        """World ``w``'s :class:`~scenario_sim.lang.cases.CaseBuilder` (made once per worker)."""
+        builders: dict[int, CaseBuilder] = state.setdefault("builders", {})
+        if w not in builders:
+            world = self.worlds[w]
+            builders[w] = CaseBuilder(self.world_docs[world], self.file, self.set_names, self.inputs,
+                                      self.applicable[world])
+        return builders[w]
 
     def unit(self, start: int) -> tuple[int, int, int]:
         """(case, world index, first replication) of the unit starting at ``start``."""
@@ -224,13 +234,8 @@ class EnsemblePayload(Payload):
             mask = self.applicable[world]
             vals = [v if ok else math.nan for v, ok in zip(self.values[case], mask, strict=True)]
             try:
-                doc = apply_values(self.world_docs[world], self.inputs, vals)
-                resolver = SetResolver(doc, self.file)
-                base = validate_document(doc, self.file)
-                # the sets carry the baseline's list of sets, so that their costs are in force
-                scen: dict[str, Scenario] = {name: base if name == BASELINE else
-                                             validated_set(resolver, name, base.recommendations)
-                                             for name in self.set_names}
+                # the same scenarios as patching and validating every set's document (see lang.cases)
+                scen = self.builder(state, w).build(vals)
                 state["models"] = {name: compile_scenario(s) for name, s in scen.items()}
             except ScenarioError as exc:
                 state["error"] = "ScenarioError: " + "; ".join(exc.lines())

@@ -482,6 +482,12 @@ class LoadedScenario:
 
 def validated_set(resolver: SetResolver, set_name: str, recommendations: list[Any]) -> Scenario:
     """Set ``set_name`` resolved and validated as a whole scenario (every problem at once)."""
+    scenario, order = validated_set_document(resolver, set_name)
+    return with_set_costs(scenario, recommendations, order)
+
+
+def validated_set_document(resolver: SetResolver, set_name: str) -> tuple[Scenario, list[str]]:
+    """Set ``set_name``'s own document validated (without the list of sets), and the sets applied."""
     _check_known(resolver, set_name, resolver.file)
     resolved = resolver.resolve(set_name)
     problems = resolver.problems_of(set_name)
@@ -491,11 +497,18 @@ def validated_set(resolver: SetResolver, set_name: str, recommendations: list[An
         raise ScenarioError([*problems, *exc.problems]) from None
     if problems:
         raise ScenarioError(problems)
-    # The set's document leaves out the list of sets (it cannot change it); the effective
-    # scenario carries the baseline's, as a copy of the whole file would, and the costs of
-    # the sets applied (each once, in the order applied: a bundle costs the sum of its sets).
+    return scenario, list(resolved.order)
+
+
+def with_set_costs(scenario: Scenario, recommendations: list[Any], order: list[str]) -> Scenario:
+    """A set's validated document as the effective scenario of the set.
+
+    The set's document leaves out the list of sets (it cannot change it); the effective
+    scenario carries the baseline's, as a copy of the whole file would, and the costs of
+    the sets applied (each once, in the order applied: a bundle costs the sum of its sets).
+    """
     return scenario.model_copy(update={"recommendations": recommendations,
-                                       "costs": [*scenario.costs, *set_costs(recommendations, resolved.order)]})
+                                       "costs": [*scenario.costs, *set_costs(recommendations, order)]})
 
 
 def set_costs(recommendations: list[Any], order: list[str]) -> list[SetCost]:

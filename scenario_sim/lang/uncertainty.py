@@ -37,6 +37,7 @@ input's values.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import typing
 from dataclasses import dataclass
@@ -127,6 +128,7 @@ def _leaf(path: str) -> tuple[bool, Any]:
     return True, _unwrap(tp)
 
 
+@functools.lru_cache(maxsize=1024)
 def is_integer_field(path: str) -> bool:
     """Whether the field at ``path`` holds a whole number (sampled values are rounded)."""
     _, tp = _leaf(path)
