@@ -93,3 +93,15 @@ def test_harness_benchmark_refuses_a_python_older_than_ema3_needs() -> None:
     v = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert r.returncode == 0, r.stderr
     assert f"is Python {v}; EMA Workbench 3 needs >= 3.12: ema3 skipped" in r.stdout, r.stdout
+
+
+def test_explore_callgrind_benchmark_checks_its_options_and_its_model_arms_run() -> None:
+    """`bench_explore.py callgrind` refuses a bad size before any valgrind child, and every arm of
+    its model child (the differences it turns into the split) runs on a 1 x 1 design."""
+    bad = subprocess.run([sys.executable, str(BENCH / "bench_explore.py"), "callgrind", "--reps", "0"],
+                         capture_output=True, text=True, env=subprocess_env(), check=False, cwd=BENCH)
+    assert bad.returncode != 0 and "at least 1" in bad.stderr
+    for arm in ("start", "zero", "cases", "central", "run"):
+        r = subprocess.run([sys.executable, str(BENCH / "bench_explore.py"), "_model", arm, "1", "1"],
+                           capture_output=True, text=True, env=subprocess_env(), check=False, cwd=BENCH)
+        assert r.returncode == 0, (arm, r.stderr)
