@@ -75,12 +75,12 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_table_atomic(path: Path, table: pa.Table) -> None:
-    """Write a Parquet table atomically (zstd, fixed row groups)."""
+def write_table_atomic(path: Path, table: pa.Table, compression: str = "zstd") -> None:
+    """Write a Parquet table atomically (zstd unless told otherwise, fixed row groups, page checksums)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP, write_page_checksum=True)
+        pq.write_table(table, tmp, compression=compression, row_group_size=ROW_GROUP, write_page_checksum=True)
         os.chmod(tmp, _MODE)
         os.replace(tmp, path)
     except BaseException:
@@ -211,9 +211,18 @@ class RunFolder:
         return self.path / PARTS / f"{kind}-{start:08d}-{count:06d}.parquet"
 
     def write_part(self, start: int, count: int, table: pa.Table, ts: pa.Table | None) -> None:
-        if ts is not None:  # the series first: the chunk file marks the chunk as done
+        """A finished chunk's part (and its daily series first: the chunk file marks the chunk as done).
+
+        The chunk's outcomes are written uncompressed: a part lives only until the run is
+        consolidated (where the final file is zstd), and per-replication outcomes hardly
+        compress (a 50-row part of the reference: 30.4 kB plain, 26.1 kB zstd) while zstd's
+        per-page cost doubles the time to write it and to read it back (CPU: 1.5-1.7 vs
+        3.1-3.9 ms to write, 2.1 vs 3.8 ms to read).  Daily series compress well and keep zstd.
+        The page checksums stay: a damaged part is found either way.
+        """
+        if ts is not None:
             write_table_atomic(self.part_path(start, count, "ts"), ts)
-        write_table_atomic(self.part_path(start, count), table)
+        write_table_atomic(self.part_path(start, count), table, compression="none")
 
     def done_chunks(self) -> dict[int, int]:
         """{start: count} of chunks whose part files are present and readable."""
