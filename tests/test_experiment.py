@@ -75,6 +75,29 @@ def test_results_identical_across_jobs_chunks_and_executors(small: Path, tmp_pat
     assert list(df.columns[:3]) == ["set", "replication", "error"]
 
 
+def test_consolidation_of_parts_held_in_memory_or_read_back_gives_the_same_bytes(
+        small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent keeps this session's parts (up to a bound of rows) for the consolidation instead of
+    reading them back: all held, some held (the bound reached mid-run) and none held are one file."""
+    from scenario_sim.experiment import engine
+    from scenario_sim.runs import RunFolder
+
+    real = RunFolder._merge
+    held: list[int] = []
+
+    def counting(self: RunFolder, parts: list[Path], name: str, schema: object, kept: object = None) -> None:
+        held.append(len(kept) if isinstance(kept, dict) else 0)
+        real(self, parts, name, schema, kept)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RunFolder, "_merge", counting)
+    out = []
+    for bound in (0, 4 * 4 * 2, engine._KEEP_ROWS):  # none; the first two chunks of 4 replications x 4 sets; all
+        monkeypatch.setattr(engine, "_KEEP_ROWS", bound)
+        out.append(_bytes(run_experiment(small, jobs=1, out=tmp_path / str(bound), chunk_size=4).run_dir))
+    assert held == [0, 2, 6]
+    assert out[0] == out[1] == out[2]
+
+
 _START_METHOD = """
 import sys, threading
 from scenario_sim.experiment import make_executor, run_experiment
@@ -693,8 +716,8 @@ def test_disk_full_during_consolidation_is_one_line_and_resumable(small: Path, t
     full = run_experiment(small, jobs=1, out=tmp_path / "full")
     real = store.RunFolder._merge
 
-    def half_then_full(self: store.RunFolder, parts: list[Path], name: str, schema: object) -> None:
-        real(self, parts[: len(parts) // 2], name, schema)  # some of the bytes reach the disk...
+    def half_then_full(self: store.RunFolder, parts: list[Path], name: str, schema: object, *held: object) -> None:
+        real(self, parts[: len(parts) // 2], name, schema, *held)  # some of the bytes reach the disk...
         _enospc()  # ...then it is full
 
     monkeypatch.setattr(store.RunFolder, "_merge", half_then_full)

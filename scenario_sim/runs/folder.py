@@ -244,14 +244,22 @@ class RunFolder:
         return out
 
     # -- consolidation -------------------------------------------------------------
-    def consolidate_parts(self, done: dict[int, int], n_reps: int, with_ts: bool, schema: pa.Schema) -> None:
-        """Merge the parts covering replications [0, n_reps), in order, into the final files."""
+    def consolidate_parts(self, done: dict[int, int], n_reps: int, with_ts: bool, schema: pa.Schema,
+                          kept: dict[int, pa.Table] | None = None) -> None:
+        """Merge the parts covering replications [0, n_reps), in order, into the final files.
+
+        ``kept``: {start: table} of chunks the caller still holds, exactly as it wrote them
+        with :meth:`write_part`; those are not read back from disk (the bytes written are the
+        same either way).
+        """
         chunks = sorted((s, c) for s, c in done.items() if s < n_reps)
-        self._merge([self.part_path(s, c) for s, c in chunks], REPLICATIONS, schema)
+        held = {self.part_path(s, c): kept[s] for s, c in chunks if kept and s in kept}
+        self._merge([self.part_path(s, c) for s, c in chunks], REPLICATIONS, schema, held)
         if with_ts:
             self._merge([self.part_path(s, c, "ts") for s, c in chunks], TIMESERIES, None)
 
-    def _merge(self, parts: list[Path], name: str, schema: pa.Schema | None) -> None:
+    def _merge(self, parts: list[Path], name: str, schema: pa.Schema | None,
+               held: dict[Path, pa.Table] | None = None) -> None:
         out = self.path / name
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{name}.", suffix=".tmp")
         os.close(fd)
@@ -260,7 +268,7 @@ class RunFolder:
             buffer: list[pa.Table] = []
             buffered = 0
             for part in parts:
-                t = pq.read_table(part, page_checksum_verification=True)
+                t = held[part] if held and part in held else pq.read_table(part, page_checksum_verification=True)
                 if schema is not None:
                     t = t.select(schema.names).cast(schema)
                 if writer is None:
