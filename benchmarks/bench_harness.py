@@ -19,6 +19,10 @@ returned to the parent, nothing written):
   ``--ema3-python PATH``, else the first Python >= 3.12 among ``python3.12 .. python3.14``
   on ``PATH`` and pyenv's versions.  If none is found, or the venv cannot be made, the arm
   is skipped with one line saying why;
+* ``model``: no harness at all: one process, ``simulate`` over every replication in turn.
+  Its CPU time is the model's work plus one interpreter's imports: what any harness must
+  spend at least, so ``model / pool`` is the floor of ``ours / pool`` (a harness that cost
+  nothing beyond it);
 * ``pool3`` and ``ours3``: the bare Pool and our run in that same Python >= 3.12 venv, so
   that ``ours3 / ema3`` compares the harnesses in one interpreter (``ours / ema3`` mixes in
   the interpreter's own speed, which ``pool3 / pool`` measures).
@@ -32,7 +36,7 @@ anchor of the medians and, in brackets, the median of each round's own ratio.  O
 machine the CPU ratio is the steadier one.
 
 Usage: python benchmarks/bench_harness.py [--reps 2000] [--jobs 2] [--rounds 3]
-       [--anchors pool,ema,ema3,pool3,ours3] [--ema3-python PATH] [--ema3-venv DIR]
+       [--anchors pool,ema,ema3,pool3,ours3,model] [--ema3-python PATH] [--ema3-venv DIR]
 """
 
 from __future__ import annotations
@@ -86,6 +90,21 @@ if __name__ == "__main__":
 """
 
 
+MODEL_ONLY = r"""
+import sys
+
+from scenario_sim.lang import load_scenario
+from scenario_sim.model import compile_scenario, simulate
+
+if __name__ == "__main__":
+    path, reps = sys.argv[1], int(sys.argv[2])
+    loaded = load_scenario(path)
+    model, seed = compile_scenario(loaded.baseline), loaded.baseline.seed
+    rows = [simulate(model, seed, r).outcomes for r in range(reps)]
+    assert len(rows) == reps
+"""
+
+
 ANCHOR_EMA = r"""
 import sys
 
@@ -124,12 +143,13 @@ if __name__ == "__main__":
     assert len(experiments) == reps and sorted(experiments["replication"]) == list(range(reps))
 """
 
-ARMS = ("pool", "ema", "ema3", "pool3", "ours3")
+ARMS = ("pool", "ema", "ema3", "pool3", "ours3", "model")
 LABELS = {"pool": "anchor: multiprocessing.Pool over simulate",
           "ema": "anchor: EMA Workbench MultiprocessingEvaluator",
           "ema3": "anchor: EMA Workbench 3 MultiprocessingEvaluator",
           "pool3": "multiprocessing.Pool, EMA 3's interpreter",
           "ours3": "scenario-sim run, EMA 3's interpreter",
+          "model": "no harness: simulate in one process",
           "ours": "scenario-sim run --sets baseline"}
 PINNED = ("numpy", "scipy", "simpy", "pydantic", "pydantic-core", "PyYAML", "pyarrow", "pandas")
 """The model's stack, pinned in the EMA 3 venv to this interpreter's versions when the index has them."""
@@ -258,7 +278,7 @@ def _options() -> argparse.Namespace:
     ap.add_argument("--reps", type=_positive, default=2000)
     ap.add_argument("--jobs", type=_positive, default=2)
     ap.add_argument("--rounds", type=_positive, default=3)
-    ap.add_argument("--anchors", default="pool,ema,ema3,pool3,ours3", help=f"comma-separated: {', '.join(ARMS)}")
+    ap.add_argument("--anchors", default="pool,ema,ema3,pool3,ours3,model", help=f"comma-separated: {', '.join(ARMS)}")
     ap.add_argument("--ema3-python", metavar="PATH", help="a Python >= 3.12 to make the EMA Workbench 3 venv with")
     ap.add_argument("--ema3-venv", metavar="DIR", help="where that venv is (made if missing; default: "
                                                         "benchmarks/.cache/ema3-py3.X)")
@@ -275,6 +295,7 @@ def _commands(chosen: list[str], args: argparse.Namespace, tmp: str,
     scenario = str(ROOT / "scenarios" / "reference.yaml")
     (Path(tmp) / "pool.py").write_text(ANCHOR)
     (Path(tmp) / "ema.py").write_text(ANCHOR_EMA)
+    (Path(tmp) / "model.py").write_text(MODEL_ONLY)
     tail = [scenario, str(args.reps), str(args.jobs)]
     env3 = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -285,6 +306,7 @@ def _commands(chosen: list[str], args: argparse.Namespace, tmp: str,
     cmds: dict[str, tuple[list[str], dict[str, str] | None]] = {
         "pool": ([sys.executable, f"{tmp}/pool.py", *tail], None),
         "ema": ([sys.executable, f"{tmp}/ema.py", *tail], None),
+        "model": ([sys.executable, f"{tmp}/model.py", scenario, str(args.reps)], None),
         "ours": (ours(sys.executable, "ours"), None)}
     if py3 is not None:
         cmds |= {"ema3": ([py3, f"{tmp}/ema.py", *tail, "3."], env3), "pool3": ([py3, f"{tmp}/pool.py", *tail], env3),
@@ -336,12 +358,14 @@ def main() -> None:
     print(f"reference baseline, {args.reps} replications, {args.jobs} processes, {args.rounds} rounds (medians)")
     for a in times:
         print(f"  {LABELS[a]:50s} wall {wall[a]:6.2f} s, CPU {cpu[a]:6.2f} s")
-    pairs = [("ours", a) for a in args.chosen if a != "ours3"]
+    pairs = [("ours", a) for a in args.chosen if a not in ("ours3", "model")]
     pairs += [("ours3", a) for a in ("ema3", "pool3") if "ours3" in times and a in times]
     pairs += [("pool3", "pool")] if "pool3" in times and "pool" in times else []
+    pairs += [("model", a) for a in ("pool", "ours") if "model" in times and a in times]
+    notes = {"pool3": " (the interpreters' own speed)", "model": " (no harness: the floor of ours / that)"}
     print("  ratio: of the medians; [the median of the rounds' own ratios, each round's arms run side by side]")
     for x, a in pairs:
-        goal = " (goal <= 0.9x)" if x.startswith("ours") else " (the interpreters' own speed)"
+        goal = " (goal <= 0.9x)" if x.startswith("ours") else notes[x]
         rw = med(p[0] / q[0] for p, q in zip(times[x], times[a], strict=True))
         rc = med(p[1] / q[1] for p, q in zip(times[x], times[a], strict=True))
         print(f"  {x} / {a}: wall {wall[x] / wall[a]:.2f}x [{rw:.2f}x], CPU {cpu[x] / cpu[a]:.2f}x [{rc:.2f}x]{goal}")

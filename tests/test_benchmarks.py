@@ -71,7 +71,7 @@ def _harness(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_harness_benchmark_refuses_bad_options_in_one_line() -> None:
     for args, msg in ((["--reps", "0"], "--reps: must be at least 1"), (["--rounds", "two"], "not a whole number"),
-                      (["--anchors", "pool,emma"], "--anchors: expected some of pool, ema, ema3, pool3, ours3")):
+                      (["--anchors", "pool,emma"], "--anchors: expected some of pool, ema, ema3, pool3, ours3, model")):
         r = _harness(*args)
         assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
@@ -79,12 +79,14 @@ def test_harness_benchmark_refuses_bad_options_in_one_line() -> None:
 def test_harness_benchmark_times_ours_against_the_pool_and_skips_ema3_without_a_python_for_it() -> None:
     """A real (tiny) round: both arms run, the ratio is printed; the EMA Workbench 3 arms are skipped
     in one line when the Python given for them does not run (no venv is made)."""
-    r = _harness("--reps", "4", "--rounds", "1", "--anchors", "pool,ema3,ours3", "--ema3-python", "/no/such/python")
+    r = _harness("--reps", "4", "--rounds", "1", "--anchors", "pool,ema3,ours3,model", "--ema3-python",
+                 "/no/such/python")
     assert r.returncode == 0, r.stderr
     assert "--ema3-python /no/such/python: does not run: ema3, ours3 skipped\n" in r.stdout, r.stdout
     assert "reference baseline, 4 replications, 2 processes, 1 rounds" in r.stdout, r.stdout
     ratio = r.stdout.split("ours / pool: wall ")[1]
     assert float(ratio.split("x")[0]) > 0 and "ema3" not in r.stdout.split("(medians)")[1], r.stdout
+    assert "model / pool: wall " in r.stdout and "model / ours: wall " in r.stdout, r.stdout
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="needs an interpreter older than EMA Workbench 3 supports")
