@@ -19,10 +19,11 @@ returned to the parent, nothing written):
   ``--ema3-python PATH``, else the first Python >= 3.12 among ``python3.12 .. python3.14``
   on ``PATH`` and pyenv's versions.  If none is found, or the venv cannot be made, the arm
   is skipped with one line saying why;
-* ``model``: no harness at all: one process, ``simulate`` over every replication in turn.
-  Its CPU time is the model's work plus one interpreter's imports: what any harness must
-  spend at least, so ``model / pool`` is the floor of ``ours / pool`` (a harness that cost
-  nothing beyond it);
+* ``model``: no harness at all: the parent loads and compiles the model once and forks
+  ``jobs`` processes, each simulating every ``jobs``-th replication and returning nothing.
+  It is the model's work on as many cores, plus one interpreter's imports: what any harness
+  must spend at least (on a shared machine, running in parallel itself costs CPU time: a
+  serial loop would not be a fair floor), so ``model / pool`` is the floor of ``ours / pool``;
 * ``pool3`` and ``ours3``: the bare Pool and our run in that same Python >= 3.12 venv, so
   that ``ours3 / ema3`` compares the harnesses in one interpreter (``ours / ema3`` mixes in
   the interpreter's own speed, which ``pool3 / pool`` measures).
@@ -91,17 +92,29 @@ if __name__ == "__main__":
 
 
 MODEL_ONLY = r"""
+import multiprocessing
 import sys
 
 from scenario_sim.lang import load_scenario
 from scenario_sim.model import compile_scenario, simulate
 
+
+def share(model, seed, k, jobs, reps):
+    for r in range(k, reps, jobs):
+        simulate(model, seed, r)
+
+
 if __name__ == "__main__":
-    path, reps = sys.argv[1], int(sys.argv[2])
+    path, reps, jobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     loaded = load_scenario(path)
     model, seed = compile_scenario(loaded.baseline), loaded.baseline.seed
-    rows = [simulate(model, seed, r).outcomes for r in range(reps)]
-    assert len(rows) == reps
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=share, args=(model, seed, k, jobs, reps)) for k in range(jobs)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert all(p.exitcode == 0 for p in procs)
 """
 
 
@@ -149,7 +162,7 @@ LABELS = {"pool": "anchor: multiprocessing.Pool over simulate",
           "ema3": "anchor: EMA Workbench 3 MultiprocessingEvaluator",
           "pool3": "multiprocessing.Pool, EMA 3's interpreter",
           "ours3": "scenario-sim run, EMA 3's interpreter",
-          "model": "no harness: simulate in one process",
+          "model": "no harness: forked processes, simulate only",
           "ours": "scenario-sim run --sets baseline"}
 PINNED = ("numpy", "scipy", "simpy", "pydantic", "pydantic-core", "PyYAML", "pyarrow", "pandas")
 """The model's stack, pinned in the EMA 3 venv to this interpreter's versions when the index has them."""
@@ -306,7 +319,7 @@ def _commands(chosen: list[str], args: argparse.Namespace, tmp: str,
     cmds: dict[str, tuple[list[str], dict[str, str] | None]] = {
         "pool": ([sys.executable, f"{tmp}/pool.py", *tail], None),
         "ema": ([sys.executable, f"{tmp}/ema.py", *tail], None),
-        "model": ([sys.executable, f"{tmp}/model.py", scenario, str(args.reps)], None),
+        "model": ([sys.executable, f"{tmp}/model.py", *tail], None),
         "ours": (ours(sys.executable, "ours"), None)}
     if py3 is not None:
         cmds |= {"ema3": ([py3, f"{tmp}/ema.py", *tail, "3."], env3), "pool3": ([py3, f"{tmp}/pool.py", *tail], env3),
