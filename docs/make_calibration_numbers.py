@@ -33,9 +33,11 @@ def _regime_law(cal: dict[str, Any], frag: dict[str, Any]) -> str:
     law = frag["attacker"]["growth"]["regime_log_shock_per_month"]
     if law["dist"] == "triangular":
         return f"triangular, ±{law['high']:.3f}"
+    # the uncut law's sd is scaled so that, cut, it draws with the measured sd (calibrate/regime.py)
     if law["dist"] == "student_t":
-        return f"Student-t with {law['df']:g} degrees of freedom, cut to ±{law['high']:.3f}"
-    return f"{law['dist']}, cut to ±{law['high']:.3f}"
+        return (f"Student-t with {law['df']:g} degrees of freedom and uncut sd {law['sd']:.3f}, cut to "
+                f"±{law['high']:.3f}")
+    return f"{law['dist']} with uncut sd {law['sd']:.3f}, cut to ±{law['high']:.3f}"
 
 
 def block(cal: dict[str, Any] | None = None, frag: dict[str, Any] | None = None) -> str:

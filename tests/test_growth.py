@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scenario_sim.calibrate.estimate import growth, growth_regimes
 from scenario_sim.lang.loader import validate_document
@@ -311,6 +313,68 @@ def test_a_bad_regime_law_is_a_located_one_line_error(tmp_path: Any, capsys: pyt
     assert err.startswith(f"{path}:") and "regime_log_shock_per_month" in err and message in err, err
 
 
+_LAWS = ("triangular", "normal", "student_t")
+
+
+@settings(max_examples=25, deadline=None)
+@given(sd=st.floats(0.005, 0.6), law=st.sampled_from(_LAWS), seed=st.integers(0, 2 ** 32 - 1))
+def test_every_regime_law_draws_with_the_same_sd_on_the_same_support(sd: float, law: str, seed: int) -> None:
+    """The candidates are matched on the sd of their draws (after the cut), not on the uncut
+    law's: each law as the fragment writes it, drawn by the scenario language, has sample sd
+    within sampling error (5 standard errors, from the draws' own kurtosis) of ``drawn_sd``,
+    which is the measured sd itself unless the bound ``√6 sd`` is held at log 2; and every law's
+    upper end is the triangular's (the work budget counts growth there)."""
+    from pydantic import TypeAdapter
+
+    from scenario_sim.calibrate.regime import bound, drawn_sd, law_spec
+    from scenario_sim.lang.distributions import Distribution
+
+    spec = law_spec(law, sd)
+    dist: Any = TypeAdapter(Distribution).validate_python(spec)
+    x = dist.sample(np.random.default_rng(seed), 40_000)
+    target = drawn_sd(sd)
+    assert target == pytest.approx(min(sd, math.log(2) / math.sqrt(6)), rel=1e-12)
+    kurt = float(np.mean((x - x.mean()) ** 4) / x.var() ** 2)
+    se = target * math.sqrt((kurt - 1) / (4 * x.size))  # the sample sd's standard error
+    rounding = 1e-4 * target  # law_spec writes 4 significant digits
+    assert abs(float(x.std()) - target) < 5 * se + rounding, (law, sd, x.std(), target, se)
+    assert abs(float(x.mean())) < 5 * target / math.sqrt(x.size)
+    assert spec["high"] == -spec["low"] == law_spec("triangular", sd)["high"] == pytest.approx(bound(sd), rel=1e-3)
+    assert x.max() <= spec["high"] and x.min() >= spec["low"]
+
+
+@pytest.mark.parametrize("sd", [0.05, 0.2379, 0.257, 0.4])
+def test_regime_law_scale_is_the_one_whose_cut_law_has_the_drawn_sd(sd: float) -> None:
+    """Analytic: the normal's scale solves the closed form of a cut normal's variance,
+    ``σ²(1 − 2zφ(z) / (2Φ(z) − 1))`` with ``z = a/σ``, at the drawn sd; the Student-t's cut
+    variance, integrated directly, is the drawn sd's square too; and matched so, the Student-t
+    keeps the heaviest tails of the three (kurtosis Student-t > normal > triangular's 2.4), which
+    it did not when the laws shared the uncut sd (its cut sd was then 0.85 of it)."""
+    from scipy import integrate, stats
+
+    from scenario_sim.calibrate.regime import STUDENT_T_DF, bound, drawn_sd, law_spec, nominal_sd
+
+    a, target = bound(sd), drawn_sd(sd)
+    sig = nominal_sd("normal", sd)
+    z = a / sig
+    var = sig ** 2 * (1 - 2 * z * stats.norm.pdf(z) / (2 * stats.norm.cdf(z) - 1))
+    assert math.sqrt(var) == pytest.approx(target, rel=1e-9)
+    assert law_spec("normal", sd)["sd"] == pytest.approx(sig, rel=5e-4) and sig > target
+    df = STUDENT_T_DF
+    t = stats.t(df, scale=nominal_sd("student_t", sd) * math.sqrt((df - 2) / df))
+
+    def moment(k: int, base: Any) -> float:
+        inside = integrate.quad(base.pdf, -a, a)[0]
+        return integrate.quad(lambda x: x ** k * base.pdf(x), -a, a)[0] / inside
+
+    assert math.sqrt(moment(2, t)) == pytest.approx(target, rel=1e-9)
+    kurt = {"student_t": moment(4, t) / target ** 4, "normal": moment(4, stats.norm(scale=sig)) / target ** 4}
+    assert kurt["student_t"] > kurt["normal"] > 2.4  # the triangular's kurtosis is 2.4 exactly
+    # the session-11 laws (uncut sd = s) drew narrower than s once cut
+    old = stats.t(df, scale=target * math.sqrt((df - 2) / df))
+    assert math.sqrt(moment(2, old)) == pytest.approx(0.85 * target, abs=0.01 * target)
+
+
 def test_choose_law_by_held_out_pairs() -> None:
     """Mostly small changes and one large one: the heavy-tailed law forecasts the held-out pairs
     best and is chosen; changes all of one size (no tails): it is not.  A forced law is used but
@@ -356,9 +420,12 @@ def test_calibrate_writes_the_chosen_regime_law_and_regime_law_option(tmp_path: 
         drawn = fragment_document(cal)["attacker"]["growth"]["regime_log_shock_per_month"]
         assert drawn == law_spec(law, cal.data["growth_regimes"]["between_log_sd"]) and drawn["dist"] == law
         assert drawn["high"] == pytest.approx(math.log(2), rel=1e-3)
-        assert f"law {law} (--regime-law;" in summary_text(cal.data)
-    assert law_spec("normal", 0.2)["sd"] == 0.2 and law_spec("triangular", 0.2)["high"] == pytest.approx(
-        math.sqrt(6) * 0.2, rel=1e-3)
+        shock = cal.data["growth_regimes"]["shock"]
+        assert shock["law"] == law and shock["scale_sd"] == drawn.get("sd") and shock["bound"] == drawn["high"]
+        scale = "" if law == "triangular" else f"uncut sd {drawn['sd']:.4g}, "
+        assert (f"law {law}, {scale}cut to ±{drawn['high']:.4g}, draws' sd {shock['drawn_sd']:.4g} (--regime-law;"
+                in summary_text(cal.data))
+    assert law_spec("triangular", 0.2)["high"] == pytest.approx(math.sqrt(6) * 0.2, rel=1e-3)
     # every candidate lives on the triangular's support, so the work budget is the same whichever is chosen
     for sd in (0.1, 0.238, 0.5):
         supports = {(law_spec(law, sd)["low"], law_spec(law, sd)["high"]) for law in ("triangular", "normal",

@@ -594,9 +594,10 @@ def _growth_range(g: dict[str, Any], centre: float | None) -> dict[str, Any] | N
 
 def _regime_shock(reg: dict[str, Any]) -> dict[str, Any] | None:
     """The between-half-year change of the log-growth rate (``growth_regimes``) as a law centred
-    on 0 with the measured sd, cut to the schema's growth limit ``±log 2`` (at most doubling a
-    month); the law is ``growth_regimes``' ``law`` (calibrate/regime.py chooses it), triangular
-    in a result written before there was a choice.  None without two pairs."""
+    on 0 on ``±min(√6 sd, log 2)`` (log 2: the schema's growth limit, at most doubling a month),
+    drawing with the triangular's sd there (calibrate/regime.py, ``law_spec``); the law is
+    ``growth_regimes``' ``law`` (calibrate/regime.py chooses it), triangular in a result written
+    before there was a choice.  None without two pairs."""
     sd = reg.get("between_log_sd", math.nan)
     if not (math.isfinite(sd) and sd > 0):
         return None
@@ -617,7 +618,17 @@ def _regime_line(reg: dict[str, Any]) -> str:
     return (f"growth between half-years: sd {reg['between_log_sd']:.3f} in monthly log-growth beyond sampling "
             f"(rms change {reg['rms_change']:.3f}, sampling {reg['rms_sampling']:.3f}, {_pairs(reg)}); the "
             f"fragment draws it per replication from the window's end (regime_log_shock_per_month), law "
-            f"{reg.get('law', 'triangular')} ({why})")
+            f"{reg.get('law', 'triangular')}{_shock_scale(reg)} ({why})")
+
+
+def _shock_scale(reg: dict[str, Any]) -> str:
+    """The drawn shock's scale and bound (``growth_regimes.shock``), for the summary and the
+    fragment's head; empty for a result written before it was stated."""
+    sh = reg.get("shock")
+    if not sh:
+        return ""
+    scale = "" if sh.get("scale_sd") is None else f"uncut sd {sh['scale_sd']:.4g}, "
+    return f", {scale}cut to ±{sh['bound']:.4g}, draws' sd {sh['drawn_sd']:.4g}"
 
 
 def _pairs(reg: dict[str, Any]) -> str:
@@ -688,9 +699,9 @@ def _fragment_head(result: dict[str, Any]) -> list[str]:
                     f"{reg['between_log_sd']:.3g}, the change between consecutive half-years in the records up to "
                     f"the window's end ({reg['pairs']} pairs, sampling variance removed); each class's waves grow "
                     "at its own rate.")
-        head.append(f"# Regime law: {reg.get('law', 'triangular')}, "
+        head.append(f"# Regime law: {reg.get('law', 'triangular')}{_shock_scale(reg)}, "
                     f"{reg.get('law_selection', {}).get('chosen_by', 'as before the choice')} "
-                    "(calibration.json, growth_regimes.law_selection).")
+                    "(calibration.json, growth_regimes.law_selection and shock).")
     for spec in result.get("layers", {}).values():
         head.append(f"# Layer {spec['layer']}: pk = {spec['rule']}.")
     for w in result.get("warnings", []):

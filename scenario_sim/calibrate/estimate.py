@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from scenario_sim.calibrate.regime import between_sd, choose_law
+from scenario_sim.calibrate.regime import between_sd, choose_law, shock_summary
 
 Z95 = 1.959963984540054
 
@@ -180,8 +180,10 @@ REGIME_REASONING = (
     "monthly log-growth rate of consecutive half-years changes by more than the fits' sampling intervals allow. "
     "between_log_sd is that change's sd (mean squared change minus both fits' sampling variances), measured on "
     "total launches in the records up to the window's end only; the fragment draws it once per replication as "
-    "attacker.growth.regime_log_shock_per_month, centred on 0 with the same sd, applied from the window's end. Its "
-    "law (triangular, normal or Student-t) is chosen on the same records by leaving one pair out (law_selection).")
+    "attacker.growth.regime_log_shock_per_month, centred on 0 with the same sd (less where its bound, sqrt(6) sd, "
+    "is held at log 2), applied from the window's end. Its law (triangular, normal or Student-t, all on the "
+    "triangular's support and drawing with its sd: shock) is chosen on the same records by leaving one pair out "
+    "(law_selection).")
 
 
 def growth_regimes(daily: pd.Series, window_months: int = 6, step_months: int = 3, law: str | None = None,
@@ -200,7 +202,9 @@ def growth_regimes(daily: pd.Series, window_months: int = 6, step_months: int = 
 
     ``changes`` lists every pair's change and sampling sd; ``law_selection`` is
     :func:`scenario_sim.calibrate.regime.choose_law` over them (``law`` forces a candidate,
-    ``seed`` seeds its CRPS draws), and ``law`` the regime shock's law the fragment writes.
+    ``seed`` seeds its CRPS draws), ``law`` the regime shock's law the fragment writes and
+    ``shock`` what it draws (:func:`scenario_sim.calibrate.regime.shock_summary`: the law, the
+    uncut sd it is written with, its bound and the sd of its draws).
     """
     if daily.empty:
         return {"pairs": 0}
@@ -230,7 +234,7 @@ def growth_regimes(daily: pd.Series, window_months: int = 6, step_months: int = 
                changes=[{"from": a, "to": b, "change": round(x, 4), "sampling_sd": round(math.sqrt(v), 4)}
                         for (a, b), x, v in zip(pairs, d, s2, strict=True)])
     sel = choose_law(d, [math.sqrt(v) for v in s2], forced=law, seed=seed)
-    out.update(law=sel["law"], law_selection=sel)
+    out.update(law=sel["law"], shock=shock_summary(sel["law"], out["between_log_sd"]), law_selection=sel)
     return out
 
 

@@ -2,24 +2,38 @@
 
 ``growth_regimes`` (estimate.py) measures how much the monthly log-growth rate changes from
 one half-year to the next, as an sd ``s`` beyond the fits' sampling errors.  That sd says
-how large a change is, not how it is spread: a bounded triangular law, a normal and a
-heavy-tailed Student-t with the same sd put very different chances on a change of two or
-three sd.  This module chooses among them by a protocol that reads only the records
+how large a change is, not how it is spread: uncut, a bounded triangular law, a normal and
+a heavy-tailed Student-t with the same sd put very different chances on a change of two or
+three sd (on the one support they must share here they differ far less: below).  This
+module chooses among them by a protocol that reads only the records
 ``growth_regimes`` was given (for a calibration: the records up to its window's end), so
 no test window after it is ever looked at:
 
 * **Candidates**, fixed before any scoring: ``triangular`` (mode 0, bounds ``±√6 s``, the
-  growth shock's law), ``normal`` (sd ``s``), ``student_t`` (sd ``s``, ``STUDENT_T_DF`` = 5
-  degrees of freedom: the smallest whole number with a finite kurtosis, so its sd still
-  measures its spread).  All centred on 0 and on one support, the triangular's ``[−a, a]``
-  with ``a = min(√6 s, log 2)`` (log 2: growth at most doubles or halves a month, the
-  schema's limit): the normal and the Student-t are cut there (a draw outside is redrawn).
-  So the laws differ in shape only, and the scenario language's work budget, which counts
-  growth at the shock's upper end, is the same whichever is chosen (``explore``'s ranges of
-  growth and half-life stay inside it).  The laws are scored as the model draws them.
-  (The shapes were fixed before any scoring; the shared support replaced a first cut of the
-  normal and the Student-t at ``±log 2``, which put explore's corners over the work budget:
-  BENCHMARKS.md, session 11, oos lane, gives that version's choices and scores.)
+  growth shock's law), ``normal`` and ``student_t`` (``STUDENT_T_DF`` = 5 degrees of freedom:
+  the smallest whole number with a finite kurtosis).  All centred on 0 and on one support, the
+  triangular's ``[−a, a]`` with ``a = min(√6 s, log 2)`` (log 2: growth at most doubles or
+  halves a month, the schema's limit): the normal and the Student-t are cut there (a draw
+  outside is redrawn).  So the scenario language's work budget, which counts growth at the
+  shock's upper end, is the same whichever is chosen (``explore``'s ranges of growth and
+  half-life stay inside it).  (The shared support replaced a first cut of the normal and the
+  Student-t at ``±log 2``, which put explore's corners over the work budget: BENCHMARKS.md,
+  session 11, oos lane.)
+* **Matched on the sd as drawn** (session 12, fixed before that session's scoring).  Every
+  candidate draws with the same sd, the triangular's on ``±a``: :func:`drawn_sd` ``= a/√6``,
+  which is ``s`` unless ``a`` is held at log 2 (``s > log 2/√6 = 0.283``: then every law is
+  narrowed alike).  The triangular has no other parameter; the normal's and the Student-t's
+  ``sd`` (the uncut law's, what the fragment writes as ``sd``) is the scale for which the law
+  *cut at* ``±a`` has that sd (:func:`nominal_sd`).  Since ``a / drawn sd = √6`` always, that
+  scale is a fixed multiple of the drawn sd (:func:`unit_scale`: 1.0789 for the normal, 1.3073
+  for the Student-t, solved once by quadrature).  Before session 12 both wrote ``sd = s``, and
+  cut at ``±√6 s`` they drew with sd ``0.95 s`` and ``0.85 s``: the "heavy-tailed" candidate
+  was the narrowest (P(|change| > 1.5 s) 12.1% normal, 8.8% Student-t, 15.0% triangular).
+  Matched, the three differ in shape only, and not by much, since one support and one sd
+  leave little room: kurtosis 2.40 triangular, 2.51 normal, 2.62 Student-t (an uncut t with 5
+  degrees of freedom: 9), P(|change| > 1.5 s) 15.0%, 14.5%, 14.7%.  A law with heavier tails
+  than these needs a wider support than the work budget's, or a smaller sd.  The laws are
+  scored as the model draws them.
 * **Leave one pair out.**  For each pair *k*, ``s`` is measured again from the other pairs
   (:func:`between_sd`); the candidate with that sd, plus the two fits' own sampling error
   (normal, sd ``√(se₁² + se₂²)``, the same for every candidate), is the forecast of pair
@@ -37,21 +51,18 @@ no test window after it is ever looked at:
 Limits: the pairs overlap (half-years starting every quarter), so a held-out pair shares
 months with its neighbours and the scores are optimistic for every candidate alike; with
 the few pairs the records give (4 up to June 2024, 8 up to June 2025) differences of a few
-hundredths of a nat are not evidence of much.  The shared support also changes what the
-candidates are: cut at ``±√6 s`` the Student-t's sd is ``0.85 s`` and the normal's
-``0.95 s`` (the triangular's ``s``), and a change beyond ``1.5 s`` has probability 8.8%, 12.1%
-and 15.0%: the heavy-tailed candidate is, once cut, the narrowest for changes of that size
-(measured after session 11's scoring; matching the laws on their cut sd is the open question).
+hundredths of a nat are not evidence of much.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import numpy as np
 from pydantic import TypeAdapter
-from scipy import integrate, stats
+from scipy import integrate, optimize, stats
 
 REGIME_LAWS = ("triangular", "normal", "student_t")
 """The candidate laws, in the order ties are broken."""
@@ -77,18 +88,70 @@ def bound(sd: float) -> float:
     return min(math.sqrt(6.0) * sd, LIMIT)
 
 
+def drawn_sd(sd: float) -> float:
+    """The sd every candidate draws with: the triangular's on ``±bound(sd)``, ``bound(sd)/√6``
+    (``sd`` itself unless the bound is held at log 2)."""
+    return bound(sd) / math.sqrt(6.0)
+
+
+def _base(law: str, scale: float) -> Any:
+    """The uncut normal or Student-t whose sd is ``scale`` (as the scenario language reads ``sd``)."""
+    if law == "normal":
+        return stats.norm(scale=scale)
+    return stats.t(STUDENT_T_DF, scale=scale * math.sqrt((STUDENT_T_DF - 2) / STUDENT_T_DF))
+
+
+def cut_sd(law: str, scale: float, a: float) -> float:
+    """The sd of ``law`` with uncut sd ``scale`` cut to ``[−a, a]``: the sd the model draws it with
+    (by quadrature; the triangular on ``±a`` has ``a/√6`` whatever ``scale``)."""
+    if law == "triangular":
+        return a / math.sqrt(6.0)
+    base = _base(law, scale)
+    return math.sqrt(float(base.expect(lambda x: x * x, lb=-a, ub=a, conditional=True)))
+
+
+@functools.cache
+def unit_scale(law: str) -> float:
+    """The uncut sd, per unit of drawn sd, for which ``law`` cut at ``±√6`` draws with sd 1 (the
+    triangular: 1, it has no scale of its own).  Scale-free, since ``bound / drawn sd = √6``."""
+    if law not in REGIME_LAWS:
+        raise ValueError(f"unknown regime law {law!r} (known: {', '.join(REGIME_LAWS)})")
+    if law == "triangular":
+        return 1.0
+    a = math.sqrt(6.0)
+    # cut_sd rises with the scale, from 0 towards the uniform's a/√3 = √2 > 1: one root
+    return float(optimize.brentq(lambda q: cut_sd(law, q, a) - 1.0, 0.5, 100.0, xtol=1e-13))
+
+
+def nominal_sd(law: str, sd: float) -> float:
+    """The ``sd`` (the uncut law's) that :func:`law_spec` writes for ``law``, so that cut at
+    ``±bound(sd)`` the law draws with :func:`drawn_sd` ``(sd)``."""
+    return unit_scale(law) * drawn_sd(sd)
+
+
 def law_spec(law: str, sd: float) -> dict[str, Any]:
-    """The scenario distribution of a regime shock with this law and sd (centred on 0, on
-    ``±bound(sd)``); what the fragment writes as ``regime_log_shock_per_month``."""
+    """The scenario distribution of a regime shock with this law and measured sd ``sd``
+    (centred on 0, on ``±bound(sd)``, drawing with sd :func:`drawn_sd`); what the fragment
+    writes as ``regime_log_shock_per_month``."""
+    if law not in REGIME_LAWS:
+        raise ValueError(f"unknown regime law {law!r} (known: {', '.join(REGIME_LAWS)})")
     a = _r(bound(sd))
     if law == "triangular":
         return {"dist": "triangular", "low": -a, "mode": 0.0, "high": a}
-    base = {"dist": law, "mean": 0.0, "sd": _r(sd), "low": -a, "high": a}
+    base = {"dist": law, "mean": 0.0, "sd": _r(nominal_sd(law, sd)), "low": -a, "high": a}
     if law == "student_t":
         base["df"] = STUDENT_T_DF
-    if law not in REGIME_LAWS:
-        raise ValueError(f"unknown regime law {law!r} (known: {', '.join(REGIME_LAWS)})")
     return base
+
+
+def shock_summary(law: str, sd: float) -> dict[str, Any]:
+    """What calibration.json states about the drawn shock: the law, its scale (the uncut sd the
+    fragment writes; none for the triangular), its bound and the sd of its draws."""
+    spec = law_spec(law, sd)
+    return {"law": law, "scale_sd": spec.get("sd"), "bound": spec["high"], "drawn_sd": _r(drawn_sd(sd)),
+            "matching": "every candidate law draws with the triangular's sd on the shared support, bound / sqrt(6) "
+                        "(the measured sd unless the bound is held at log 2); the normal's and the Student-t's "
+                        "uncut sd (scale_sd) is set so that cut there they draw with that sd"}
 
 
 def between_sd(changes: np.ndarray[Any, Any], sampling_var: np.ndarray[Any, Any]) -> float:
@@ -97,13 +160,13 @@ def between_sd(changes: np.ndarray[Any, Any], sampling_var: np.ndarray[Any, Any]
 
 
 def _density(law: str, sd: float) -> Any:
-    """The law's density on its support (a callable), for the log score's quadrature."""
-    a = bound(sd)
+    """The density of the law as :func:`law_spec` writes it (its scale and bounds), on its
+    support (a callable), for the log score's quadrature."""
+    spec = law_spec(law, sd)
+    a = spec["high"]
     if law == "triangular":
         return stats.triang(0.5, loc=-a, scale=2 * a).pdf
-    if law == "normal":
-        return stats.truncnorm(-a / sd, a / sd, scale=sd).pdf
-    base = stats.t(STUDENT_T_DF, scale=sd * math.sqrt((STUDENT_T_DF - 2) / STUDENT_T_DF))
+    base = _base(law, spec["sd"])
     mass = float(base.cdf(a) - base.cdf(-a))
     return lambda x: base.pdf(x) / mass
 
@@ -118,7 +181,7 @@ def forecast_scores(law: str, sd: float, change: float, sampling_sd: float, rng:
         dens, draws = float(stats.norm.pdf(change, scale=sampling_sd)), noise
     else:
         pdf = _density(law, sd)
-        lo = -bound(sd)
+        lo = -_r(bound(sd))
         dens = integrate.quad(lambda x: pdf(x) * stats.norm.pdf(change - x, scale=sampling_sd), lo, -lo,
                               points=[0.0], limit=200)[0]
         draws = _sample(law, sd, rng) + noise
