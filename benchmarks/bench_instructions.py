@@ -13,7 +13,15 @@ the counted replications or not moves a count of a few replications by several p
 Each child takes about a minute (valgrind runs Python ~50x slower); the children of one
 engine run one after the other, engines one after the other.
 
+With ``--phase1 F1,F2,..`` it counts phase 1 of a replication (``World.build`` +
+``run_events``) and, beside it, the same scheduling replayed in a bare SimPy loop
+(``benchmarks/phase1.py``), on the scenario with its stochastic contacts' rate times each
+factor; both children prepare the same replications (setup and recorded schedules) and
+one of them runs them, so the difference is phase 1 alone.  A line through the factors
+gives the fixed and the per-event instructions.
+
 Usage: python benchmarks/bench_instructions.py [--reps 30] [--scenario PATH] [--rev REV ...]
+       python benchmarks/bench_instructions.py --phase1 1,4,16 [--reps 200]
 """
 
 from __future__ import annotations
@@ -34,17 +42,42 @@ _CHILD = r"""
 import gc
 import sys
 sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[6])
 from scenario_sim.lang import load_scenario
 from scenario_sim.model import compile_scenario, simulate
 loaded = load_scenario(sys.argv[2])
-model = compile_scenario(loaded.baseline)
-seed = loaded.baseline.seed
-for r in range(3):
-    simulate(model, seed, 1000 + r)
-gc.collect()
-gc.freeze()  # the imports' objects out of later collections: a full collection over them would be noise
-for r in range(int(sys.argv[3])):
-    simulate(model, seed, r)
+n, part = int(sys.argv[3]), sys.argv[4]
+if part == "replication":
+    model = compile_scenario(loaded.baseline)
+    seed = loaded.baseline.seed
+    for r in range(3):
+        simulate(model, seed, 1000 + r)
+    gc.collect()
+    gc.freeze()  # the imports' objects out of later collections: a full collection over them would be noise
+    for r in range(n):
+        simulate(model, seed, r)
+else:  # phase 1, or the replayed scheduling: n replications prepared, then run (or not: the zero child)
+    import phase1
+    from scenario_sim.model.simulation import World, setup_replication
+    model = compile_scenario(phase1.scaled(loaded.baseline, float(sys.argv[5])))
+    seed = loaded.baseline.seed
+    for r in range(3):
+        w = World.create(model, seed, 1000 + r)
+        w.run_events()
+        phase1.replay(phase1.record_schedule(model, seed, 1000 + r))
+    reps = int(sys.argv[7])
+    scheds = [phase1.record_schedule(model, seed, r) for r in range(reps)]
+    ready = [setup_replication(model, seed, r) for r in range(reps)]
+    print(sum(s.events for s in scheds))
+    gc.collect()
+    gc.freeze()
+    if part == "phase1":
+        for m, streams in ready[:n]:
+            w = World.build(m, streams)
+            w.run_events()
+    else:
+        for s in scheds[:n]:
+            phase1.replay(s)
 """
 
 
@@ -59,6 +92,42 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def _factors(text: str) -> list[float]:
+    try:
+        out = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
+    if not out or min(out) <= 0:
+        raise argparse.ArgumentTypeError(f"factors must be positive (got {text!r})")
+    return out
+
+
+def _print_phase1(engines: list[tuple[str, Path]], scenario: Path, reps: int, factors: list[float]) -> None:
+    import statistics
+
+    print(f"scenario: {scenario}  replications counted: {reps}  (callgrind, PYTHONHASHSEED=0)")
+    replayed: list[tuple[float, float]] = []
+    for f in factors:  # the replayed scheduling is the same whatever the engine: counted with this tree's
+        rp, events = per_phase1(ROOT, scenario, reps, "replay", f)
+        replayed.append((events, rp))
+    for name, src in engines:
+        print(f"engine: {name}")
+        print("  rate factor   events   phase 1 (instructions)   replayed scheduling   phase 1 / replayed")
+        rows = []
+        for f, (_events, rp) in zip(factors, replayed, strict=True):
+            p1, ev = per_phase1(src, scenario, reps, "phase1", f)
+            rows.append((ev, p1, rp))
+            print(f"  {f:11g} {ev:8.2f} {p1 / 1e3:18.1f}k {rp / 1e3:20.1f}k {p1 / rp:20.2f}", flush=True)
+        if len(rows) >= 2:
+            xs = [r[0] for r in rows]
+            b1, a1 = statistics.linear_regression(xs, [r[1] for r in rows])
+            b2, a2 = statistics.linear_regression(xs, [r[2] for r in rows])
+            print(f"  phase 1:  {a1 / 1e3:.1f}k fixed + {b1:.0f} an event;  replayed: {a2 / 1e3:.1f}k fixed + "
+                  f"{b2:.0f} an event (least squares)")
+            print(f"  per event (slope) phase 1 / replayed: {b1 / b2:.2f}x;  fixed, phase 1 - replayed: "
+                  f"{(a1 - a2) / 1e3:.1f}k")
+
+
 def _positive(text: str) -> int:
     try:
         n = int(text)
@@ -69,23 +138,37 @@ def _positive(text: str) -> int:
     return n
 
 
-def _collected(src: Path, scenario: Path, reps: int, out_dir: Path) -> int:
+def _collected(src: Path, scenario: Path, reps: int, out_dir: Path, part: str = "replication",
+               rate_factor: float = 1.0, prepared: int = 0) -> tuple[int, int]:
+    """(instructions collected, events stepped by the prepared replications: 0 for ``replication``)."""
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": ""}
     r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_dir}/callgrind.%p",
-                        sys.executable, "-c", _CHILD, str(src), str(scenario), str(reps)],
+                        sys.executable, "-c", _CHILD, str(src), str(scenario), str(reps), part, str(rate_factor),
+                        str(Path(__file__).resolve().parent), str(prepared)],
                        capture_output=True, text=True, env=env, check=False)
     found = re.findall(r"Collected : (\d+)", r.stderr)
     if r.returncode != 0 or not found:
         _fail(f"the child under valgrind failed ({src}): {r.stderr.strip().splitlines()[-1:]}")
-    return int(found[-1])
+    return int(found[-1]), int(r.stdout.strip() or 0)
 
 
 def per_replication(src: Path, scenario: Path, reps: int) -> float:
     """Instructions of one replication of ``scenario`` with the scenario_sim in ``src``."""
     with tempfile.TemporaryDirectory() as tmp:
-        without = _collected(src, scenario, 0, Path(tmp))
-        with_reps = _collected(src, scenario, reps, Path(tmp))
+        without, _ = _collected(src, scenario, 0, Path(tmp))
+        with_reps, _ = _collected(src, scenario, reps, Path(tmp))
     return (with_reps - without) / reps
+
+
+def per_phase1(src: Path, scenario: Path, reps: int, part: str, rate_factor: float) -> tuple[float, float]:
+    """(instructions of phase 1 of one replication, or of its scheduling replayed (``part``
+    ``phase1`` or ``replay``), mean events of a replication), on ``scenario`` with its
+    stochastic contacts' rate times ``rate_factor``.  Both children prepare the same ``reps``
+    replications (streams and per-replication draws; the schedules recorded); one runs them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        without, events = _collected(src, scenario, 0, Path(tmp), part, rate_factor, reps)
+        with_reps, _ = _collected(src, scenario, reps, Path(tmp), part, rate_factor, reps)
+    return (with_reps - without) / reps, events / reps
 
 
 def main() -> None:
@@ -94,6 +177,10 @@ def main() -> None:
     ap.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "reference.yaml",
                     help="scenario file (default: this tree's reference); every engine runs this file")
     ap.add_argument("--rev", nargs="*", default=[], metavar="REV", help="git revisions to count as well")
+    ap.add_argument("--phase1", type=_factors, default=None, metavar="F1,F2,...",
+                    help="count phase 1 (World.build + run_events) and the model's scheduling replayed in a bare "
+                         "SimPy loop (benchmarks/phase1.py) instead of whole replications, with the stochastic "
+                         "contacts' rate times each factor, and fit fixed + per-event instructions")
     args = ap.parse_args()
     # Everything is checked before the first (minute-long) child starts.
     if not args.scenario.is_file():
@@ -113,6 +200,9 @@ def main() -> None:
             d.mkdir()
             subprocess.run(f"git -C {ROOT} archive {rev} scenario_sim | tar -x -C {d}", shell=True, check=True)
             engines.append((rev, d))
+        if args.phase1:
+            _print_phase1(engines, scenario, args.reps, args.phase1)
+            return
         counts = {name: per_replication(src, scenario, args.reps) for name, src in engines}
     print(f"scenario: {scenario}  replications counted: {args.reps}  (callgrind, PYTHONHASHSEED=0)")
     mine = counts["this tree"]
