@@ -350,6 +350,71 @@ def test_scheduled_contacts_reach_every_listener_in_order(env: simpy.Environment
     assert heard == [("attacker", 2.5), ("defender", 2.5), ("attacker", 7.5), ("defender", 7.5)]
 
 
+def test_exponential_uniform_pairs_are_numpys_own_calls_bit_for_bit() -> None:
+    """``rng.exponential_uniform_pairs`` decodes blocks of raw words; every pair must be what
+    ``rng.exponential(scale), rng.random()`` give one after the other on the same stream, for
+    model streams (SFC64), several scales and block sizes, through the ziggurat's slow path
+    (counted: it must be taken) and for other bit generators (numpy's own calls)."""
+    from scenario_sim.model.rng import _exponential_fast_path, exponential_uniform_pairs
+
+    tables = _exponential_fast_path()
+    assert tables is not None  # numpy 2.x: the fast path is read and checked
+    we, below = tables
+    class Counting(np.random.Generator):  # counts numpy's own exponential calls: the slow path
+        slow = 0
+
+        def exponential(self, *args: Any, **kwargs: Any) -> Any:
+            Counting.slow += 1
+            return super().exponential(*args, **kwargs)
+
+    assert len(we) == len(below) == 256
+    for seed, scale, block in ((1, 1 / 0.02778, 12), (2, 1.0, 1), (3, 1e-3, 2), (4, 50.0, 7), (5, 0.37, 1024)):
+        a = Counting(Streams(seed, 0).rng("contacts.stochastic").bit_generator)
+        b = Streams(seed, 0).rng("contacts.stochastic")
+        pairs = exponential_uniform_pairs(a, scale, block)
+        for _ in range(4000):
+            assert next(pairs) == (b.exponential(scale), b.random())
+    assert 100 < Counting.slow < 800  # the slow path was taken (~1.5% of 20,000 exponentials)
+    for gen in (np.random.default_rng(7), np.random.Generator(np.random.MT19937(7))):
+        twin = np.random.Generator(type(gen.bit_generator)(7)) if not isinstance(gen.bit_generator, np.random.PCG64) \
+            else np.random.default_rng(7)
+        pairs = exponential_uniform_pairs(gen, 2.0)
+        assert all(next(pairs) == (twin.exponential(2.0), twin.random()) for _ in range(500))
+
+
+def test_stochastic_contacts_are_those_of_scalar_draws(env: simpy.Environment) -> None:
+    """The contact process draws its gaps and keep/drop uniforms in decoded blocks: the contacts
+    (times, keys) are those of ``gap, keep = rng.exponential(1 / rate), rng.random()`` per
+    candidate, the session-11 process, for model streams."""
+    def scalar(env: simpy.Environment, bus: ContactBus, rate: float, factor: Any, horizon: float,
+               rng: np.random.Generator, start: float) -> Any:
+        yield env.timeout(start)
+        candidate = 0
+        while True:
+            gap, keep = rng.exponential(1.0 / rate), rng.random()
+            if env.now + gap >= horizon:
+                return
+            yield env.timeout(gap)
+            if keep < factor[int(env.now)]:
+                bus.broadcast(Contact(env.now, "call", "confirmed", "stochastic", candidate))
+            candidate += 1
+
+    factor = np.r_[np.ones(150), np.full(100, 0.3), np.ones(150)].tolist()
+    for seed, rate in ((1, 0.02778), (2, 0.5), (3, 3.0), (4, 40.0)):
+        logs = []
+        for proc in (stochastic_contacts, scalar):
+            e = simpy.Environment()
+            bus = ContactBus()
+            rng = Streams(seed, 3).rng("contacts.stochastic")
+            if proc is scalar:
+                e.process(scalar(e, bus, rate, factor, 400.0, rng, 10.0))
+            else:
+                e.process(stochastic_contacts(e, bus, rate, "call", factor, 400.0, rng, 10.0))
+            e.run(until=400)
+            logs.append(bus.log)
+        assert logs[0] == logs[1] and len(logs[0]) > 0
+
+
 def test_travel_ban_thins_stochastic_contacts(env: simpy.Environment) -> None:
     rng = np.random.default_rng(1)
     bus = ContactBus()

@@ -17,23 +17,28 @@ Two sources feed the broadcast:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import simpy
 
 from scenario_sim.model.limits import ModelLimitError
+from scenario_sim.model.rng import exponential_uniform_pairs
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
+class Contact(NamedTuple):
     """A leader contact.  ``key`` identifies it stably across recommendation sets: the
     scheduled contact's index, or the candidate number of the Poisson process (candidates
-    dropped by thinning keep their numbers), so per-contact random streams stay aligned."""
+    dropped by thinning keep their numbers), so per-contact random streams stay aligned.
+
+    Immutable (the scheduled contacts are shared by every replication of a compiled
+    scenario).  A named tuple rather than a frozen dataclass: a frozen dataclass sets each
+    field through ``object.__setattr__``, ~4x the cost of building a tuple, and the
+    stochastic source makes one per kept candidate during the events."""
 
     time: float
     kind: str
@@ -97,14 +102,24 @@ def stochastic_contacts(env: simpy.Environment, bus: ContactBus, rate_per_day: f
         return
     if start > env.now:
         yield env.timeout(start - env.now)
+    # Per candidate the values of ``gap, keep = rng.exponential(1 / rate), rng.random()``, decoded
+    # in blocks from the stream's raw words (rng.exponential_uniform_pairs: the same values, bit
+    # for bit; nothing else reads this stream).  A block holds the expected candidates and some.
+    expected = rate_per_day * (horizon - max(start, env.now))
+    block = int(min(1024.0, expected + 3.0 * math.sqrt(expected) + 2.0))
+    pairs = exponential_uniform_pairs(rng, 1.0 / rate_per_day, block)
+    timeout, broadcast = env.timeout, bus.broadcast
+    make = tuple.__new__  # Contact(...) without the named tuple's Python-level __new__
     candidate = 0
+    now = env.now
     while True:
-        gap, keep = rng.exponential(1.0 / rate_per_day), rng.random()
-        if env.now + gap >= horizon:
+        gap, keep = next(pairs)
+        if now + gap >= horizon:
             return
-        yield env.timeout(gap)
-        if keep < rate_factor[int(env.now)]:
-            bus.broadcast(Contact(env.now, kind, "confirmed", "stochastic", candidate))
+        yield timeout(gap)
+        now = env.now
+        if keep < rate_factor[int(now)]:
+            broadcast(make(Contact, (now, kind, "confirmed", "stochastic", candidate)))
         candidate += 1
         if limit is not None and candidate > limit:
             raise ModelLimitError(f"contacts.stochastic: more than {limit} contact candidates in one replication")

@@ -23,8 +23,9 @@ only downstream consume exactly the same values in the same places.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -146,3 +147,112 @@ class Streams:
     @property
     def names(self) -> list[str]:
         return sorted(self._rngs.keys() | self._raw.keys())
+
+
+# --------------------------------------------------------------------------- exponential/uniform pairs
+
+_TO_DOUBLE = 1.0 / 9007199254740992.0  # 2^-53: numpy's next_double is (next64 >> 11) * 2^-53
+
+
+def _set_word(bg: np.random.SFC64, word: int) -> None:
+    """Make ``word`` the next output of ``bg`` (SFC64 returns ``s0 + s1 + counter``)."""
+    bg.state = {"bit_generator": "SFC64", "state": {"state": np.array([word, 0, 0, 0], dtype=np.uint64)},
+                "has_uint32": 0, "uinteger": 0}
+
+
+@functools.lru_cache(maxsize=1)
+def _exponential_fast_path() -> tuple[tuple[float, ...], tuple[int, ...]] | None:
+    """numpy's ziggurat for the standard exponential, as far as one 64-bit word decides it:
+    ``(we, below)`` such that for a word ``w`` with ``ri = w >> 11``, ``idx = (w >> 3) & 255``
+    and ``ri < below[idx]``, ``Generator.standard_exponential()`` returns ``ri * we[idx]``
+    having read ``w`` alone.  Read from numpy itself, once per process (~300 probes, each
+    making a chosen word the generator's next output and watching the value and how many
+    words were read): numpy takes the fast path iff ``ri < ke[idx]``, so one probe at
+    ``below - 1`` proves every smaller ``ri`` (``below`` is a verified lower bound of ``ke``,
+    guessed from the strip ratios and bisected where the guess fails).  None if numpy does
+    not behave so, or the decoded pairs do not agree with numpy's own calls on a fixed
+    stream; :func:`exponential_uniform_pairs` then makes numpy's own calls."""
+    bg = np.random.SFC64(0)
+    g = np.random.Generator(bg)
+
+    def probe(idx: int, ri: int) -> float | None:  # numpy's value, if it read that one word only
+        _set_word(bg, (ri << 11) | (idx << 3))
+        x = float(g.standard_exponential())
+        return x if int(bg.state["state"]["state"][3]) == 1 else None
+
+    we: list[float] = []
+    below: list[int] = []
+    for idx in range(256):
+        x = probe(idx, 1)
+        if x is None:  # only ri = 0 (value 0) can be on the fast path
+            we.append(0.0)
+            below.append(1 if probe(idx, 0) == 0.0 else 0)
+            continue
+        we.append(x)
+        guess = int(we[idx - 1] / x * 2.0**53) - 4 if idx and we[idx - 1] > 0 else 0
+        if 2 <= guess <= 1 << 53 and probe(idx, guess - 1) == (guess - 1) * x:
+            below.append(guess)
+            continue
+        lo, hi = 1, 1 << 53  # bisect for the smallest ri numpy does not take on the fast path
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if probe(idx, mid) == mid * x:
+                lo = mid
+            else:
+                hi = mid
+        below.append(hi if probe(idx, hi - 1) == (hi - 1) * x else 0)
+    tables = (tuple(we), tuple(below))
+    a = np.random.Generator(np.random.SFC64(20251202))
+    b = np.random.Generator(np.random.SFC64(20251202))
+    it = _decoded_pairs(a, 0.37, 7, tables)
+    if not all(next(it) == (b.exponential(0.37), b.random()) for _ in range(2000)):
+        return None
+    return tables
+
+
+def exponential_uniform_pairs(rng: np.random.Generator, scale: float, block: int = 16
+                              ) -> Iterator[tuple[float, float]]:
+    """``(rng.exponential(scale), rng.random())`` pair after pair: the very values those calls
+    give one after the other, decoded from raw 64-bit words drawn ``2 * block`` at a time
+    (numpy's scalar calls cost ~0.5 us each; decoding a word ~0.1 us).
+
+    ``random()`` reads one word ``w`` and returns ``(w >> 11) 2^-53``; ``exponential(scale)``
+    is ``scale * standard_exponential()``, which reads one word and returns ``ri * we[idx]``
+    unless the word falls in the ziggurat's rare slow path (about 1% of words;
+    :func:`_exponential_fast_path`).  At such a word the stream is put back where it was
+    before the block, moved on to that word, and the pair is drawn by numpy's own calls; the
+    next block starts after it.  Words drawn past the last pair used are never used: the
+    caller must be the stream's only reader, and must not read the stream after it.  For a
+    bit generator other than SFC64, or if numpy's ziggurat is not as expected, numpy's own
+    calls are made throughout.
+    """
+    tables = _exponential_fast_path() if isinstance(rng.bit_generator, np.random.SFC64) else None
+    if tables is None:
+        exponential, uniform = rng.exponential, rng.random
+        while True:
+            yield exponential(scale), uniform()
+    else:
+        yield from _decoded_pairs(rng, scale, block, tables)
+
+
+def _decoded_pairs(rng: np.random.Generator, scale: float, block: int,
+                   tables: tuple[tuple[float, ...], tuple[int, ...]]) -> Iterator[tuple[float, float]]:
+    we, below = tables
+    bg = rng.bit_generator
+    exponential, uniform, raw = rng.exponential, rng.random, bg.random_raw
+    n = 2 * block
+    while True:
+        before = bg.state
+        words = raw(n).tolist()
+        for j in range(0, n, 2):
+            w = words[j]
+            ri = w >> 11
+            idx = (w >> 3) & 255
+            if ri < below[idx]:
+                yield scale * (ri * we[idx]), (words[j + 1] >> 11) * _TO_DOUBLE
+                continue
+            bg.state = before  # the rare slow path: numpy's own calls from word j on
+            if j:
+                raw(j)
+            yield exponential(scale), uniform()
+            break
