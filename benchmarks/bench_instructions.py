@@ -16,8 +16,10 @@ engine run one after the other, engines one after the other.
 With ``--phase1 F1,F2,..`` it counts phase 1 of a replication (``World.build`` +
 ``run_events``) and, beside it, the same scheduling replayed in a bare SimPy loop
 (``benchmarks/phase1.py``), on the scenario with its stochastic contacts' rate times each
-factor; both children prepare the same replications (setup and recorded schedules) and
-one of them runs them, so the difference is phase 1 alone.  A line through the factors
+factor: one child prepares the replications (setup and recorded schedules), then runs them
+inside ``functools.reduce``, and only what runs inside it is counted
+(``--toggle-collect=functools_reduce``), so the count is phase 1 alone (with the garbage
+collector off while counting: see the child).  A line through the factors
 gives the fixed and the per-event instructions.
 
 Usage: python benchmarks/bench_instructions.py [--reps 30] [--scenario PATH] [--rev REV ...]
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -56,7 +59,7 @@ if part == "replication":
     gc.freeze()  # the imports' objects out of later collections: a full collection over them would be noise
     for r in range(n):
         simulate(model, seed, r)
-else:  # phase 1, or the replayed scheduling: n replications prepared, then run (or not: the zero child)
+else:  # phase 1, or the replayed scheduling: n replications prepared, then run (only that is counted)
     import phase1
     from scenario_sim.model.simulation import World, setup_replication
     model = compile_scenario(phase1.scaled(loaded.baseline, float(sys.argv[5])))
@@ -71,13 +74,28 @@ else:  # phase 1, or the replayed scheduling: n replications prepared, then run 
     print(sum(s.events for s in scheds))
     gc.collect()
     gc.freeze()
+    # No collection while counting: whether the collector runs inside the counted phase
+    # (World and Environment objects are reference cycles) moved its count by ~40% between
+    # runs of different lengths.  The collector's cost is left out, of phase 1 and of the
+    # replayed loop alike.
+    gc.disable()
+    import functools
+
+    def phase(_, ms):
+        w = World.build(*ms)
+        w.run_events()
+
+    # Only what runs inside functools.reduce is counted (callgrind --toggle-collect): two runs
+    # of the same child differ by ~5M instructions outside it (imports), more than 40 phases.
     if part == "phase1":
-        for m, streams in ready[:n]:
-            w = World.build(m, streams)
-            w.run_events()
+        functools.reduce(phase, ready[:n], None)
+    elif part == "build":  # the components alone
+        functools.reduce(lambda _, ms: World.build(*ms), ready[:n], None)
+    elif part == "deliver":  # the delivery calendar alone (its streams opened), on worlds built before
+        worlds = [World.build(*ms) for ms in ready[:n]]
+        functools.reduce(lambda _, w: w.air_defense.deliver(), worlds, None)
     else:
-        for s in scheds[:n]:
-            phase1.replay(s)
+        functools.reduce(lambda _, s: phase1.replay(s), scheds[:n], None)
 """
 
 
@@ -105,6 +123,7 @@ def _factors(text: str) -> list[float]:
 def _print_phase1(engines: list[tuple[str, Path]], scenario: Path, reps: int, factors: list[float]) -> None:
     import statistics
 
+    print("command: python " + " ".join(shlex.quote(a) for a in sys.argv))
     print(f"scenario: {scenario}  replications counted: {reps}  (callgrind, PYTHONHASHSEED=0)")
     replayed: list[tuple[float, float]] = []
     for f in factors:  # the replayed scheduling is the same whatever the engine: counted with this tree's
@@ -118,6 +137,11 @@ def _print_phase1(engines: list[tuple[str, Path]], scenario: Path, reps: int, fa
             p1, ev = per_phase1(src, scenario, reps, "phase1", f)
             rows.append((ev, p1, rp))
             print(f"  {f:11g} {ev:8.2f} {p1 / 1e3:18.1f}k {rp / 1e3:20.1f}k {p1 / rp:20.2f}", flush=True)
+        build, _ = per_phase1(src, scenario, reps, "build", factors[0])
+        deliver, _ = per_phase1(src, scenario, reps, "deliver", factors[0])
+        print(f"  of phase 1 at rate factor {factors[0]:g}: World.build {build / 1e3:.1f}k, AirDefense.deliver "
+              f"(2 streams opened, lead times, calendar) {deliver / 1e3:.1f}k, the rest (processes, the "
+              f"contacts' stream, SimPy run) {(rows[0][1] - build - deliver) / 1e3:.1f}k", flush=True)
         if len(rows) >= 2:
             xs = [r[0] for r in rows]
             b1, a1 = statistics.linear_regression(xs, [r[1] for r in rows])
@@ -142,7 +166,8 @@ def _collected(src: Path, scenario: Path, reps: int, out_dir: Path, part: str = 
                rate_factor: float = 1.0, prepared: int = 0) -> tuple[int, int]:
     """(instructions collected, events stepped by the prepared replications: 0 for ``replication``)."""
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": ""}
-    r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_dir}/callgrind.%p",
+    region = [] if part == "replication" else ["--collect-atstart=no", "--toggle-collect=functools_reduce"]
+    r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_dir}/callgrind.%p", *region,
                         sys.executable, "-c", _CHILD, str(src), str(scenario), str(reps), part, str(rate_factor),
                         str(Path(__file__).resolve().parent), str(prepared)],
                        capture_output=True, text=True, env=env, check=False)
@@ -163,12 +188,12 @@ def per_replication(src: Path, scenario: Path, reps: int) -> float:
 def per_phase1(src: Path, scenario: Path, reps: int, part: str, rate_factor: float) -> tuple[float, float]:
     """(instructions of phase 1 of one replication, or of its scheduling replayed (``part``
     ``phase1`` or ``replay``), mean events of a replication), on ``scenario`` with its
-    stochastic contacts' rate times ``rate_factor``.  Both children prepare the same ``reps``
-    replications (streams and per-replication draws; the schedules recorded); one runs them."""
+    stochastic contacts' rate times ``rate_factor``.  The child prepares ``reps`` replications
+    (streams and per-replication draws; the schedules recorded), then runs them inside
+    ``functools.reduce``, the only code callgrind counts (``--toggle-collect``)."""
     with tempfile.TemporaryDirectory() as tmp:
-        without, events = _collected(src, scenario, 0, Path(tmp), part, rate_factor, reps)
-        with_reps, _ = _collected(src, scenario, reps, Path(tmp), part, rate_factor, reps)
-    return (with_reps - without) / reps, events / reps
+        counted, events = _collected(src, scenario, reps, Path(tmp), part, rate_factor, reps)
+    return counted / reps, events / reps
 
 
 def main() -> None:
@@ -204,6 +229,7 @@ def main() -> None:
             _print_phase1(engines, scenario, args.reps, args.phase1)
             return
         counts = {name: per_replication(src, scenario, args.reps) for name, src in engines}
+    print("command: python " + " ".join(shlex.quote(a) for a in sys.argv))
     print(f"scenario: {scenario}  replications counted: {args.reps}  (callgrind, PYTHONHASHSEED=0)")
     mine = counts["this tree"]
     for name, n in counts.items():

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import subprocess
 import sys
@@ -234,6 +235,7 @@ def main() -> None:
     def med(times: list[tuple[float, float]], k: int = 0) -> float:
         return statistics.median(t[k] for t in times) * 1e3
 
+    print("command: python " + " ".join(shlex.quote(a) for a in sys.argv))
     print(f"scenario: {args.scenario or 'reference'}  replications timed per engine: {len(t_new)}")
     if t_new:
         med_new = med(t_new)
