@@ -58,6 +58,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
+from _options import fail, positive  # type: ignore[import-not-found]
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "benchmarks" / ".cache"
 
@@ -175,19 +177,7 @@ class _Parser(argparse.ArgumentParser):
         _fail(message)
 
 
-def _fail(message: str) -> NoReturn:
-    print(f"bench_harness.py: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (got {n})")
-    return n
+_fail, _positive = fail, positive
 
 
 def _version_of(python: str) -> tuple[int, int] | None:

@@ -39,6 +39,8 @@ import tempfile
 from pathlib import Path
 from typing import NoReturn
 
+from _options import fail, positive  # type: ignore[import-not-found]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 _CHILD = r"""
@@ -105,9 +107,7 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _fail(message: str) -> NoReturn:
-    print(f"bench_instructions.py: {message}", file=sys.stderr)
-    sys.exit(2)
+_fail = fail
 
 
 def _factors(text: str) -> list[float]:
@@ -152,14 +152,7 @@ def _print_phase1(engines: list[tuple[str, Path]], scenario: Path, reps: int, fa
                   f"{(a1 - a2) / 1e3:.1f}k")
 
 
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (got {n})")
-    return n
+_positive = positive
 
 
 def _collected(src: Path, scenario: Path, reps: int, out_dir: Path, part: str = "replication",
