@@ -670,8 +670,8 @@ def test_concurrent_resumes_one_wins_and_the_data_stays_complete(small: Path, tm
     assert codes[1] in (0, 2), results  # 2: refused (in use, or already complete), one line
     for c, err in results:
         if c == 2:
-                # "in use by another process": the holder has the flock but has not yet written (or has just
-                # removed) .lock.json, which only names it
+            # "in use by another process": the holder has the flock but has not yet written (or has just
+            # removed) .lock.json, which only names it
             assert ("in use by " in err or "already complete" in err) and len(err.strip().splitlines()) == 1
     m = json.loads((run_dir / "manifest.json").read_text())
     assert m["status"] == "complete" and _bytes(run_dir) == _bytes(full.run_dir)
