@@ -113,13 +113,98 @@ def summary_table(cases: list[tuple[str, dict[str, Any]]]) -> list[str]:
                   "all targets met"], rows), ""]
 
 
+def _pct(x: Any) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{100 * x:.1f}%"
+
+
+def self_check_table(cases: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Per backtest, the targets' pass rates when each replication is scored as the record
+    (``--self-check``: a correctly specified model), and the share of them doing no better
+    than the records did; then the chance that a correct model passes both splits."""
+    rows, both = [], 1.0
+    for title, data in cases:
+        sc = data["summary"].get("self_check")
+        if not sc:
+            continue
+        cov, rec = sc["coverage"], sc["recorded"]
+        short = title.split(" (")[0]
+        rows.append([short, *[f"{_pct(cov[c]['met'])} ({_pct(rec['coverage_at_most'][c])})" for c in cov],
+                     f"{_pct(sc['pit_ok'])} ({_pct(rec['pit_outer_at_least'])})" if sc["out_of_sample"] else "n/a",
+                     f"{_pct(sc['monthly_targets'])} ± {_pct(sc['monthly_targets_se'])}", _pct(sc["leak_ok"]),
+                     _pct(sc["all_targets"])])
+        if sc["out_of_sample"]:
+            both *= sc["monthly_targets"]
+    if not rows:
+        return []
+    classes = list(cases[0][1]["summary"]["self_check"]["coverage"])
+    out = ["Self-check: the share of the 500 replications that meet each target when scored as the record "
+           "against the other 499 (a correctly specified model; in brackets, the share doing no better than the "
+           "records: as few months inside, as many PIT values in the outer deciles):", ""]
+    out += _md(["backtest", *[f"{c} coverage" for c in classes], "PIT", "monthly targets (± se)",
+                "leak bins", "all targets"], rows)
+    out += ["", f"A correctly specified model meets the monthly targets (coverage and PIT) of both splits in "
+                f"{_pct(both)} of pairs of half-years (the product of the two splits' rates).", ""]
+    return out
+
+
 def block(store: Path = STORE) -> str:
     """The generated Markdown between the markers (markers included), from the stored JSON."""
     cases = [(title, json.loads((store / f"{name}.json").read_text(encoding="utf-8"))) for name, title, _ in CASES]
-    lines = [BEGIN, "", *summary_table(cases)]
+    lines = [BEGIN, "", *summary_table(cases), *self_check_table(cases)]
+    shift = store / "leak_shift.json"
+    if shift.exists():
+        lines += leak_shift_table(json.loads(shift.read_text(encoding="utf-8")))
     for title, data in cases:
         lines += case_block(title, data)
     return "\n".join([*lines, END])
+
+
+def leak_shift(records: Any) -> dict[str, Any]:
+    """Per time split, the recorded leak fraction by wave-size bin in the training window and in
+    the test window (each with its 95% interval): did the records themselves move between them?"""
+    sys.path.insert(0, str(ROOT))
+    from scenario_sim.backtest import scores
+    from scenario_sim.backtest.core import BacktestOptions
+    from scenario_sim.backtest.nights import observed_nights
+    from scenario_sim.backtest.windows import parse_months
+    from scenario_sim.calibrate.command import CalibrationOptions, usable_rows
+
+    rows = usable_rows(records, CalibrationOptions())
+    o = BacktestOptions()
+    out: dict[str, Any] = {"leak_bins": list(o.leak_bins), "min_nights": o.min_leak_nights, "splits": {}}
+    for name, _, kw in CASES:
+        if "train" not in kw:
+            continue
+        sides = {}
+        for side in ("train", "test"):
+            lo, hi = parse_months(f"--{side}", kw[side])
+            n = observed_nights(rows, ["shahed", "cruise", "ballistic"], lo, hi)
+            sides[side] = scores.recorded_leak_bins(n.counts["known"], n.leaked, n.classes, o.leak_bins)
+        out["splits"][name] = sides
+    return out
+
+
+def leak_shift_table(data: dict[str, Any]) -> list[str]:
+    """Training against test window, recorded leak fraction per bin with enough nights in both."""
+    rows = []
+    for name, title, _ in CASES:
+        sides = data["splits"].get(name)
+        if not sides:
+            continue
+        test = {(r["class"], r["bin"]): r for r in sides["test"]}
+        for r in sides["train"]:
+            t = test.get((r["class"], r["bin"]))
+            if not t or min(r["nights"], t["nights"]) < data["min_nights"]:
+                continue
+            overlap = r["lo"] <= t["hi"] and t["lo"] <= r["hi"]
+            rows.append([title.split(": ", 1)[1], r["class"], r["bin"], r["nights"], r["leak"],
+                         f"{_f(r['lo'])}-{_f(r['hi'])}", t["nights"], t["leak"], f"{_f(t['lo'])}-{_f(t['hi'])}",
+                         overlap])
+    out = [f"Recorded leak fraction by wave-size bin, training window against test window (bins with at least "
+           f"{data['min_nights']} nights in both; 95% intervals as in the leak target):", ""]
+    out += _md(["split", "class", "bin", "train nights", "train leak", "train 95%", "test nights", "test leak",
+                "test 95%", "intervals overlap"], rows)
+    return [*out, ""]
 
 
 def _run(records: str, replications: int, jobs: int | None) -> None:
@@ -135,6 +220,7 @@ def _run(records: str, replications: int, jobs: int | None) -> None:
 
     rs = read_records(records)
     STORE.mkdir(exist_ok=True)
+    (STORE / "leak_shift.json").write_text(json.dumps(leak_shift(rs), indent=1) + "\n", encoding="utf-8")
     for name, _, kw in CASES:
         opts: dict[str, Any] = dict(kw)
         for k in ("since", "until"):
@@ -142,12 +228,12 @@ def _run(records: str, replications: int, jobs: int | None) -> None:
                 opts[k] = dt.date.fromisoformat(opts[k])
         if "train" in opts:
             opts["contacts"] = str(CONTACTS)
-        result = backtest(resolve("reference"), rs, BacktestOptions(replications=replications, **opts),
+        result = backtest(resolve("reference"), rs, BacktestOptions(replications=replications, self_check=True, **opts),
                           make_executor("process", jobs))
         words = " ".join(f"--{k} {v}" for k, v in kw.items())
         contacts = " --contacts data/leader_contacts_2024-11_2025-06.csv" if "train" in kw else ""
         command = (f"scenario-sim backtest reference --records {Path(records).name}{contacts} {words} "
-                   f"-n {replications}")
+                   f"-n {replications} --self-check")
         (STORE / f"{name}.json").write_text(_json({"command": command, "attribution": ATTRIBUTION,
                                                    "summary": result.summary, "tables": result.tables}),
                                             encoding="utf-8")

@@ -243,7 +243,7 @@ def test_backtest_cli_on_the_excerpt(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_verdict_names_concerns_and_judges_six_months() -> None:
-    from scenario_sim.backtest.core import _targets, month_nights, verdict
+    from scenario_sim.backtest.core import month_nights, targets_of, verdict
 
     months = month_nights(dt.date(2025, 1, 1), dt.date(2025, 6, 29))
     assert [m["partial"] for m in months] == [False] * 5 + [True] and months[-1]["nights"] == 29
@@ -253,7 +253,7 @@ def test_verdict_names_concerns_and_judges_six_months() -> None:
     tables: dict[str, list[dict[str, object]]] = {"coverage": cov, "rates": rates, "wave_sizes": [],
                                                   "leak_bins": []}
     pit = {"n": 6, "outer_share": 0.0, "outer_deciles": 0}
-    t = _targets(tables, pit, False, ["shahed"], months)  # type: ignore[arg-type]
+    t = targets_of(tables, pit, False, ["shahed"], months)  # type: ignore[arg-type]
     assert t["judged"] and t["status"] == "concerns" and t["ok"] is False
     summary = {"train": None, "test": ["2025-01-01", "2025-06-29"], "scenario": "s", "set": "baseline",
                "replications": 2, "pit": pit, "targets": t, "min_leak_nights": 20, "in_sample": False,
@@ -263,9 +263,9 @@ def test_verdict_names_concerns_and_judges_six_months() -> None:
     assert "Concerns: shahed defeated share recorded 0.97, outside the simulated 90% band 0.86-0.91" in text
     assert "2025-06 partial, 29 of 30 nights" in text and "All applicable targets met, but with concerns." in text
     rates[0]["inside"] = True
-    assert _targets(tables, pit, False, ["shahed"], months)["ok"] is True  # type: ignore[arg-type]
+    assert targets_of(tables, pit, False, ["shahed"], months)["ok"] is True  # type: ignore[arg-type]
     # five months are too few for a target stated for six
-    assert not _targets(tables, pit, False, ["shahed"], months[:5])["judged"]  # type: ignore[arg-type]
+    assert not targets_of(tables, pit, False, ["shahed"], months[:5])["judged"]  # type: ignore[arg-type]
 
 
 def test_plain_backtest_outside_the_calibration_window_is_not_in_sample(
@@ -650,3 +650,76 @@ def test_unwritable_out_fails_before_simulating(tmp_path: Path, capsys: pytest.C
     code, _, err = _cli(["backtest", "reference", "--records", str(EXCERPT), "-q", "--out", str(blocker / "r")],
                         capsys)
     assert code == 2 and err.startswith(f"--out {blocker / 'r'}: cannot create") and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- self-check (power of the targets)
+
+
+def _self_check_of(level: np.ndarray, seed: int = 1) -> dict[str, object]:
+    """Self-check of a synthetic out-of-sample half-year (2024-07..12): three classes, Poisson
+    nights around ``level`` (R, C) launches a night, a constant level within a replication."""
+    from scenario_sim.backtest.core import BacktestOptions, month_nights, targets_of
+    from scenario_sim.backtest.nights import Nights
+    from scenario_sim.backtest.selfcheck import self_check
+
+    rng = np.random.default_rng(seed)
+    start, D = dt.date(2024, 7, 1), 184
+    launched = rng.poisson(np.repeat(level[:, None, :], D, axis=1)).astype(float)
+    sim = Nights(start, ["shahed", "cruise", "ballistic"],
+                 {"launched": launched, "known": launched, "destroyed": np.floor(0.9 * launched),
+                  "not_reach_goal": np.zeros_like(launched)})
+    months = month_nights(start, dt.date(2024, 12, 31))
+    # the recorded result to place among the pseudo-observations: 3/6, 6/6, 6/6 and 7/18 outer PITs
+    rec = targets_of({"coverage": [{"class": c, "inside": k < n} for c, n in (("shahed", 3), ("cruise", 6),
+                                                                                ("ballistic", 6)) for k in range(6)],
+                      "leak_bins": [], "rates": [], "wave_sizes": []},
+                     {"n": 18, "outer_share": 7 / 18}, True, sim.classes, months)
+    return self_check(sim, {"targets": rec, "pit": {"outer_deciles": 7}}, BacktestOptions(), seed)
+
+
+def test_self_check_independent_months_pass_as_the_binomial_says() -> None:
+    """Months independent (a fixed level, Poisson nights): each month is inside the 90% band with
+    chance ~0.9 and each PIT uniform, so 'at least 4/6 inside' passes with chance 0.984 per class
+    and 'at most 6/18 outer PITs' with 0.949 (binomial); a scorer that let a pseudo-observation
+    into its own ensemble, or mixed up months, would not give these."""
+    from scipy import stats
+
+    R = 400
+    sc = _self_check_of(np.tile([1000.0, 30.0, 8.0], (R, 1)))
+    se = lambda p: 4 * math.sqrt(p * (1 - p) / R)  # noqa: E731
+    p_month = 1 - stats.binom.cdf(3, 6, 0.9)
+    for c in ("shahed", "cruise", "ballistic"):
+        assert abs(sc["coverage"][c]["met"] - p_month) < se(p_month) + 0.01, (c, sc["coverage"][c])  # type: ignore
+    p_pit = stats.binom.cdf(6, 18, 0.2)
+    assert abs(sc["pit_ok"] - p_pit) < se(p_pit) + 0.01, sc["pit_ok"]  # type: ignore[operator]
+    assert sc["pseudo_observations"] == R and sc["ensemble"] == R - 1 and sum(sc["pit_outer_counts"]) == R  # type: ignore
+    # placed among the pseudo-observations: 3/6 or fewer Shahed months inside is rare here
+    assert sc["recorded"]["coverage_at_most"]["shahed"] < 0.05  # type: ignore[index]
+    assert sc["recorded"]["coverage_at_most"]["cruise"] == 1.0  # type: ignore[index]
+
+
+def test_self_check_correlated_months_fail_together() -> None:
+    """A level drawn once per replication (lognormal, sd 0.6: like a growth shock) moves a
+    half-year's months together: then 'at least 4/6 inside' passes with the chance of one
+    month, ~0.9, not the independent months' 0.984, and the PIT values come in runs of six."""
+    R = 400
+    rng = np.random.default_rng(7)
+    sc = _self_check_of(np.exp(rng.normal(np.log([1000.0, 30.0, 300.0]), 0.6, (R, 3))))
+    for c in ("shahed", "ballistic"):
+        counts = sc["coverage"][c]["months_inside_counts"]  # type: ignore[index]
+        assert counts[0] + counts[6] > 0.95 * R, counts        # all months in, or all out
+        assert 0.85 < sc["coverage"][c]["met"] < 0.95          # type: ignore[index]
+    outer = np.asarray(sc["pit_outer_counts"])
+    assert outer[[0, 6, 12, 18]].sum() > 0.85 * R                 # whole classes in the outer deciles or not
+
+
+def test_backtest_self_check_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(["backtest", "reference", "--records", str(EXCERPT), "--since", "2025-02-08",
+                           "--until", "2025-02-16", "-n", "6", "-j", "1", "-q", "--self-check", "--out",
+                           str(tmp_path)], capsys)
+    assert code == 0, err
+    assert "Self-check (6 replications each scored as the record against the other 5" in out
+    (folder,) = tmp_path.glob("backtest-*")
+    sc = _strict_json(folder / "backtest.json")["self_check"]
+    assert sc["pseudo_observations"] == 6 and sc["out_of_sample"] is False and sc["pit_ok"] is None  # type: ignore
+    assert sum(sc["coverage"]["shahed"]["months_inside_counts"]) == 6  # type: ignore[index]

@@ -41,11 +41,14 @@ def _ints(option: str, text: str) -> tuple[int, ...]:
               help="Count the nights with at least this many launches of a class.")
 @click.option("--national-channels", default="kpszsu", show_default=True, metavar="NAMES",
               help="Channels counted as national reports (as in calibrate).")
+@click.option("--self-check", is_flag=True,
+              help="Also score each replication as the record against the others: how often a correctly specified "
+                   "model meets the targets (docs/validation.md).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def backtest(scenario: str, records: str, since: Any, until: Any, train: str | None, test: str | None,
              contacts: str | None, set_name: str, replications: int, seed: int | None, jobs: int | None, out: str,
              leak_bins: str, min_leak_nights: int, night_thresholds: str, national_channels: str,
-             quiet: bool) -> None:
+             self_check: bool, quiet: bool) -> None:
     """Simulate the records' window and score the scenario against it.
 
     Compares, per class and month, recorded launches with the simulated 90% band
@@ -66,7 +69,7 @@ def backtest(scenario: str, records: str, since: Any, until: Any, train: str | N
                               replications=replications, seed=seed, contacts=contacts,
                               leak_bins=_ints("--leak-bins", leak_bins), min_leak_nights=min_leak_nights,
                               thresholds=_ints("--night-thresholds", night_thresholds),
-                              calibration=CalibrationOptions(national_channels=channels))
+                              calibration=CalibrationOptions(national_channels=channels), self_check=self_check)
     check_root(out)
     executor = make_executor("process", jobs)
     with _Progress(not quiet and sys.stderr.isatty(), "backtest") as bar:

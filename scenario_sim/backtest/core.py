@@ -89,6 +89,8 @@ class BacktestOptions:
     thresholds: tuple[int, ...] = (300, 500)
     quantiles: tuple[float, ...] = (0.5, 0.9, 0.99)
     calibration: CalibrationOptions = field(default_factory=CalibrationOptions)
+    self_check: bool = False
+    """Also score the model against its own replications (:mod:`scenario_sim.backtest.selfcheck`)."""
 
     def __post_init__(self) -> None:
         if self.replications < 2:
@@ -121,6 +123,8 @@ class Backtest:
     pit: dict[str, Any]
     scenario: Scenario
     config: dict[str, Any]
+    simulated: Nights | None = None
+    """The scored window's simulated nights (R, D, C); not written to the folder."""
 
 
 def _read(records: str | Path | RecordSet, o: BacktestOptions) -> tuple[RecordSet, Any]:
@@ -178,8 +182,10 @@ def _concerns(tables: dict[str, list[Row]]) -> list[str]:
     return out
 
 
-def _targets(tables: dict[str, list[Row]], pit: dict[str, Any], out_of_sample: bool, classes: list[str],
-             months: list[dict[str, Any]]) -> dict[str, Any]:
+def targets_of(tables: dict[str, list[Row]], pit: dict[str, Any], out_of_sample: bool, classes: list[str],
+            months: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue-11 targets (coverage per class, PIT, leak bins), the concerns and the status, from
+    the score tables (``coverage`` and ``leak_bins``; ``rates`` and ``wave_sizes`` for the concerns)."""
     share = OUT_OF_SAMPLE_SHARE if out_of_sample else IN_SAMPLE_SHARE
     cov: dict[str, dict[str, int]] = {}
     for c in classes:
@@ -339,8 +345,27 @@ def verdict(summary: dict[str, Any], tables: dict[str, list[Row]]) -> str:
     """The one-paragraph verdict (plain text), from the summary and the tables."""
     parts = [*_verdict_targets(summary), _verdict_leak(summary, tables), *_verdict_levels(tables)]
     parts += _verdict_end(summary["targets"])
+    if summary.get("self_check"):
+        from scenario_sim.backtest.selfcheck import verdict_sentence
+
+        parts.append(verdict_sentence(summary["self_check"]))
     parts += [f"Warning: {w}." for w in summary.get("warnings", [])]
     return " ".join(parts)
+
+
+def monthly_scores(om: np.ndarray[Any, Any], sm: np.ndarray[Any, Any], labels: list[str], classes: list[str],
+                   seed: int) -> tuple[list[Row], dict[str, Any]]:
+    """The coverage table and the PIT histogram of recorded monthly launches ``om`` (M, C)
+    against simulated ones ``sm`` (R, M, C); ``seed`` fixes the PIT's uniforms."""
+    u = np.asarray(np.random.default_rng(seed).random(om.shape))
+    cov = scores.coverage_table(om, sm, labels, classes, u)
+    return cov, scores.pit_histogram([r["pit"] for r in cov])
+
+
+def leak_bins(obs: Nights, sim: Nights, o: BacktestOptions) -> list[Row]:
+    """The leak fraction by wave-size bin of recorded nights ``obs`` against simulated ``sim``."""
+    return scores.leak_bin_table(obs.counts["known"], obs.leaked, sim.counts["launched"], sim.leaked, obs.classes,
+                                 o.leak_bins, o.min_leak_nights)
 
 
 def score_nights(obs: Nights, sim: Nights, o: BacktestOptions, seed: int,
@@ -351,11 +376,8 @@ def score_nights(obs: Nights, sim: Nights, o: BacktestOptions, seed: int,
     month, labels = obs.month_index()
     M = len(labels)
     classes = obs.classes
-    om = scores.monthly(obs.counts["launched"], month, M)
-    sm = scores.monthly(sim.counts["launched"], month, M)
-    u = np.asarray(np.random.default_rng(seed).random(om.shape))
-    cov = scores.coverage_table(om, sm, labels, classes, u)
-    pit = scores.pit_histogram([r["pit"] for r in cov])
+    cov, pit = monthly_scores(scores.monthly(obs.counts["launched"], month, M),
+                              scores.monthly(sim.counts["launched"], month, M), labels, classes, seed)
 
     def by_month(n: Nights) -> dict[str, Any]:
         return {"known": scores.monthly(n.counts["known"], month, M),
@@ -367,8 +389,7 @@ def score_nights(obs: Nights, sim: Nights, o: BacktestOptions, seed: int,
         "rates": scores.rate_table(by_month(obs), by_month(sim), labels, classes),
         "wave_sizes": scores.wave_size_table(obs.counts["launched"], sim.counts["launched"], classes, o.quantiles,
                                              o.thresholds),
-        "leak_bins": scores.leak_bin_table(obs.counts["known"], obs.leaked, sim.counts["launched"], sim.leaked,
-                                           classes, o.leak_bins, o.min_leak_nights),
+        "leak_bins": leak_bins(obs, sim, o),
         "cooccurrence": scores.cooccurrence_table(obs.counts["launched"], sim.counts["launched"], classes),
     }
     return tables, pit
@@ -397,7 +418,7 @@ def backtest(scenario: str | Path, records: str | Path | RecordSet, options: Bac
     obs = observed_nights(rows, classes, *win.test)
     tables, pit = score_nights(obs, sim, o, seed)
     out_of_sample = win.train is not None
-    targets = _targets(tables, pit, out_of_sample, classes, month_nights(*win.test))
+    targets = targets_of(tables, pit, out_of_sample, classes, month_nights(*win.test))
     scored = rows[rows["cls"].isin(classes) & (rows["launched"] > 0)]
     warnings = (list(rs.report.warnings) + rs.clamp_warnings(_rows_read(rows, win))
                 + _gaps(scored["date"].dt.date, *win.test) + ([win.clipped] if win.clipped else []))
@@ -422,7 +443,11 @@ def backtest(scenario: str | Path, records: str | Path | RecordSet, options: Bac
         "seconds": {"simulation": round(t_sim, 2), "total": round(time.perf_counter() - t0, 2)},
         "created": dt.datetime.now().isoformat(timespec="seconds"),
     }
+    if o.self_check:
+        from scenario_sim.backtest.selfcheck import self_check
+
+        summary["self_check"] = self_check(sim, summary, o, seed)
     summary["verdict"] = verdict(summary, tables)
     config = {"scenario": str(scenario), "records": str(rs.path), "options": o.to_json(),
               "fragment": fragment}
-    return Backtest(summary, tables, pit, scen, config)
+    return Backtest(summary, tables, pit, scen, config, sim)

@@ -228,6 +228,23 @@ def leak_bin_table(obs_known: Array, obs_leaked: Array, sim_launched: Array, sim
     return rows
 
 
+def recorded_leak_bins(known: Array, leaked: Array, classes: Sequence[str], edges: Sequence[int]) -> list[Row]:
+    """The recorded side of :func:`leak_bin_table` alone: per class and bin of nights ``known``
+    (D, C), the nights, the leak fraction and its 95% interval (to compare two windows' records)."""
+    rows = []
+    e = np.asarray(edges)
+    for j, c in enumerate(classes):
+        x, y = known[:, j], leaked[:, j]
+        b = np.searchsorted(e, x, side="right") - 1
+        for i in range(len(edges)):
+            pick = (b == i) & (x > 0)
+            if pick.any():
+                r, lo, hi = ratio_interval(y[pick], x[pick])
+                rows.append({"class": c, "bin": bin_label(edges, i), "nights": int(pick.sum()), "leak": r,
+                             "lo": lo, "hi": hi})
+    return rows
+
+
 def _cond(a: Array, b: Array) -> tuple[Array, Array]:
     """P(a > 0 | b > 0) and P(a > 0 | b = 0) over the last axis."""
     with np.errstate(all="ignore"):
