@@ -144,6 +144,12 @@ def self_check_table(cases: list[tuple[str, dict[str, Any]]]) -> list[str]:
                 "leak bins", "all targets"], rows)
     out += ["", f"A correctly specified model meets the monthly targets (coverage and PIT) of both splits in "
                 f"{_pct(both)} of pairs of half-years (the product of the two splits' rates).", ""]
+    bins = [[title.split(" (")[0], b, v["checked"], _pct(v["met"])] for title, data in cases
+            for b, v in data["summary"].get("self_check", {}).get("leak_by_bin", {}).items()]
+    if bins:
+        out += ["The leak target under the same self-check, per wave-size bin (pseudo-observations with enough "
+                "nights in the bin for the target to apply, and the share of them inside):", ""]
+        out += [*_md(["backtest", "bin", "pseudo-observations checked", "inside"], bins), ""]
     return out
 
 

@@ -723,3 +723,4 @@ def test_backtest_self_check_option(tmp_path: Path, capsys: pytest.CaptureFixtur
     sc = _strict_json(folder / "backtest.json")["self_check"]
     assert sc["pseudo_observations"] == 6 and sc["out_of_sample"] is False and sc["pit_ok"] is None  # type: ignore
     assert sum(sc["coverage"]["shahed"]["months_inside_counts"]) == 6  # type: ignore[index]
+    assert all(0 <= v["checked"] <= 6 for v in sc["leak_by_bin"].values())  # type: ignore[union-attr]

@@ -70,11 +70,13 @@ def self_check(sim: Nights, summary: dict[str, Any], options: Any, seed: int) ->
     for j in range(R):
         one, rest = _pseudo(sim, j)
         cov, pit = monthly_scores(sm_all[j], np.delete(sm_all, j, axis=0), labels, classes, int(seeds[j]))
-        t = targets_of({"coverage": cov, "leak_bins": leak_bins(one, rest, options), "rates": [], "wave_sizes": []},
-                       pit, out_of_sample, classes, months)
+        leak = leak_bins(one, rest, options)
+        t = targets_of({"coverage": cov, "leak_bins": leak, "rates": [], "wave_sizes": []}, pit, out_of_sample,
+                       classes, months)
         rows.append({"inside": {c: t["coverage"][c]["inside"] for c in classes}, "need": t["coverage_needed"],
                      "outer": pit["outer_deciles"], "cov_ok": t["coverage_ok"], "pit_ok": t["pit_ok"],
-                     "leak_ok": t["leak_ok"], "leak_checked": t["leak_bins_checked"]})
+                     "leak_ok": t["leak_ok"], "leak_checked": t["leak_bins_checked"],
+                     "bins": {f"{b['class']} {b['bin']}": b["inside"] for b in leak if b["applies"]}})
     return {**_summarise(rows, classes, len(labels), t_rec, summary["pit"], out_of_sample),
             "min_leak_nights": options.min_leak_nights}
 
@@ -96,6 +98,14 @@ def _recorded(rows: list[dict[str, Any]], classes: list[str], t_rec: dict[str, A
             "monthly_targets_met": bool(t_rec["coverage_ok"] and t_rec["pit_ok"])}
 
 
+def _by_bin(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per wave-size bin: how many pseudo-observations had enough nights in it for the leak target
+    to apply, and the share of those inside (the target needs every applicable bin)."""
+    names = sorted({b for r in rows for b in r["bins"]})
+    return {b: {"checked": sum(b in r["bins"] for r in rows),
+                "met": _share([r["bins"][b] for r in rows if b in r["bins"]])} for b in names}
+
+
 def _summarise(rows: list[dict[str, Any]], classes: list[str], n_months: int, t_rec: dict[str, Any],
                pit_rec: dict[str, Any], out_of_sample: bool) -> dict[str, Any]:
     R = len(rows)
@@ -108,6 +118,7 @@ def _summarise(rows: list[dict[str, Any]], classes: list[str], n_months: int, t_
             "pit_outer_counts": [sum(r["outer"] == k for r in rows) for k in range(n_months * len(classes) + 1)],
             "monthly_targets": p, "monthly_targets_se": math.sqrt(p * (1 - p) / R),
             "leak_ok": _share([r["leak_ok"] for r in checked]), "leak_checked": len(checked),
+            "leak_by_bin": _by_bin(rows),
             "all_targets": _share([m and r["leak_ok"] for m, r in zip(monthly, rows, strict=True)]),
             "recorded": _recorded(rows, classes, t_rec, pit_rec)}
 
