@@ -641,3 +641,14 @@ def _morris_run(tmp_path: Path, trajectories: int, seed: int, benefit: Callable[
                                            "inputs": [{"name": "x1", "low": 0, "high": 1},
                                                       {"name": "x2", "low": 0, "high": 1}]})
     return load_ensemble(run)
+
+
+@pytest.mark.parametrize("name", ["replications.parquet", "cases.parquet"])
+def test_a_truncated_parquet_in_an_explore_folder_is_one_line_and_exit_2(hand_run: Path, name: str) -> None:
+    """A damaged file is named with exit 2 by robust and report, never an 'internal error'."""
+    f = hand_run / name
+    f.write_bytes(f.read_bytes()[:100])
+    for args in (("robust", str(hand_run), "--outcome", "harm"), ("report", str(hand_run))):
+        code, _, err = _cli(*args)
+        assert code == 2, (args, err)
+        assert name in err and "internal error" not in err and len(err.strip().splitlines()) == 1, err

@@ -252,7 +252,10 @@ def _inputs(p: Path, ex: dict[str, Any], cases: pd.DataFrame) -> list[str]:
 
 def _replications(p: Path, want: list[str]) -> pd.DataFrame:
     f = p / REPLICATIONS
-    have = set(pq.read_schema(f).names) if f.exists() else set(BASE_COLUMNS)
+    try:  # a truncated or foreign file fails here first: the same one-line error as reading it
+        have = set(pq.read_schema(f).names) if f.exists() else set(BASE_COLUMNS)
+    except Exception as exc:
+        raise ResultsError(f"{f}: unreadable ({type(exc).__name__}: {exc})") from None
     frame = _read_parquet(f, [c for c in BASE_COLUMNS if c in have] + [o for o in want if o in have])
     for c in ("set", "case", "replication"):
         if c not in frame.columns:
