@@ -93,6 +93,9 @@ def register(group: click.Group) -> None:
                 engine_returned()
                 from scenario_sim.runs import RunFolder
 
+                # a complete folder that lost a file is that file's one-line error, not "complete"
+                # and then the error from the command it points to
+                RunFolder.open(done.path).replications_file()
                 click.echo(f"{done.path}: the explore run is already complete (status {done.status}); "
                            "nothing to resume.", err=True)
                 m = RunFolder.open(done.path).raw_manifest()

@@ -188,6 +188,13 @@ def test_explore_command_end_to_end(tmp_path: Path, capsys: Any) -> None:
     code, out, err = run_cli(["explore", "--resume", str(tmp_path / "r" / "latest"), "-q"], capsys)
     assert code == 0 and "already complete" in err and f"results: {run_dir}" in out, (out, err)
     assert (run_dir / "replications.parquet").read_bytes() == before
+    # ... but a complete one that lost its results says that, not "already complete"
+    moved = run_dir / "replications.parquet.moved"
+    (run_dir / "replications.parquet").rename(moved)
+    code, out, err = run_cli(["explore", "--resume", str(run_dir), "-q"], capsys)
+    assert code == 2 and "replications.parquet: missing" in err and "run the experiment again" in err, err
+    assert "already complete" not in err and len(err.strip().splitlines()) == 1, err
+    moved.rename(run_dir / "replications.parquet")
     # commands of plain runs say what the folder is, not "written by an older scenario-sim"
     for args in (["compare", str(run_dir)], ["run", "--resume", str(run_dir)]):
         code, _, err = run_cli(args, capsys)
