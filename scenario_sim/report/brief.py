@@ -44,9 +44,11 @@ COST = "cost_usd"  # the costs lane's total-cost outcome (USD, lower is better),
 
 CAVEAT = ("Not a forecast. The model is stylised and exploratory: absolute levels depend on assumptions "
           "documented in the scenario file and docs/model.md; differences between sets on common random numbers "
-          "are what it measures well. Every interval here covers simulation noise only, with the scenario's inputs "
-          "held as written; it does not cover inputs that are assumptions (whether contacts trigger surges, "
-          "sanction effect sizes, production growth, interceptor stocks: docs/uncertain-inputs.md).")
+          "are what it measures well. Every interval here covers simulation noise with the scenario's inputs "
+          "held as written, including the draws it writes as distributions (the surge probability, growth "
+          "shocks); it does not cover whether those assumptions are right (whether contacts trigger surges at "
+          "all, sanction effect sizes, how fast production grows, interceptor stocks: "
+          "docs/uncertain-inputs.md).")
 
 
 @dataclass

@@ -266,9 +266,10 @@ def _ranking(c: _Ctx) -> str:
               "same as, or worse than the baseline; P(best) the share in which it was the best of all sets "
               "(ties split). Side effects: key outcomes on which the set is significantly worse than the "
               "baseline (paired t-tests, Holm-adjusted over every set and key outcome). The intervals measure "
-              "simulation noise with the scenario's inputs held as written: they do not cover inputs that are "
-              "assumptions (whether contacts trigger surges, sanction effect sizes, production growth, "
-              "interceptor stocks; see docs/uncertain-inputs.md). An explore run shows which conclusions "
+              "simulation noise with the scenario's inputs held as written, including the draws it writes as "
+              "distributions (the surge probability, growth shocks): they do not cover whether those assumptions "
+              "are right (whether contacts trigger surges at all, sanction effect sizes, how fast production "
+              "grows, interceptor stocks; see docs/uncertain-inputs.md). An explore run shows which conclusions "
               "depend on them.</p>"
             + "<h3>Best set on each key outcome</h3>"
             + _table(["outcome", "unit", "best set", "its mean", "difference from baseline [95% CI]", "P(best)",
