@@ -266,9 +266,9 @@ def caption(ranked: pd.DataFrame, n: int, sets: int, shown: Iterable[str] | None
     return (f"{n} paired replications per set; difference = set minus baseline on common random numbers, "
             f"95% interval {adj}. {ZERO_MARK}: the interval includes zero (no clear difference). "
             + (f"{defs}. " if defs else "")
-            + "The intervals measure simulation noise with the scenario's inputs held as written; they do not "
-            "cover inputs that are assumptions (surge after contacts, sanction effects, growth, stocks: "
-            "docs/uncertain-inputs.md). scenario-sim explore shows which conclusions depend on them.")
+            + "The intervals measure simulation noise with the scenario's inputs held as written (draws it "
+            "writes as distributions included); they do not cover whether those assumptions are right (surges "
+            "after contacts at all, sanction effects, growth, stocks: docs/uncertain-inputs.md). scenario-sim explore shows which conclusions depend on them.")
 
 
 def _plain(rows: list[dict[str, str]], cols: list[str]) -> str:
