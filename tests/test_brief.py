@@ -98,7 +98,13 @@ def test_brief_uses_an_explore_run_beside_the_run(run_dir: Path) -> None:
         assert text.startswith("From the explore run explore-20990101-000000-abcdef") and "chosen automatically" in text
         given = _brief(run_dir, explore=smoke)["Contested assumptions"]
         assert "given with --explore" in given and "It ran 2 of this run's" in given and "(not " in given, given
+        # alone, the smoke test (neither all sets nor the recommended one) is named, not summarised
+        shutil.rmtree(folder)
+        alone = _brief(run_dir)["Contested assumptions"]
+        assert alone.startswith("The only explore run beside this run, explore-20990102-000000-abcdef, ran 2 of"), alone
+        assert "not summarised" in alone and "--explore DIR" in alone and "regret" not in alone, alone
         shutil.rmtree(smoke)
+        folder.mkdir()
     finally:
         shutil.rmtree(folder)
 

@@ -247,8 +247,9 @@ def find_explore(run_dir: Path, explicit: Path | None = None, sets: list[str] | 
                  recommended: str | None = None) -> Path | None:
     """The explore run for this run's scenario: ``explicit``, else among the ``explore-*``
     folders beside the run (``results/<scenario>/``) the newest that ran every one of ``sets``,
-    else the newest that ran ``recommended``, else the newest.  (Newest alone let a two-set
-    smoke test replace a full explore in a forwarded brief: a newcomer found it.)"""
+    else the newest that ran ``recommended``, else the newest (which the brief then names but
+    does not summarise).  (Newest alone let a two-set smoke test replace a full explore in a
+    forwarded brief: a newcomer found it.)"""
     if explicit is not None:
         return explicit
     from scenario_sim.analysis.ensemble import is_explore_run
@@ -298,10 +299,18 @@ def _assumptions(explore: Path | None, rank_by: str, sets: list[str], recommende
         if rank_by not in run.outcomes:
             return f"The explore run {explore} has no outcome {rank_by}; its conclusions are not summarised here."
         common = [s for s in sets if s in run.sets]
+        if chosen and set(common) != set(sets) and (recommended is None or recommended not in run.sets):
+            # found only as the newest: a smoke test of a few sets must not speak for this run in a
+            # brief that gets forwarded (a newcomer's find); named, so the reader can choose it
+            return (f"The only explore run beside this run, {explore.name}, ran {len(common)} of its "
+                    f"{len(sets)} sets and not " + (f"the recommended set {recommended}" if recommended
+                                                     else "all of them")
+                    + ", so its conclusions are not summarised here; give --explore DIR to use it anyway, "
+                    "or run scenario-sim explore with the run's sets.")
         rb = robustness(run, rank_by, common, n_boot=200)
         how = ("chosen automatically: the newest beside this run that ran all its sets, else its recommended "
                "set; --explore DIR chooses another" if chosen else "given with --explore")
-        return (f"From the explore run {explore.name} ({len(rb.means)} cases x worlds; {how}). "
+        return (f"From the explore run {explore.name} ({len(rb.means)} case-world pairs; {how}). "
                 + _coverage(run, sets, recommended, objective, rank_by) + " "
                 + conclusions_paragraph(run, rank_by, common) + " " + choice_sentence(rb))
     except (ResultsError, UserError) as exc:

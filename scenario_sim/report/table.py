@@ -268,7 +268,8 @@ def caption(ranked: pd.DataFrame, n: int, sets: int, shown: Iterable[str] | None
             + (f"{defs}. " if defs else "")
             + "The intervals measure simulation noise with the scenario's inputs held as written (draws it "
             "writes as distributions included); they do not cover whether those assumptions are right (surges "
-            "after contacts at all, sanction effects, growth, stocks: docs/uncertain-inputs.md). scenario-sim explore shows which conclusions depend on them.")
+            "after contacts at all, sanction effects, growth, stocks: docs/uncertain-inputs.md). "
+            "scenario-sim explore shows which conclusions depend on them.")
 
 
 def _plain(rows: list[dict[str, str]], cols: list[str]) -> str:
