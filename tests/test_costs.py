@@ -255,3 +255,22 @@ def test_cost_rows_have_no_scientific_notation_and_a_collapsed_interval_keeps_it
     assert rows["dear"]["casualties averted per $1M"] == "0.00033 [0.00011, 0.00054]"
     assert rows["cheap"]["added cost [95% CI]"] == "-$13.7m (fixed)"
     assert not any("e-0" in v or "e+0" in v or "$-" in v for r in rows.values() for v in r.values())
+
+
+def test_accelerated_deliveries_cost_follows_the_resupply_it_changes() -> None:
+    """The set's per-day cost is the extra interceptors it delivers a day at the scenario's own prices.
+
+    It is written by hand in reference.yaml; this keeps it from going stale when the baseline's
+    resupply changes (it once quoted an older baseline and was a third too low)."""
+    loaded = load_scenario(ROOT / "scenarios" / "reference.yaml")
+    base, fast = loaded.baseline, loaded.sets["accelerated_deliveries"]
+    extra_usd = 0.0
+    for name in ("patriot", "medium_sam"):
+        b = next(s for s in base.air_defense.systems if s.name == name)
+        f = next(s for s in fast.air_defense.systems if s.name == name)
+        per_day = (f.interceptors.resupply.quantity / f.interceptors.resupply.interval_days
+                   - b.interceptors.resupply.quantity / b.interceptors.resupply.interval_days)
+        assert per_day > 0, name
+        extra_usd += per_day * b.cost_per_shot_usd
+    cost = next(r.cost for r in base.recommendations if r.name == "accelerated_deliveries")
+    assert cost is not None and cost.per_day_usd == pytest.approx(extra_usd, rel=0.001)
