@@ -746,8 +746,9 @@ def record_verdict(kn: runs.SelectBest, verdict: Any, sets: list[str], target: i
         kn.stop_reason = (f"cap of {kn.max_replications} replications reached{dropped} with {len(kn.survivors)} sets "
                           f"still in contention ({', '.join(kn.survivors)}; their means span {spread:.4g} {kn.unit}, "
                           f"{'within' if spread <= kn.delta else 'more than'} delta = {kn.delta:g}); the PCS "
-                          f"guarantee does not cover a choice among them: about {kn.bound} replications would "
-                          "settle it")
+                          f"guarantee does not cover a choice among them; the procedure decides by {kn.bound} "
+                          "replications at the latest (where its continuation region closes: a worst case, it "
+                          "stops sooner once one set's lead clears the region)")
 
 
 # --------------------------------------------------------------------------- public API
