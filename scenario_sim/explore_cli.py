@@ -95,10 +95,11 @@ def register(group: click.Group) -> None:
 
                 # a complete folder that lost a file is that file's one-line error, not "complete"
                 # and then the error from the command it points to
-                RunFolder.open(done.path).replications_file()
+                folder = RunFolder.open(done.path)
+                folder.replications_file()
                 click.echo(f"{done.path}: the explore run is already complete (status {done.status}); "
                            "nothing to resume.", err=True)
-                m = RunFolder.open(done.path).raw_manifest()
+                m = folder.raw_manifest()
                 _summary(done.path, m)
                 sys.exit(1 if (m.get("failures") or {}).get("count") else 0)
         else:

@@ -224,8 +224,12 @@ def _read_parquet(f: Path, columns: list[str] | None = None) -> pd.DataFrame:
     try:
         frame: pd.DataFrame = pq.read_table(f, columns=columns).to_pandas()
     except Exception as exc:
-        raise ResultsError(f"{f}: unreadable ({type(exc).__name__}: {exc})") from None
+        raise _unreadable(f, exc) from None
     return frame
+
+
+def _unreadable(f: Path, exc: Exception) -> ResultsError:
+    return ResultsError(f"{f}: unreadable ({type(exc).__name__}: {exc})")
 
 
 def _world_weights(m: dict[str, Any], seen: list[str]) -> dict[str, float]:
@@ -255,7 +259,7 @@ def _replications(p: Path, want: list[str]) -> pd.DataFrame:
     try:  # a truncated or foreign file fails here first: the same one-line error as reading it
         have = set(pq.read_schema(f).names) if f.exists() else set(BASE_COLUMNS)
     except Exception as exc:
-        raise ResultsError(f"{f}: unreadable ({type(exc).__name__}: {exc})") from None
+        raise _unreadable(f, exc) from None
     frame = _read_parquet(f, [c for c in BASE_COLUMNS if c in have] + [o for o in want if o in have])
     for c in ("set", "case", "replication"):
         if c not in frame.columns:

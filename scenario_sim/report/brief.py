@@ -37,18 +37,14 @@ import pandas as pd
 from scenario_sim.analysis.compare import RunData
 from scenario_sim.analysis.pairwise import side_effects, tied_with_leader
 from scenario_sim.errors import UserError
-from scenario_sim.report.table import better_tied_worse, fmt, interval_cell, side_effect_notes
+from scenario_sim.report.table import INTERVAL_SCOPE, better_tied_worse, fmt, interval_cell, side_effect_notes
 from scenario_sim.stats import t_interval
 
 COST = "cost_usd"  # the costs lane's total-cost outcome (USD, lower is better), read when present
 
 CAVEAT = ("Not a forecast. The model is stylised and exploratory: absolute levels depend on assumptions "
           "documented in the scenario file and docs/model.md; differences between sets on common random numbers "
-          "are what it measures well. Every interval here covers simulation noise with the scenario's inputs "
-          "held as written, including the draws it writes as distributions (the surge probability, growth "
-          "shocks); it does not cover whether those assumptions are right (whether contacts trigger surges at "
-          "all, sanction effect sizes, how fast production grows, interceptor stocks: "
-          "docs/uncertain-inputs.md).")
+          "are what it measures well. " + INTERVAL_SCOPE)
 
 
 @dataclass
@@ -303,8 +299,7 @@ def _assumptions(explore: Path | None, rank_by: str, sets: list[str], recommende
             # found only as the newest: a smoke test of a few sets must not speak for this run in a
             # brief that gets forwarded (a newcomer's find); named, so the reader can choose it
             return (f"The only explore run beside this run, {explore.name}, ran {len(common)} of its "
-                    f"{len(sets)} sets and not " + (f"the recommended set {recommended}" if recommended
-                                                     else "all of them")
+                    f"{len(sets)} sets" + (f", not the recommended set {recommended}" if recommended else "")
                     + ", so its conclusions are not summarised here; give --explore DIR to use it anyway, "
                     "or run scenario-sim explore with the run's sets.")
         rb = robustness(run, rank_by, common, n_boot=200)

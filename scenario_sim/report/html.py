@@ -44,6 +44,7 @@ from scenario_sim.report.brief import Brief, brief_html, brief_markdown, make_br
 from scenario_sim.report.costs import costs_section, frontier_section
 from scenario_sim.report.placebo import placebo_section
 from scenario_sim.report.table import (
+    INTERVAL_SCOPE,
     ZERO_MARK,
     better_tied_worse,
     diff_cell,
@@ -265,12 +266,8 @@ def _ranking(c: _Ctx) -> str:
               "P(better / tied / worse) are the shares of replications in which the set did better than, the "
               "same as, or worse than the baseline; P(best) the share in which it was the best of all sets "
               "(ties split). Side effects: key outcomes on which the set is significantly worse than the "
-              "baseline (paired t-tests, Holm-adjusted over every set and key outcome). The intervals measure "
-              "simulation noise with the scenario's inputs held as written, including the draws it writes as "
-              "distributions (the surge probability, growth shocks): they do not cover whether those assumptions "
-              "are right (whether contacts trigger surges at all, sanction effect sizes, how fast production "
-              "grows, interceptor stocks; see docs/uncertain-inputs.md). An explore run shows which conclusions "
-              "depend on them.</p>"
+              "baseline (paired t-tests, Holm-adjusted over every set and key outcome). "
+            + _e(INTERVAL_SCOPE) + " An explore run shows which conclusions depend on them.</p>"
             + "<h3>Best set on each key outcome</h3>"
             + _table(["outcome", "unit", "best set", "its mean", "difference from baseline [95% CI]", "P(best)",
                       "runner-up"], _best_rows(c), num_from=3))

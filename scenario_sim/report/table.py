@@ -43,6 +43,14 @@ def _finite(x: Any) -> bool:
     return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
 
 
+# What every interval of a run does and does not cover, said once for the terminal, the report
+# and the brief (three wordings of it once contradicted docs/statistics.md).
+INTERVAL_SCOPE = ("The intervals measure simulation noise with the scenario's inputs held as written, including the "
+                  "draws it writes as distributions (the surge probability, growth shocks); they do not cover "
+                  "whether those assumptions are right (whether contacts trigger surges at all, sanction effect "
+                  "sizes, how fast production grows, interceptor stocks: docs/uncertain-inputs.md).")
+
+
 @dataclass(frozen=True)
 class ColumnFormat:
     """One display rule for every number of a column (see :func:`column_format`)."""
@@ -266,10 +274,7 @@ def caption(ranked: pd.DataFrame, n: int, sets: int, shown: Iterable[str] | None
     return (f"{n} paired replications per set; difference = set minus baseline on common random numbers, "
             f"95% interval {adj}. {ZERO_MARK}: the interval includes zero (no clear difference). "
             + (f"{defs}. " if defs else "")
-            + "The intervals measure simulation noise with the scenario's inputs held as written (draws it "
-            "writes as distributions included); they do not cover whether those assumptions are right (surges "
-            "after contacts at all, sanction effects, growth, stocks: docs/uncertain-inputs.md). "
-            "scenario-sim explore shows which conclusions depend on them.")
+            + INTERVAL_SCOPE + " scenario-sim explore shows which conclusions depend on them.")
 
 
 def _plain(rows: list[dict[str, str]], cols: list[str]) -> str:
